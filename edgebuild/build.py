@@ -1,0 +1,153 @@
+"""One build: model x recipe x target -> a self-contained bundle (see bundle.py).
+
+Stages run in order: load -> compress -> export -> import -> compile -> reference -> metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from . import bundle, cache, compress, export, models, targets
+from .compile import relax, toolchain
+from .graph_stats import stats
+from .models import shapes
+from .project import Project
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    model: str = models.DEFAULT
+    recipe: str = "none"
+    target: str = "host"
+    input_shapes: tuple[str, ...] = ()
+    out: Path | None = None
+
+
+@dataclass
+class BuildResult:
+    bundle: Path
+    manifest: dict[str, Any]
+    cached: bool
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class _Stages:
+    """Times each stage and reports it as it finishes."""
+
+    def __init__(self, say: Say):
+        self.say, self.timings = say, {}
+
+    @contextmanager
+    def __call__(self, name: str):
+        start = time.perf_counter()
+        yield
+        self.timings[name] = round(time.perf_counter() - start, 3)
+        self.say(f"  {name:<10} {self.timings[name]:7.2f} s")
+
+
+def build(project: Project, request: BuildRequest, say: Say = print) -> BuildResult:
+    target = targets.load(project, request.target)
+    recipe = compress.load(project, request.recipe)
+    model = models.resolve(request.model, project)
+    specs = shapes.resolve(model.name, model.inputs(), shapes.parse(request.input_shapes))
+    out = (request.out or project.default_bundle_dir(model.name, recipe.name, target.name)).resolve()
+
+    versions = toolchain.versions()
+    key = cache.build_key(
+        model_fingerprint=model.fingerprint(), specs=specs,
+        recipe_file=compress.folder(project).path(recipe.name),
+        target_file=targets.folder(project).path(target.name),
+        target=target, tuning_dir=project.tuning_dir, versions=versions,
+    )
+    previous = bundle.read_manifest(out)
+    if previous and previous.get("cache_key") == key and bundle.intact(out, previous):
+        say(f"{out}: up to date (cache key {key[:12]}), nothing to do")
+        return BuildResult(out, previous, cached=True)
+
+    tools = toolchain.require(target)  # fail before any slow work when a tool is missing
+    say(f"building {model.name} x {recipe.name} x {target.name} -> {out}")
+    stage = _Stages(say)
+    with bundle.staged(out) as tmp, tempfile.TemporaryDirectory(prefix="edgebuild-host-") as scratch:
+        with stage("load"):
+            loaded = model.load()
+        with stage("compress"):
+            loaded = compress.apply(recipe, loaded)
+        onnx_path = tmp / bundle.ONNX
+        with stage("export"):
+            export.to_onnx(loaded, specs, model.output_names, onnx_path)
+            outputs = export.graph_outputs(onnx_path)
+        with stage("import"):
+            mod = relax.import_onnx(onnx_path)
+        with stage("compile"):
+            relax.compile_for(target, mod, tmp / bundle.SO, tools)
+        # Metrics and reference outputs come from the same graph compiled for this machine.
+        host_so = tmp / bundle.SO if _runs_here(target) else Path(scratch) / "host.so"
+        if host_so != tmp / bundle.SO:
+            with stage("host"):
+                relax.compile_host(mod, host_so)
+        runner = relax_runner(host_so, specs)
+        with stage("reference"):
+            inputs = model.reference_inputs(specs)
+            got = runner(inputs)
+            bundle.write_reference(tmp / bundle.REFERENCE, inputs, dict(zip((o.name for o in outputs), got)))
+        with stage("metrics"):
+            metrics = model.metrics(runner, specs)
+            metrics["max_abs_diff_vs_onnxruntime"] = _ort_diff(model, onnx_path, inputs, got)
+            metrics.update(stats(onnx_path))
+            metrics["transfer_bytes"] = bundle.transfer_bytes(tmp)
+        bundle.write_manifest(tmp, {
+            "cache_key": key,
+            "model": model.describe(),
+            "recipe": {"name": recipe.name, "description": recipe.description, "steps": recipe.steps},
+            "target": {"name": target.name, "arch": target.arch, "tvm": json.loads(str(relax.tvm_target(target))),
+                       "zig_target": target.link.zig_target},
+            "inputs": [s.to_json() for s in specs],
+            "outputs": [o.to_json() for o in outputs],
+            "metrics": metrics,
+            "compression": [],
+            "toolchain": {**versions, **tools, "build_host": platform.machine()},
+            "timings_s": stage.timings,
+        })
+    manifest = bundle.read_manifest(out)
+    return BuildResult(out, manifest, cached=False, timings=stage.timings)
+
+
+def relax_runner(path: Path, specs):
+    from .compile.runner import HostModel
+
+    return HostModel(path, [s.name for s in specs])
+
+
+def _runs_here(target: targets.Target) -> bool:
+    return target.tvm["kind"] == "llvm" and target.is_native
+
+
+def _ort_diff(model: models.Model, onnx_path: Path, inputs: dict[str, np.ndarray], got: list[np.ndarray]) -> float:
+    """Max |TVM - ONNX Runtime| on the reference input; for an ONNX file, against the user's own graph."""
+    import onnxruntime as ort
+
+    source = getattr(model, "path", onnx_path)
+    session = ort.InferenceSession(str(source), providers=["CPUExecutionProvider"])
+    expected = session.run(None, inputs)
+    return float(max(np.max(np.abs(np.asarray(e, dtype=np.float64) - g)) if e.size else 0.0
+                     for e, g in zip(expected, got)))
+
+
+def list_targets(project: Project) -> list[targets.Target]:
+    return targets.folder(project).load_all()
+
+
+def list_recipes(project: Project) -> list[compress.Recipe]:
+    return compress.folder(project).load_all()
+

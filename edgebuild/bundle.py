@@ -1,0 +1,92 @@
+"""The bundle a build writes: model.so, model.onnx, reference.npz, manifest.json.
+
+A bundle is assembled in a hidden sibling folder and renamed into place only when complete, so a
+failed or interrupted build never leaves a partial bundle and never damages the previous one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import zlib
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from .models.base import sha256_file
+
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
+SO, ONNX, REFERENCE = "model.so", "model.onnx", "reference.npz"
+# What a deploy sends; model.onnx stays on the host.
+DEVICE_FILES = (SO, REFERENCE, MANIFEST)
+
+
+@contextlib.contextmanager
+def staged(out: Path) -> Iterator[Path]:
+    """Yields an empty folder; on success it replaces `out`, on failure it is removed."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    if out.exists():
+        os.replace(out, old)
+    os.replace(tmp, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def file_entries(folder: Path) -> dict[str, dict[str, Any]]:
+    """sha256 and size of every file in the bundle except the manifest."""
+    return {
+        p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+        for p in sorted(folder.iterdir())
+        if p.is_file() and p.name != MANIFEST
+    }
+
+
+def transfer_bytes(folder: Path) -> int:
+    """Bytes a deploy sends (model.so and reference.npz), zlib-compressed as they go over the wire."""
+    return sum(len(zlib.compress((folder / name).read_bytes(), 9)) for name in (SO, REFERENCE))
+
+
+def write_reference(path: Path, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray]) -> None:
+    arrays = {f"input/{k}": v for k, v in inputs.items()} | {f"output/{k}": v for k, v in outputs.items()}
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def read_reference(path: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    with np.load(path) as data:
+        inputs = {k.split("/", 1)[1]: data[k] for k in data.files if k.startswith("input/")}
+        outputs = {k.split("/", 1)[1]: data[k] for k in data.files if k.startswith("output/")}
+    return inputs, outputs
+
+
+def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+    manifest = {"schema": SCHEMA_VERSION, **manifest, "files": file_entries(folder)}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def read_manifest(folder: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def intact(folder: Path, manifest: dict[str, Any]) -> bool:
+    """Every file the manifest lists is present with its recorded size and sha256."""
+    for name, entry in manifest.get("files", {}).items():
+        path = folder / name
+        if not path.is_file() or path.stat().st_size != entry["bytes"] or sha256_file(path) != entry["sha256"]:
+            return False
+    return bool(manifest.get("files"))

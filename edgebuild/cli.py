@@ -1,0 +1,51 @@
+"""What the invoke tasks share: user errors as clean exits, and human-readable summaries."""
+
+from __future__ import annotations
+
+import functools
+
+from invoke.exceptions import Exit
+
+from .errors import EdgebuildError
+
+
+def user_errors(fn):
+    """Turn an EdgebuildError into `error: ...` on stderr and exit status 1, without a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except EdgebuildError as exc:
+            raise Exit(f"error: {exc}", code=1) from None
+
+    return wrapper
+
+
+def format_bytes(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def build_summary(result) -> str:
+    m = result.manifest
+    metrics = m["metrics"]
+    lines = [f"bundle: {result.bundle}" + (" (cached)" if result.cached else "")]
+    for name, entry in m["files"].items():
+        lines.append(f"  {name:<14} {format_bytes(entry['bytes']):>10}  sha256 {entry['sha256'][:16]}")
+    shown = {k: v for k, v in metrics.items() if not k.endswith("_samples")}
+    lines.append("metrics: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
+    return "\n".join(lines)
+
+
+def targets_table(targets) -> str:
+    rows = [("name", "arch", "cores", "tvm", "description")]
+    for t in targets:
+        tvm = t.tvm["kind"] + (f" {t.tvm.get('arch')}" if t.tvm.get("arch") else "")
+        cpu = (t.host or t.tvm).get("mcpu", "")
+        rows.append((t.name, t.arch, str(t.cores), f"{tvm} {cpu}".strip(), t.description))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + "  " + r[4] for r in rows)

@@ -1,0 +1,111 @@
+"""ONNX -> TVM Relax -> model.so for a target (cross-linked with zig for foreign triples)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+from ..errors import CompileError
+from ..targets import NATIVE, Target
+from . import toolchain
+
+
+def tvm_target(target: Target):
+    """The tvm.target.Target of `target`, with mcpu = "native" resolved to this machine's CPU."""
+    import tvm
+
+    def resolve(spec: dict[str, Any]) -> dict[str, Any]:
+        spec = dict(spec)
+        if spec.get("mcpu") == NATIVE:
+            spec["mcpu"] = tvm.target.codegen.llvm_get_system_cpu()
+        return spec
+
+    spec = resolve(target.tvm)
+    if target.host is not None:
+        spec["host"] = resolve(target.host)
+    try:
+        return tvm.target.Target(spec)
+    except Exception as exc:  # TVM raises ValueError/TVMError with the offending option
+        raise CompileError(f"targets/{target.name}.toml: [tvm] is not a valid TVM target: {_first_line(exc)}") from None
+
+
+def host_target():
+    """The build machine's CPU, used to run the compiled graph here (metrics, reference outputs)."""
+    import tvm
+
+    return tvm.target.Target({"kind": "llvm", "mtriple": f"{platform.machine()}-linux-gnu",
+                              "mcpu": tvm.target.codegen.llvm_get_system_cpu()})
+
+
+def import_onnx(path: Path):
+    """The Relax IRModule of a static-shape ONNX graph; unsupported operators are named with their node."""
+    import onnx
+    from tvm.relax.frontend.onnx import from_onnx
+    from tvm.relax.frontend.onnx.onnx_frontend import _get_convert_map
+
+    model = onnx.load(str(path))
+    supported = _get_convert_map()
+    missing = [(f"{n.domain}::{n.op_type}" if n.domain not in ("", "ai.onnx") else n.op_type, n.name or f"#{i}")
+               for i, n in enumerate(model.graph.node)
+               if n.domain not in ("", "ai.onnx") or n.op_type not in supported]
+    if missing:
+        ops = "; ".join(f"{op} (node {name!r})" for op, name in missing[:5])
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise CompileError(
+            f"TVM's ONNX importer does not support: {ops}{more}. Replace these operators in the model "
+            "(or re-export it without them) before building"
+        )
+    try:
+        return from_onnx(model, keep_params_in_input=False)
+    except Exception as exc:
+        raise CompileError(f"TVM could not import {path.name}: {type(exc).__name__}: {_first_line(exc)}") from None
+
+
+def build(mod, target, out: Path, fcompile=None, env: dict[str, str] | None = None) -> None:
+    """Compile `mod` for `target` and write the shared library `out`."""
+    import tvm
+
+    with _environ(env or {}):
+        try:
+            executable = tvm.compile(mod, target=target)
+        except Exception as exc:
+            raise CompileError(f"TVM failed to compile for {target.kind.name}: {type(exc).__name__}: {_first_line(exc)}") from None
+        kwargs = {"fcompile": fcompile} if fcompile is not None else {}
+        executable.export_library(str(out), **kwargs)
+
+
+def compile_for(target: Target, mod, out: Path, tools: dict[str, str]) -> None:
+    """Build model.so for a bundle's target (tools: from toolchain.require) and link it with zig."""
+    env = {}
+    if "nvcc_path" in tools:
+        # TVM's CUDA callback defaults to NVRTC (needs cuda-python); the toolkit's nvcc is what we checked.
+        env = {"TVM_CUDA_COMPILE_MODE": "nvcc", "CUDA_PATH": str(Path(tools["nvcc_path"]).resolve().parent.parent)}
+    build(mod, tvm_target(target), out, toolchain.zig_linker(target.link.zig_target, target.link.flags), env)
+
+
+def compile_host(mod, out: Path) -> None:
+    """Build the graph for this machine's CPU, to run it here."""
+    build(mod, host_target(), out, toolchain.zig_linker(toolchain.host_zig_target()))
+
+
+@contextlib.contextmanager
+def _environ(values: dict[str, str]):
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def _first_line(exc: Exception) -> str:
+    lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
+    # TVM errors end with the message after a C++ backtrace; the last line is the useful one.
+    return lines[-1] if lines else type(exc).__name__

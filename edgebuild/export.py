@@ -1,0 +1,90 @@
+"""Export stage: the (compressed) model as an ONNX graph with static shapes, simplified.
+
+Static shapes plus simplification (shape inference, constant folding) are what make real ONNX
+models import into TVM's Relax frontend: dynamic Reshape/Resize chains do not.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from .errors import ModelError
+from .models.base import TensorSpec
+
+OPSET = 17
+
+
+def to_onnx(model: Any, specs: list[TensorSpec], output_names: list[str] | None, path: Path) -> None:
+    """Write `model` (torch.nn.Module or onnx.ModelProto) to `path` with `specs` as its static inputs."""
+    import onnx
+
+    proto = model if isinstance(model, onnx.ModelProto) else _from_torch(model, specs, output_names)
+    proto = _simplify(_with_static_inputs(proto, specs))
+    onnx.save(proto, str(path))
+
+
+def _from_torch(module, specs: list[TensorSpec], output_names: list[str] | None):
+    import onnx
+    import torch
+
+    example = tuple(torch.zeros(s.shape, dtype=getattr(torch, s.dtype)) for s in specs)
+    buffer = io.BytesIO()
+    # The TorchScript exporter gives static, deterministic graphs without needing onnxscript.
+    torch.onnx.export(
+        module,
+        example,
+        buffer,
+        input_names=[s.name for s in specs],
+        output_names=output_names,
+        opset_version=OPSET,
+        do_constant_folding=True,
+        dynamo=False,
+    )
+    return onnx.load_from_string(buffer.getvalue())
+
+
+def _with_static_inputs(proto, specs: list[TensorSpec]):
+    import onnx
+
+    proto = onnx.ModelProto.FromString(proto.SerializeToString())  # never mutate the caller's graph
+    by_name = {s.name: s for s in specs}
+    for value in proto.graph.input:
+        spec = by_name.get(value.name)
+        if spec is None:
+            continue
+        shape = value.type.tensor_type.shape
+        del shape.dim[:]
+        for d in spec.shape:
+            shape.dim.add().dim_value = d
+    # Output dims are re-derived by shape inference from the now-static inputs.
+    for value in proto.graph.output:
+        for dim in value.type.tensor_type.shape.dim:
+            if dim.HasField("dim_param"):
+                dim.Clear()
+    return proto
+
+
+def _simplify(proto):
+    import onnxslim
+
+    try:
+        return onnxslim.slim(proto)
+    except Exception as exc:  # onnxslim raises whatever the failing pass raises
+        raise ModelError(f"simplifying the ONNX graph with static shapes failed: {type(exc).__name__}: {exc}") from None
+
+
+def graph_outputs(path: Path) -> list[TensorSpec]:
+    """Output specs (name, static shape, dtype) of a simplified graph."""
+    import numpy as np
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    specs = []
+    for value in graph.output:
+        tensor = value.type.tensor_type
+        dims = tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in tensor.shape.dim)
+        dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type)).name
+        specs.append(TensorSpec(value.name, dims, dtype))
+    return specs

@@ -1,0 +1,43 @@
+"""Size and work of an ONNX graph: parameter count, weight bytes and multiply-accumulates."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+
+def stats(path: Path) -> dict[str, int]:
+    """params, weight_bytes and MACs (Conv, ConvTranspose, MatMul, Gemm) of a static-shape graph."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.shape_inference.infer_shapes(onnx.load(str(path)))
+    graph = model.graph
+    shapes = {}
+    for value in [*graph.input, *graph.value_info, *graph.output]:
+        dims = [d.dim_value for d in value.type.tensor_type.shape.dim]
+        shapes[value.name] = dims
+    for init in graph.initializer:
+        shapes[init.name] = list(init.dims)
+
+    params = sum(math.prod(i.dims) for i in graph.initializer)
+    weight_bytes = sum(numpy_helper.to_array(i).nbytes for i in graph.initializer)
+    macs = 0
+    for node in graph.node:
+        out = shapes.get(node.output[0]) if node.output else None
+        if not out or not all(out):
+            continue
+        if node.op_type == "Conv" and node.input[1] in shapes:
+            macs += math.prod(out) * math.prod(shapes[node.input[1]][1:])  # W: [M, C/group, kH, kW]
+        elif node.op_type == "ConvTranspose" and node.input[1] in shapes:
+            # W: [C, M/group, kH, kW]; every input element feeds M/group*kH*kW outputs
+            macs += math.prod(shapes.get(node.input[0], [0])) * math.prod(shapes[node.input[1]][1:])
+        elif node.op_type in ("MatMul", "Gemm", "MatMulInteger") and node.input[0] in shapes:
+            a = shapes[node.input[0]]
+            k = a[0] if node.op_type == "Gemm" and _attr(node, "transA") else a[-1]
+            macs += math.prod(out) * k
+    return {"params": int(params), "weight_bytes": int(weight_bytes), "macs": int(macs)}
+
+
+def _attr(node, name: str) -> int:
+    return next((a.i for a in node.attribute if a.name == name), 0)

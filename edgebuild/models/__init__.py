@@ -1,0 +1,32 @@
+"""Models by name (built-in zoo) or by path (any ONNX file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import unknown
+from ..project import Project
+from .base import Model, TensorSpec
+from . import onnx_file
+
+BUILTIN = ("digits-cnn", "minilm")
+DEFAULT = "digits-cnn"
+
+
+def resolve(spec: str, project: Project) -> Model:
+    """A built-in model name, or a path to an .onnx file (relative to the current directory)."""
+    if spec == "digits-cnn":
+        from .digits import DigitsCNN
+
+        return DigitsCNN(project.cache_dir)
+    if spec == "minilm":
+        from .minilm import MiniLM
+
+        return MiniLM()
+    path = Path(spec).expanduser()
+    if path.suffix.lower() == ".onnx" or path.is_file():
+        return onnx_file.load(path)
+    raise unknown("model", spec, list(BUILTIN), "Or pass the path of an .onnx file")
+
+
+__all__ = ["BUILTIN", "DEFAULT", "Model", "TensorSpec", "resolve"]

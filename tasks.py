@@ -1,0 +1,44 @@
+"""edgebuild's tasks. Each parses its flags and calls one library function. `invoke --list`."""
+
+from pathlib import Path
+
+from invoke import task
+
+from edgebuild import build as builder
+from edgebuild.cli import build_summary, targets_table, user_errors
+from edgebuild.project import Project
+
+PROJECT = Project(Path(__file__).resolve().parent)
+
+
+@task(
+    iterable=["input_shape"],
+    help={
+        "model": "digits-cnn (default), minilm, or the path of an .onnx file",
+        "recipe": "compression recipe from recipes/ (default: none)",
+        "target": "hardware target from targets/ (default: host)",
+        "input-shape": "NAME:D1,D2,... fixes an input's shape; repeat for each input",
+        "out": "write the bundle exactly here (default: build/<model>/<recipe>/<target>/)",
+    },
+)
+@user_errors
+def build(c, model="digits-cnn", recipe="none", target="host", input_shape=None, out=None):
+    """Compress, export, compile and bundle a model for a target."""
+    request = builder.BuildRequest(model=model, recipe=recipe, target=target,
+                                   input_shapes=tuple(input_shape or ()), out=Path(out) if out else None)
+    print(build_summary(builder.build(PROJECT, request)))
+
+
+@task
+@user_errors
+def targets(c):
+    """List the hardware targets in targets/."""
+    print(targets_table(builder.list_targets(PROJECT)))
+
+
+@task
+@user_errors
+def recipes(c):
+    """List the compression recipes in recipes/."""
+    for recipe in builder.list_recipes(PROJECT):
+        print(f"{recipe.name:<20} {recipe.description}")
