@@ -54,8 +54,9 @@ def host_zig_target() -> str:
     return f"{platform.machine()}-linux-gnu"
 
 
-def find_nvcc(env: dict[str, str] | None = None, search: tuple[str, ...] = CUDA_DIRS) -> Path | None:
+def find_nvcc(env: dict[str, str] | None = None, search: tuple[str, ...] | None = None) -> Path | None:
     env = os.environ if env is None else env
+    search = CUDA_DIRS if search is None else search
     for base in (env.get("CUDA_PATH"), env.get("CUDA_HOME")):
         if base and (Path(base) / "bin" / "nvcc").is_file():
             return Path(base) / "bin" / "nvcc"

@@ -1,0 +1,56 @@
+"""Bad input through the real command line: a clear message, exit status 1, no traceback, no partial bundle."""
+
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from ..conftest import ROOT, invoke
+
+pytestmark = pytest.mark.integration
+
+
+def fails(root, *args, match: list[str]):
+    done = invoke(root, "build", *args)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and done.stderr.startswith("error: "), done.stderr
+    for text in match:
+        assert text in done.stderr, done.stderr
+    return done
+
+
+def test_unknown_names_list_the_valid_choices():
+    fails(ROOT, "--target=rpi9", match=["unknown target 'rpi9'", "rpi4", "jetson-orin-nano"])
+    fails(ROOT, "--recipe=int3", match=["unknown recipe 'int3'", "none"])
+    fails(ROOT, "--model=resnet", match=["unknown model 'resnet'", "digits-cnn, minilm"])
+
+
+def test_malformed_target_file_names_file_line_and_key(tmp_project):
+    path = tmp_project.targets_dir / "rpi4.toml"
+    path.write_text(path.read_text().replace('mcpu = "cortex-a72"', 'mcpu = cortex-a72'))
+    fails(tmp_project.root, "--target=rpi4", match=[f"{path}:", "malformed TOML", "mcpu"])
+
+
+def test_bad_onnx_file(tmp_path):
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"\x08\x07garbage" * 20)
+    fails(ROOT, f"--model={path}", match=[str(path), "not a readable ONNX model"])
+
+
+def test_input_shape_for_an_input_the_model_lacks():
+    fails(ROOT, "--input-shape=pixels:1,1,8,8", match=["no input 'pixels'", "its inputs are: image"])
+
+
+def test_unsupported_operator_names_op_and_node_and_leaves_no_partial_bundle(tmp_path):
+    graph = helper.make_graph(
+        [helper.make_node("QLinearMatMul", ["x", "s", "z", "x", "s", "z", "s", "z"], ["y"], name="qmm")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.UINT8, [2, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.UINT8, [2, 2])],
+        [helper.make_tensor("s", TensorProto.FLOAT, [], [0.1]), helper.make_tensor("z", TensorProto.UINT8, [], [0])])
+    path = tmp_path / "q.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "manifest.json").write_text("{}")  # a previous bundle: must survive the failed build
+    fails(ROOT, f"--model={path}", "--target=rpi4", f"--out={out}", match=["QLinearMatMul (node 'qmm')"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "q.onnx"]
+    assert [p.name for p in out.iterdir()] == ["manifest.json"]

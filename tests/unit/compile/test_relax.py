@@ -1,0 +1,48 @@
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from edgebuild import targets
+from edgebuild.compile import relax
+from edgebuild.errors import CompileError
+
+
+def save(tmp_path, nodes, opsets=(("", 17),)):
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets]), str(path))
+    return path
+
+
+def test_unsupported_operator_is_named_with_its_node(tmp_path):
+    path = save(tmp_path, [helper.make_node("Relu", ["x"], ["r"], name="ok"),
+                           helper.make_node("Gelu", ["r"], ["y"], name="act", domain="com.example")],
+                opsets=(("", 17), ("com.example", 1)))
+    with pytest.raises(CompileError, match=r"does not support: com.example::Gelu \(node 'act'\)"):
+        relax.import_onnx(path)
+
+
+def test_supported_graph_imports_and_runs_on_host(tmp_path):
+    path = save(tmp_path, [helper.make_node("Relu", ["x"], ["y"])])
+    mod = relax.import_onnx(path)
+    relax.compile_host(mod, tmp_path / "m.so")
+    from edgebuild.compile.runner import HostModel
+
+    x = np.array([[-1, 2, -3, 4]], np.float32)
+    (y,) = HostModel(tmp_path / "m.so", ["x"])({"x": x})
+    assert np.array_equal(y, np.maximum(x, 0))
+
+
+def test_invalid_tvm_target_option_names_the_file(project):
+    rpi4 = targets.load(project, "rpi4")
+    from dataclasses import replace
+
+    broken = replace(rpi4, tvm={**rpi4.tvm, "mcpus": "cortex-a72"})
+    with pytest.raises(CompileError, match=r"targets/rpi4.toml: \[tvm\] is not a valid TVM target:.*mcpus"):
+        relax.tvm_target(broken)
+
+
+def test_native_mcpu_is_resolved(project):
+    assert relax.tvm_target(targets.load(project, "host")).attrs["mcpu"] not in ("native", "")

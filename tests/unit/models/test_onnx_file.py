@@ -1,0 +1,37 @@
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+from edgebuild.models import onnx_file
+
+
+def tiny(path, batch="N"):
+    w = helper.make_tensor("w", TensorProto.FLOAT, [4, 2], np.ones(8, np.float32))
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, 2])], [w])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def test_inputs_exclude_initializers_and_keep_dynamic_names(tmp_path):
+    model = onnx_file.load(tiny(tmp_path / "m.onnx"))
+    (spec,) = model.inputs()
+    assert (spec.name, spec.shape, spec.dtype) == ("x", ("N", 4), "float32")
+
+
+def test_name_is_stem_plus_hash_of_bytes(tmp_path):
+    a = onnx_file.load(tiny(tmp_path / "m.onnx"))
+    (tmp_path / "b").mkdir()
+    b = onnx_file.load(tiny(tmp_path / "b" / "m.onnx", batch="B"))
+    assert a.name.startswith("m-") and len(a.name) == 10 and a.name != b.name
+
+
+def test_reference_inputs_are_deterministic(tmp_path):
+    model = onnx_file.load(tiny(tmp_path / "m.onnx"))
+    (spec,) = model.inputs()
+    from dataclasses import replace
+    specs = [replace(spec, shape=(2, 4))]
+    first, second = model.reference_inputs(specs), model.reference_inputs(specs)
+    assert first["x"].shape == (2, 4) and np.array_equal(first["x"], second["x"])

@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+
+from edgebuild import bundle
+
+
+def make_bundle(folder, payload=b"so"):
+    (folder / bundle.SO).write_bytes(payload)
+    bundle.write_reference(folder / bundle.REFERENCE, {"x": np.ones(2)}, {"y": np.zeros(3)})
+    bundle.write_manifest(folder, {"cache_key": "k"})
+
+
+def test_staged_replaces_only_when_complete(tmp_path):
+    out = tmp_path / "b"
+    with bundle.staged(out) as tmp:
+        make_bundle(tmp, b"first")
+    assert (out / bundle.SO).read_bytes() == b"first"
+    with pytest.raises(RuntimeError):
+        with bundle.staged(out) as tmp:
+            (tmp / bundle.SO).write_bytes(b"half")
+            raise RuntimeError("compile failed")
+    assert (out / bundle.SO).read_bytes() == b"first"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b"]  # no partial or old folders left
+    with bundle.staged(out) as tmp:
+        make_bundle(tmp, b"second")
+    assert (out / bundle.SO).read_bytes() == b"second" and sorted(p.name for p in tmp_path.iterdir()) == ["b"]
+
+
+def test_manifest_lists_every_file_and_detects_tampering(tmp_path):
+    make_bundle(tmp_path)
+    manifest = bundle.read_manifest(tmp_path)
+    assert manifest["schema"] == bundle.SCHEMA_VERSION and set(manifest["files"]) == {bundle.SO, bundle.REFERENCE}
+    assert bundle.intact(tmp_path, manifest)
+    (tmp_path / bundle.SO).write_bytes(b"sO")  # same size, other bytes
+    assert not bundle.intact(tmp_path, manifest)
+    (tmp_path / bundle.SO).unlink()
+    assert not bundle.intact(tmp_path, manifest)
+
+
+def test_reference_round_trip(tmp_path):
+    path = tmp_path / "r.npz"
+    bundle.write_reference(path, {"a/b": np.arange(3)}, {"out": np.ones((2, 2))})
+    inputs, outputs = bundle.read_reference(path)
+    assert np.array_equal(inputs["a/b"], np.arange(3)) and outputs["out"].shape == (2, 2)
+
+
+def test_missing_or_corrupt_manifest_reads_as_none(tmp_path):
+    assert bundle.read_manifest(tmp_path) is None
+    (tmp_path / bundle.MANIFEST).write_text("{not json")
+    assert bundle.read_manifest(tmp_path) is None
