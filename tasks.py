@@ -1,5 +1,6 @@
 """edgebuild's tasks. Each parses its flags and calls one library function. `invoke --list`."""
 
+from json import dumps
 from pathlib import Path
 
 from invoke import task
@@ -42,3 +43,20 @@ def recipes(c):
     """List the compression recipes in recipes/."""
     for recipe in builder.list_recipes(PROJECT):
         print(f"{recipe.name:<20} {recipe.description}")
+
+
+@task(iterable=["input_shape"], help={
+    "model": "digits-cnn (default), minilm, or the path of an .onnx file",
+    "runs": "timed runs per engine (median reported; default 50)",
+    "threads": "threads for every engine (default: all cores)",
+    "input-shape": "NAME:D1,D2,... as for build",
+    "json": "print the result as JSON",
+})
+@user_errors
+def bench(c, model="digits-cnn", runs=50, threads=0, input_shape=None, json=False):
+    """Latency of the host build vs ONNX Runtime (and PyTorch), side by side; writes results/bench/."""
+    from edgebuild.bench import bench as run_bench, format_report
+
+    report = run_bench(PROJECT, model=model, runs=runs, threads=threads or None,
+                       input_shapes=tuple(input_shape or ()))
+    print(dumps(report) if json else format_report(report))

@@ -90,3 +90,8 @@ def intact(folder: Path, manifest: dict[str, Any]) -> bool:
         if not path.is_file() or path.stat().st_size != entry["bytes"] or sha256_file(path) != entry["sha256"]:
             return False
     return bool(manifest.get("files"))
+
+
+def manifest_sha256(folder: Path) -> str:
+    """Identifies a bundle (profile results and benchmarks refer to it by this)."""
+    return sha256_file(folder / MANIFEST)
