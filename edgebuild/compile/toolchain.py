@@ -39,7 +39,8 @@ def zig_linker(zig_target: str, flags: list[str] | tuple[str, ...] = ()):
         raise ToolchainError("model.so is linked with zig, which is not installed: pip install ziglang")
 
     def fcompile(output: str, objects: list[str], options: list[str] | None = None) -> None:
-        cmd = [sys.executable, "-m", "ziglang", "cc", "-target", zig_target, "-shared", "-fPIC",
+        # -s: no debug info or static symbol table; the runtime finds functions through .dynsym.
+        cmd = [sys.executable, "-m", "ziglang", "cc", "-target", zig_target, "-shared", "-fPIC", "-s",
                *flags, "-o", output, *objects, *(options or [])]
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
