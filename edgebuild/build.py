@@ -96,7 +96,7 @@ def build(project: Project, request: BuildRequest, say: Say = print) -> BuildRes
         if host_so != tmp / bundle.SO:
             with stage("host"):
                 relax.compile_host(mod, host_so)
-        runner = relax_runner(host_so, specs)
+        runner = _host_runner(host_so, specs)
         with stage("reference"):
             inputs = model.reference_inputs(specs)
             got = runner(inputs)
@@ -123,7 +123,7 @@ def build(project: Project, request: BuildRequest, say: Say = print) -> BuildRes
     return BuildResult(out, manifest, cached=False, timings=stage.timings)
 
 
-def relax_runner(path: Path, specs):
+def _host_runner(path: Path, specs):
     from .compile.runner import HostModel
 
     return HostModel(path, [s.name for s in specs])

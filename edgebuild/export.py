@@ -7,6 +7,7 @@ models import into TVM's Relax frontend: dynamic Reshape/Resize chains do not.
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +32,20 @@ def _from_torch(module, specs: list[TensorSpec], output_names: list[str] | None)
 
     example = tuple(torch.zeros(s.shape, dtype=getattr(torch, s.dtype)) for s in specs)
     buffer = io.BytesIO()
-    # The TorchScript exporter gives static, deterministic graphs without needing onnxscript.
-    torch.onnx.export(
-        module,
-        example,
-        buffer,
-        input_names=[s.name for s in specs],
-        output_names=output_names,
-        opset_version=OPSET,
-        do_constant_folding=True,
-        dynamo=False,
-    )
+    # The TorchScript exporter gives static, deterministic graphs without needing onnxscript. Its
+    # tracer warnings are about dynamic shapes, which a static-shape export fixes by design.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module,
+            example,
+            buffer,
+            input_names=[s.name for s in specs],
+            output_names=output_names,
+            opset_version=OPSET,
+            do_constant_folding=True,
+            dynamo=False,
+        )
     return onnx.load_from_string(buffer.getvalue())
 
 

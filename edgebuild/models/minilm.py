@@ -43,6 +43,9 @@ def encoder():
     """The sentence encoder as one torch module: (input_ids, attention_mask) -> embedding."""
     import torch
     from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # a per-tensor "Loading weights" bar is noise in build logs
 
     class SentenceEncoder(torch.nn.Module):
         def __init__(self, bert):
