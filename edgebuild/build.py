@@ -90,7 +90,7 @@ def build(project: Project, request: BuildRequest, say: Say = print) -> BuildRes
         with stage("import"):
             mod = relax.import_onnx(onnx_path)
         with stage("compile"):
-            relax.compile_for(target, mod, tmp / bundle.SO, tools)
+            relax.compile_for(target, mod, tmp / bundle.SO, tools, project.cache_dir)
         # Metrics and reference outputs come from the same graph compiled for this machine.
         host_so = tmp / bundle.SO if _runs_here(target) else Path(scratch) / "host.so"
         if host_so != tmp / bundle.SO:

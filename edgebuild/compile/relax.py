@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import CompileError
 from ..targets import NATIVE, Target
-from . import toolchain
+from . import cuda, toolchain
 
 
 def tvm_target(target: Target):
@@ -68,21 +68,25 @@ def build(mod, target, out: Path, fcompile=None, env: dict[str, str] | None = No
     """Compile `mod` for `target` and write the shared library `out`."""
     import tvm
 
-    with _environ(env or {}):
+    with _environ(env or {}), target:  # the CUDA compile callback reads the arch from the current target
         try:
             executable = tvm.compile(mod, target=target)
         except Exception as exc:
             raise CompileError(f"TVM failed to compile for {target.kind.name}: {type(exc).__name__}: {_first_line(exc)}") from None
+        if target.kind.name == "cuda":
+            cuda.check_binary(executable)
         kwargs = {"fcompile": fcompile} if fcompile is not None else {}
         executable.export_library(str(out), **kwargs)
 
 
-def compile_for(target: Target, mod, out: Path, tools: dict[str, str]) -> None:
+def compile_for(target: Target, mod, out: Path, tools: dict[str, str], cache_dir: Path) -> None:
     """Build model.so for a bundle's target (tools: from toolchain.require) and link it with zig."""
     env = {}
     if "nvcc_path" in tools:
-        # TVM's CUDA callback defaults to NVRTC (needs cuda-python); the toolkit's nvcc is what we checked.
-        env = {"TVM_CUDA_COMPILE_MODE": "nvcc", "CUDA_PATH": str(Path(tools["nvcc_path"]).resolve().parent.parent)}
+        cuda.enable_codegen(cache_dir)
+        # TVM's CUDA callback defaults to NVRTC (needs cuda-python) and runs a bare `nvcc` from PATH.
+        nvcc_dir = str(Path(tools["nvcc_path"]).parent)
+        env = {"TVM_CUDA_COMPILE_MODE": "nvcc", "PATH": nvcc_dir + os.pathsep + os.environ.get("PATH", "")}
     build(mod, tvm_target(target), out, toolchain.zig_linker(target.link.zig_target, target.link.flags), env)
 
 
