@@ -75,6 +75,7 @@ def build(project: Project, request: BuildRequest, say: Say = print) -> BuildRes
         say(f"{out}: up to date (cache key {key[:12]}), nothing to do")
         return BuildResult(out, previous, cached=True)
 
+    bundle.check_replaceable(out)
     tools = toolchain.require(target)  # fail before any slow work when a tool is missing
     say(f"building {model.name} x {recipe.name} x {target.name} -> {out}")
     stage = _Stages(say)

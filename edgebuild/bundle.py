@@ -16,6 +16,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from .errors import UsageError
 from .models.base import sha256_file
 
 SCHEMA_VERSION = 1
@@ -23,6 +24,13 @@ MANIFEST = "manifest.json"
 SO, ONNX, REFERENCE = "model.so", "model.onnx", "reference.npz"
 # What a deploy sends; model.onnx stays on the host.
 DEVICE_FILES = (SO, REFERENCE, MANIFEST)
+
+
+def check_replaceable(out: Path) -> None:
+    """Refuse to replace a folder that is not a bundle (a mistyped --out must not delete a home dir)."""
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST).is_file())):
+        raise UsageError(f"--out={out}: exists and is not an edgebuild bundle (no {MANIFEST}); "
+                         "give a new or empty folder, or an earlier bundle's folder")
 
 
 @contextlib.contextmanager

@@ -8,6 +8,10 @@ class EdgebuildError(Exception):
     """A user-facing error: the message is complete and actionable."""
 
 
+class UsageError(EdgebuildError):
+    """A command-line value cannot be used as given."""
+
+
 class ConfigError(EdgebuildError):
     """A target, recipe or device file is missing, malformed or invalid."""
 

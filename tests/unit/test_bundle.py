@@ -48,3 +48,19 @@ def test_missing_or_corrupt_manifest_reads_as_none(tmp_path):
     assert bundle.read_manifest(tmp_path) is None
     (tmp_path / bundle.MANIFEST).write_text("{not json")
     assert bundle.read_manifest(tmp_path) is None
+
+
+def test_only_bundles_or_empty_folders_may_be_replaced(tmp_path):
+    from edgebuild.errors import UsageError
+
+    bundle.check_replaceable(tmp_path / "new")
+    (tmp_path / "empty").mkdir()
+    bundle.check_replaceable(tmp_path / "empty")
+    make_bundle(tmp_path / "empty")
+    bundle.check_replaceable(tmp_path / "empty")
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "thesis.tex").write_text("years of work")
+    with pytest.raises(UsageError, match="exists and is not an edgebuild bundle"):
+        bundle.check_replaceable(tmp_path / "home")
+    with pytest.raises(UsageError):
+        bundle.check_replaceable(tmp_path / "home" / "thesis.tex")
