@@ -9,7 +9,7 @@ from ..project import Project
 from .base import Model, TensorSpec
 from . import onnx_file
 
-BUILTIN = ("digits-cnn", "minilm")
+BUILTIN = ("digits-cnn", "minilm", "mobilenetv2", "resnet18")
 DEFAULT = "digits-cnn"
 
 
@@ -23,6 +23,10 @@ def resolve(spec: str, project: Project) -> Model:
         from .minilm import MiniLM
 
         return MiniLM()
+    if spec in ("mobilenetv2", "resnet18"):
+        from .vision import MobileNetV2, ResNet18
+
+        return (MobileNetV2 if spec == "mobilenetv2" else ResNet18)(project.cache_dir)
     path = Path(spec).expanduser()
     if path.suffix.lower() == ".onnx" or path.is_file():
         return onnx_file.load(path)

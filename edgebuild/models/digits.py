@@ -1,21 +1,15 @@
 """digits-cnn: the embedded default model, a small CNN trained here on scikit-learn's digits.
 
-Training is deterministic (fixed seeds, one thread, fixed split), takes seconds, and its weights are
-cached under build/.cache keyed by this file's contents and the library versions, so no network and
-no committed binaries are needed.
+Training is deterministic (fixed seeds, one thread, fixed split) and takes seconds; the weights are
+cached (see zoo.py).
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-from importlib import metadata
-from pathlib import Path
-from typing import Any
-
 import numpy as np
 
-from .base import Model, Predict, TensorSpec, batches, sha256_file
+from .base import Predict, TensorSpec, batches
+from .zoo import CachedTorchModel
 
 NAME = "digits-cnn"
 INPUT = "image"  # 8x8 grey levels scaled to [0, 1]
@@ -90,53 +84,19 @@ def train() -> dict[str, np.ndarray]:
         torch.set_num_threads(threads)
 
 
-def _train_key() -> str:
-    """Changes whenever the trained bytes could: this file and the libraries it trains with."""
-    digest = hashlib.sha256(Path(__file__).read_bytes())
-    for package in ("torch", "scikit-learn", "numpy"):
-        digest.update(f"{package}={metadata.version(package)}".encode())
-    return digest.hexdigest()[:16]
-
-
-class DigitsCNN(Model):
+class DigitsCNN(CachedTorchModel):
     name = NAME
-    kind = "torch"
     output_names = ["logits"]
+    weight_packages = ("torch", "numpy", "scikit-learn")
 
-    def __init__(self, cache_dir: Path):
-        self.cache_dir = cache_dir
+    def network(self):
+        return network()
 
-    @property
-    def weights_path(self) -> Path:
-        return self.cache_dir / "models" / f"{NAME}-{_train_key()}.npz"
-
-    def ensure_weights(self) -> Path:
-        path = self.weights_path
-        if not path.is_file():
-            state = train()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".tmp{os.getpid()}")
-            with open(tmp, "wb") as f:
-                np.savez(f, **state)
-            os.replace(tmp, path)
-        return path
-
-    def fingerprint(self) -> str:
-        return sha256_file(self.ensure_weights())
-
-    def describe(self) -> dict[str, Any]:
-        return {"name": NAME, "kind": self.kind, "source": "builtin", "sha256": self.fingerprint()}
+    def make_weights(self) -> dict[str, np.ndarray]:
+        return train()
 
     def inputs(self) -> list[TensorSpec]:
         return [TensorSpec(INPUT, (1, 1, 8, 8), "float32")]
-
-    def load(self):
-        import torch
-
-        net = network()
-        with np.load(self.ensure_weights()) as state:
-            net.load_state_dict({k: torch.from_numpy(state[k]) for k in state.files})
-        return net.eval()
 
     def reference_inputs(self, specs: list[TensorSpec]) -> dict[str, np.ndarray]:
         batch = specs[0].shape[0]

@@ -21,7 +21,7 @@ def fails(root, *args, match: list[str]):
 def test_unknown_names_list_the_valid_choices():
     fails(ROOT, "--target=rpi9", match=["unknown target 'rpi9'", "rpi4", "jetson-orin-nano"])
     fails(ROOT, "--recipe=int3", match=["unknown recipe 'int3'", "none"])
-    fails(ROOT, "--model=resnet", match=["unknown model 'resnet'", "digits-cnn, minilm"])
+    fails(ROOT, "--model=resnet", match=["unknown model 'resnet'", "digits-cnn, minilm, mobilenetv2, resnet18"])
 
 
 def test_malformed_target_file_names_file_line_and_key(tmp_project):
