@@ -60,3 +60,20 @@ def bench(c, model="digits-cnn", runs=50, threads=0, input_shape=None, json=Fals
     report = run_bench(PROJECT, model=model, runs=runs, threads=threads or None,
                        input_shapes=tuple(input_shape or ()))
     print(dumps(report) if json else format_report(report))
+
+
+@task(iterable=["input_shape"], help={
+    "model": "model to tune (its kernels' records help every model that shares them)",
+    "target": "target whose records to extend (default: host)",
+    "trials": "stop after N measured candidates",
+    "minutes": "stop after N minutes (checked between search rounds)",
+    "input-shape": "NAME:D1,D2,... as for build",
+})
+@user_errors
+def tune(c, model="digits-cnn", target="host", trials=0, minutes=0.0, input_shape=None):
+    """MetaSchedule tuning; records go to compile/tuning/<target>/ and later builds apply them."""
+    from edgebuild.compile.tune import tune as run_tune
+
+    result = run_tune(PROJECT, model=model, target=target, trials=trials, minutes=minutes,
+                      input_shapes=tuple(input_shape or ()))
+    print(f"{result.trials} trials over {result.tasks} kernels in {result.seconds / 60:.1f} min -> {result.records}")

@@ -19,6 +19,9 @@ from .build import BuildRequest, build
 from .project import Project
 
 WARMUP = 5
+# Engines alternate in blocks, each block led by an untimed run: thread pools (OpenMP, ORT, TVM)
+# keep spinning for a while after a run and would otherwise bill the next engine for it.
+BLOCK = 10
 
 
 @dataclass
@@ -41,11 +44,13 @@ def bench(project: Project, model: str = "digits-cnn", runs: int = 50, threads: 
     for engine in engines:
         for _ in range(WARMUP):
             engine.run()
-    for _ in range(runs):  # alternate engines run by run
+    for block in range(0, runs, BLOCK):
         for engine in engines:
-            start = time.perf_counter()
             engine.run()
-            engine.times_ms.append((time.perf_counter() - start) * 1e3)
+            for _ in range(min(BLOCK, runs - block)):
+                start = time.perf_counter()
+                engine.run()
+                engine.times_ms.append((time.perf_counter() - start) * 1e3)
 
     ort_median = statistics.median(engines[0].times_ms)
     report = {
@@ -66,7 +71,7 @@ def bench(project: Project, model: str = "digits-cnn", runs: int = 50, threads: 
 
 
 def format_report(report: dict) -> str:
-    lines = [f"{report['model']}: batch as built, {report['threads']} threads, median of {report['runs']} alternating runs",
+    lines = [f"{report['model']}: batch as built, {report['threads']} threads, median of {report['runs']} runs (engines alternating in blocks of {BLOCK})",
              f"  {'engine':<14} {'median ms':>10} {'min ms':>10} {'vs ORT':>8}"]
     for name, e in report["engines"].items():
         lines.append(f"  {name:<14} {e['median_ms']:>10.3f} {e['min_ms']:>10.3f} {e['ratio_to_onnxruntime']:>7.2f}x")
@@ -86,10 +91,13 @@ def _onnxruntime(folder: Path, inputs, threads: int) -> Engine:
 
 
 def _tvm(folder: Path, manifest: dict, inputs, threads: int) -> Engine:
+    # Read when TVM's pool starts. Unbound threads: TVM otherwise pins the calling thread to one
+    # core, and every other engine in this process (PyTorch's OpenMP team) inherits that.
+    os.environ["TVM_NUM_THREADS"] = str(threads)
+    os.environ["TVM_BIND_THREADS"] = "0"
     import tvm
     from tvm.runtime.vm import VirtualMachine
 
-    tvm.get_global_func("runtime.config_threadpool")(1, threads)  # 1 = big cores, n threads
     lib = tvm.runtime.load_module(str(folder / bundle.SO))
     vm = VirtualMachine(lib, tvm.cpu())
     args = [tvm.runtime.tensor(inputs[i["name"]]) for i in manifest["inputs"]]

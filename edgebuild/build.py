@@ -91,12 +91,12 @@ def build(project: Project, request: BuildRequest, say: Say = print) -> BuildRes
         with stage("import"):
             mod = relax.import_onnx(onnx_path)
         with stage("compile"):
-            relax.compile_for(target, mod, tmp / bundle.SO, tools, project.cache_dir)
+            relax.compile_for(target, mod, tmp / bundle.SO, tools, project.cache_dir, project.tuning_dir / target.name)
         # Metrics and reference outputs come from the same graph compiled for this machine.
         host_so = tmp / bundle.SO if _runs_here(target) else Path(scratch) / "host.so"
         if host_so != tmp / bundle.SO:
             with stage("host"):
-                relax.compile_host(mod, host_so)
+                relax.compile_host(mod, host_so, project.tuning_dir / "host")
         runner = _host_runner(host_so, specs)
         with stage("reference"):
             inputs = model.reference_inputs(specs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -68,4 +69,5 @@ def host_cpu_fingerprint() -> str:
     except OSError:
         return "unknown"
     keep = [ln for ln in lines if ln.split(":")[0].strip() in ("model name", "flags", "Features", "CPU part")]
+    keep.append(f"cpus: {os.cpu_count()}")
     return hashlib.sha256("\n".join(sorted(set(keep))).encode()).hexdigest()[:16]

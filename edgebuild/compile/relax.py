@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import CompileError
 from ..targets import NATIVE, Target
-from . import cuda, toolchain
+from . import cuda, pipeline, toolchain
 
 
 def tvm_target(target: Target):
@@ -21,6 +21,7 @@ def tvm_target(target: Target):
         spec = dict(spec)
         if spec.get("mcpu") == NATIVE:
             spec["mcpu"] = tvm.target.codegen.llvm_get_system_cpu()
+            spec.setdefault("num-cores", os.cpu_count() or 1)  # MetaSchedule needs it; this machine's
         return spec
 
     spec = resolve(target.tvm)
@@ -64,13 +65,14 @@ def import_onnx(path: Path):
         raise CompileError(f"TVM could not import {path.name}: {type(exc).__name__}: {_first_line(exc)}") from None
 
 
-def build(mod, target, out: Path, fcompile=None, env: dict[str, str] | None = None) -> None:
-    """Compile `mod` for `target` and write the shared library `out`."""
+def build(mod, target, out: Path, fcompile=None, env: dict[str, str] | None = None,
+          records: Path | None = None) -> None:
+    """Compile `mod` for `target` (applying tuning records from `records`) and write the library `out`."""
     import tvm
 
     with _environ(env or {}), target:  # the CUDA compile callback reads the arch from the current target
         try:
-            executable = tvm.compile(mod, target=target)
+            executable = tvm.compile(pipeline.lower(mod, target, records), target=target)
         except Exception as exc:
             raise CompileError(f"TVM failed to compile for {target.kind.name}: {type(exc).__name__}: {_first_line(exc)}") from None
         if target.kind.name == "cuda":
@@ -79,7 +81,7 @@ def build(mod, target, out: Path, fcompile=None, env: dict[str, str] | None = No
         executable.export_library(str(out), **kwargs)
 
 
-def compile_for(target: Target, mod, out: Path, tools: dict[str, str], cache_dir: Path) -> None:
+def compile_for(target: Target, mod, out: Path, tools: dict[str, str], cache_dir: Path, records: Path) -> None:
     """Build model.so for a bundle's target (tools: from toolchain.require) and link it with zig."""
     env = {}
     if "nvcc_path" in tools:
@@ -87,12 +89,12 @@ def compile_for(target: Target, mod, out: Path, tools: dict[str, str], cache_dir
         # TVM's CUDA callback defaults to NVRTC (needs cuda-python) and runs a bare `nvcc` from PATH.
         nvcc_dir = str(Path(tools["nvcc_path"]).parent)
         env = {"TVM_CUDA_COMPILE_MODE": "nvcc", "PATH": nvcc_dir + os.pathsep + os.environ.get("PATH", "")}
-    build(mod, tvm_target(target), out, toolchain.zig_linker(target.link.zig_target, target.link.flags), env)
+    build(mod, tvm_target(target), out, toolchain.zig_linker(target.link.zig_target, target.link.flags), env, records)
 
 
-def compile_host(mod, out: Path) -> None:
+def compile_host(mod, out: Path, records: Path | None = None) -> None:
     """Build the graph for this machine's CPU, to run it here."""
-    build(mod, host_target(), out, toolchain.zig_linker(toolchain.host_zig_target()))
+    build(mod, host_target(), out, toolchain.zig_linker(toolchain.host_zig_target()), records=records)
 
 
 @contextlib.contextmanager
