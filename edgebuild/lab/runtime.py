@@ -31,7 +31,7 @@ PLATFORMS = {
     "x86_64": ["manylinux2014_x86_64", "manylinux_2_24_x86_64", "manylinux_2_27_x86_64", "manylinux_2_28_x86_64"],
 }
 # Left out of the device bundle: the compiler and what only building against TVM needs.
-EXCLUDE_FILES = {"libtvm_compiler.so", "libtvm_ffi_testing.so", "libtvm_runtime_cuda.so"}
+EXCLUDE_FILES = {"libtvm_compiler.so", "libtvm_runtime_cuda.so"}  # core needs libtvm_ffi_testing.so
 EXCLUDE_DIRS = {("tvm", "3rdparty"), ("tvm", "src"), ("tvm", "include"), ("tvm_ffi", "include"),
                 ("tvm_ffi", "3rdparty")}
 MIN_PYTHON = (3, 10)
