@@ -29,6 +29,12 @@ def runtime():
         return None
     site = os.path.join(work, "runtime", current.get("id", "?"), "site")
     current["present"] = os.path.isfile(os.path.join(site, "tvm", "lib", "libtvm_runtime.so"))
+    current["versions"] = {}
+    if current["present"]:
+        for name in os.listdir(site):
+            if name.endswith(".dist-info"):
+                dist, version = name[: -len(".dist-info")].split("-", 1)
+                current["versions"][dist] = version
     return current
 
 
