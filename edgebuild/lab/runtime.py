@@ -132,7 +132,7 @@ def _pack(wheels: list[Path], archive: Path) -> tuple[Path, int, int, dict[str, 
                 mode = (item.external_attr >> 16) & 0o777 or 0o644
                 entries["site/" + item.filename] = (zf.read(item), mode | 0o644)
     tmp = archive.with_suffix(".partial")
-    with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as gz, \
+    with open(tmp, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=6, mtime=0) as gz, \
             tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for path in sorted(entries):
             data, mode = entries[path]
