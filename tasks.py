@@ -56,12 +56,13 @@ ARTIFACT_HELP = {
     "model": "model to build for each device's target (default: digits-cnn)",
     "recipe": "compression recipe (default: none)",
     "bundle": "deploy this bundle folder instead of building",
+    "target": "build for this target instead of each device's own (same CPU arch)",
     "json": "print one JSON object per device, one per line",
 }
 
 
-def _artifact(model, recipe, bundle):
-    return jobs.Artifact(model=model, recipe=recipe, bundle=Path(bundle).resolve() if bundle else None)
+def _artifact(model, recipe, bundle, target):
+    return jobs.Artifact(model=model, recipe=recipe, bundle=Path(bundle).resolve() if bundle else None, target=target)
 
 
 def _say(as_json):
@@ -83,9 +84,9 @@ def _finish(outcomes, as_json, text):
 
 @task(help={"device": DEVICE_HELP, **ARTIFACT_HELP})
 @user_errors
-def deploy(c, device, model="digits-cnn", recipe="none", bundle=None, json=False):
+def deploy(c, device, model="digits-cnn", recipe="none", bundle=None, target=None, json=False):
     """Upload a bundle to devices: staged, sha256-verified on the device, switched atomically."""
-    outcomes = jobs.deploy_to(PROJECT, device, _artifact(model, recipe, bundle), say=_say(json))
+    outcomes = jobs.deploy_to(PROJECT, device, _artifact(model, recipe, bundle, target), say=_say(json))
     _finish(outcomes, json, lambda o: o.deployed.summary())
 
 
@@ -93,11 +94,11 @@ def deploy(c, device, model="digits-cnn", recipe="none", bundle=None, json=False
             "min-seconds": "minimum timing duration on the device (default 1.0)",
             "warmup": "untimed runs first (default 5)", "timeout": "job timeout in seconds (default 300)"})
 @user_errors
-def profile(c, device, model="digits-cnn", recipe="none", bundle=None, json=False, runs=50, min_seconds=1.0,
-            warmup=5, timeout=300.0):
+def profile(c, device, model="digits-cnn", recipe="none", bundle=None, target=None, json=False, runs=50,
+            min_seconds=1.0, warmup=5, timeout=300.0):
     """Build and deploy when needed, then time the model on the devices; results go to results/."""
     options = AgentOptions(runs=int(runs), min_seconds=float(min_seconds), warmup=int(warmup), timeout=float(timeout))
-    outcomes = jobs.profile_on(PROJECT, device, _artifact(model, recipe, bundle), options, say=_say(json))
+    outcomes = jobs.profile_on(PROJECT, device, _artifact(model, recipe, bundle, target), options, say=_say(json))
     _finish(outcomes, json, lambda o: results.summary(o.result) + f"\n  stored {o.stored}")
 
 

@@ -68,6 +68,10 @@ class LocalBundle:
         return self.manifest["target"]["name"]
 
     @property
+    def arch(self) -> str:
+        return self.manifest["target"]["arch"]
+
+    @property
     def payload(self) -> list[str]:
         """Files the device needs besides the manifest, each listed in it with its sha256."""
         return [n for n in bundles.DEVICE_FILES if n != bundles.MANIFEST]
@@ -77,9 +81,10 @@ def deploy(conn: Connection, probe: remote.Probe, local: LocalBundle, progress: 
     """Deploy while holding the device's lock (see remote.locked)."""
     began = time.monotonic()
     device = conn.device
-    if local.target != device.target:
-        raise DeviceError(f"{device.name}: bundle {local.folder} is for target {local.target!r}, the device "
-                          f"runs {device.target!r}; build for its target or pick another bundle")
+    if local.arch != probe.machine:
+        raise DeviceError(f"{device.name}: bundle {local.folder} is for {local.arch} (target {local.target!r}); "
+                          f"the device's Python reports {probe.machine}. Build for the device's target "
+                          f"({device.target!r}) or pick another bundle")
     folder = posixpath.join(probe.work_dir, "bundles")
     link = posixpath.join(folder, local.name)
     removed = tuple(remote.commit(conn, ["clean", probe.work_dir], timeout=120)["removed"])

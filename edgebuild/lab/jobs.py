@@ -28,6 +28,7 @@ class Artifact:
     model: str = "digits-cnn"
     recipe: str = "none"
     bundle: Path | None = None
+    target: str | None = None  # build for this target instead of each device's own (same arch needed)
 
 
 @dataclass
@@ -43,16 +44,15 @@ class Outcome:
 
 
 def bundles_for(project: Project, devices: list[Device], artifact: Artifact, say=print) -> dict[str, LocalBundle]:
-    """target -> local bundle; builds (cached) once per target when no bundle folder is given."""
-    out = {}
-    for target in sorted({d.target for d in devices}):
-        if artifact.bundle is not None:
-            out[target] = LocalBundle.open(artifact.bundle)
-        else:
-            built = builder.build(project, builder.BuildRequest(model=artifact.model, recipe=artifact.recipe,
-                                                                target=target), say=say)
-            out[target] = LocalBundle.open(built.bundle)
-    return out
+    """device name -> local bundle; builds (cached) once per target when no bundle folder is given."""
+    if artifact.bundle is not None:
+        local = LocalBundle.open(artifact.bundle)
+        return {d.name: local for d in devices}
+    built = {}
+    for target in sorted({artifact.target or d.target for d in devices}):
+        request = builder.BuildRequest(model=artifact.model, recipe=artifact.recipe, target=target)
+        built[target] = LocalBundle.open(builder.build(project, request, say=say).bundle)
+    return {d.name: built[artifact.target or d.target] for d in devices}
 
 
 def deploy_to(project: Project, selector: str, artifact: Artifact, say=print, timeouts: Timeouts = Timeouts(),
@@ -65,7 +65,7 @@ def deploy_to(project: Project, selector: str, artifact: Artifact, say=print, ti
         with connect(inv, device, timeouts) as conn:
             probe = remote.probe(conn)
             with remote.locked(conn, probe.work_dir):
-                done = deploy(conn, probe, local[device.target], progress)
+                done = deploy(conn, probe, local[device.name], progress)
         return Outcome(device.name, True, deployed=done)
 
     return _parallel(devices, one)
@@ -78,7 +78,7 @@ def profile_on(project: Project, selector: str, artifact: Artifact, options: Age
     local = bundles_for(project, devices, artifact, say)
 
     def one(device: Device) -> Outcome:
-        bundle = local[device.target]
+        bundle = local[device.name]
         with connect(inv, device, timeouts) as conn:
             probe = remote.probe(conn)
             if not probe.runtime_site:

@@ -172,3 +172,15 @@ def test_unreachable_device_fails_within_the_connect_timeout(lab):
     with pytest.raises(DeviceError) as err:
         connect(inv, gone, Timeouts(connect=3))
     assert time.monotonic() - began < 3.5 and f"127.0.0.1 port {closed}" in str(err.value) 
+
+
+def test_bundle_for_another_arch_is_refused(lab, tmp_path, deployed):
+    import json
+
+    wrong = variant(lab, tmp_path / "x86", "x86")
+    manifest = json.loads((wrong.folder / "manifest.json").read_text())
+    manifest["target"]["arch"] = "x86_64"
+    (wrong.folder / "manifest.json").write_text(json.dumps(manifest))
+    (o,) = jobs.deploy_to(lab.project, "rpi4-emu", jobs.Artifact(bundle=wrong.folder), say=quiet)
+    assert not o.ok and "is for x86_64" in o.error and "reports aarch64" in o.error
+    assert live(lab, lab.bundle.name) == deployed
