@@ -18,7 +18,7 @@ from . import inventory, remote, results
 from .agent_run import AgentOptions, run_agent
 from .deploy import Deployed, LocalBundle, Progress, deploy
 from .inventory import Device
-from .transport import Timeouts, connect
+from .transport import LINK_ERRORS, Timeouts, connect, link_lost
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,8 @@ def _parallel(devices: list[Device], fn: Callable[[Device], Outcome]) -> list[Ou
             outcome = fn(device)
         except EdgebuildError as exc:
             outcome = Outcome(device.name, False, error=str(exc))
+        except LINK_ERRORS as exc:
+            outcome = Outcome(device.name, False, error=str(link_lost(device, exc)))
         outcome.seconds = time.monotonic() - began
         return outcome
 

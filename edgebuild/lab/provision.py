@@ -14,7 +14,7 @@ from .. import targets
 from ..errors import DeviceError
 from ..project import Project
 from . import inventory, remote, runtime
-from .transport import Connection, Timeouts, connect
+from .transport import LINK_ERRORS, Connection, Timeouts, connect, link_lost
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,11 @@ def provision(project: Project, device_name: str, say=print, timeouts: Timeouts 
         if probe.free_bytes < need:
             raise DeviceError(f"{device.name}: {probe.work_dir} has {probe.free_bytes:,} bytes free; the runtime "
                               f"needs {need:,}. Free space or set the device's work-dir elsewhere")
-        with remote.locked(conn, probe.work_dir, "provision"):
-            sent = upload_runtime(conn, probe.work_dir, bundle, say)
+        try:
+            with remote.locked(conn, probe.work_dir, "provision"):
+                sent = upload_runtime(conn, probe.work_dir, bundle, say)
+        except LINK_ERRORS as exc:
+            raise link_lost(device, exc) from None
     return Provisioned(device.name, bundle.id, sent, time.monotonic() - began, probe.machine, probe.python_version)
 
 

@@ -10,7 +10,7 @@ from ..errors import EdgebuildError
 from ..project import Project
 from . import inventory, remote
 from .inventory import Device
-from .transport import Timeouts, connect
+from .transport import LINK_ERRORS, Timeouts, connect, link_lost
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,8 @@ def status(project: Project, selector: str = "all", timeouts: Timeouts = Timeout
                 return Status(device, True, remote.probe(conn), seconds=time.monotonic() - began)
         except EdgebuildError as exc:
             return Status(device, False, error=str(exc), seconds=time.monotonic() - began)
+        except LINK_ERRORS as exc:
+            return Status(device, False, error=str(link_lost(device, exc)), seconds=time.monotonic() - began)
 
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(devices)))) as pool:
         return list(pool.map(one, devices))

@@ -193,5 +193,16 @@ def _keepalive(sock: socket.socket, timeouts: Timeouts) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
 
 
+# What paramiko raises when the link breaks mid-operation (peer killed, reset, closed channel).
+LINK_ERRORS = (paramiko.SSHException, OSError, EOFError)
+
+
+def link_lost(device: Device, exc: BaseException) -> DeviceError:
+    """The DeviceError for a link that broke mid-operation (nothing on the device was switched)."""
+    return DeviceError(f"{device.name}: the SSH connection to {device.address} broke: "
+                       f"{type(exc).__name__}: {exc or 'closed'}. Whatever was in progress was not made live; "
+                       f"check the device (`invoke lab.status`) and retry")
+
+
 def _short(command: str, limit: int = 80) -> str:
     return command if len(command) <= limit else command[: limit - 3] + "..."

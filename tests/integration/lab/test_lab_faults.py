@@ -13,7 +13,7 @@ import paramiko
 import pytest
 
 from edgebuild.errors import DeviceError
-from edgebuild.lab import agent_run, inventory, jobs, remote
+from edgebuild.lab import agent_run, emulate, inventory, jobs, remote
 from edgebuild.lab.agent_run import AgentOptions
 from edgebuild.lab.deploy import deploy
 from edgebuild.lab.inventory import Inventory
@@ -184,3 +184,49 @@ def test_bundle_for_another_arch_is_refused(lab, tmp_path, deployed):
     (o,) = jobs.deploy_to(lab.project, "rpi4-emu", jobs.Artifact(bundle=wrong.folder), say=quiet)
     assert not o.ok and "is for x86_64" in o.error and "reports aarch64" in o.error
     assert live(lab, lab.bundle.name) == deployed
+
+
+def sshd_sessions(lab):
+    """Pids of the emulated device's per-connection sshd processes (children of its sshd)."""
+    master = emulate.running_pid(lab.emulator)
+    out = subprocess.run(["ps", "-eo", "pid=,ppid="], capture_output=True, text=True).stdout.split()
+    return [int(p) for p, pp in zip(out[::2], out[1::2]) if int(pp) == master]
+
+
+def test_device_side_connection_killed_mid_upload(lab, tmp_path, deployed):
+    new = variant(lab, tmp_path / "b", "cut")
+    killed = []
+
+    def cut(path, done, total):  # kill the device's sshd session processes: the link drops mid-upload
+        if not killed:
+            killed.extend(sshd_sessions(lab))
+            for pid in killed:
+                os.kill(pid, signal.SIGKILL)
+    began = time.monotonic()
+    (o,) = jobs.deploy_to(lab.project, "rpi4-emu", jobs.Artifact(bundle=new.folder), say=quiet, progress=cut)
+    assert killed and not o.ok and "connection to" in o.error and "broke" in o.error, o.error
+    assert time.monotonic() - began < 30
+    assert live(lab, lab.bundle.name) == deployed
+    (o,) = jobs.deploy_to(lab.project, "rpi4-emu", jobs.Artifact(bundle=new.folder), say=quiet)
+    assert o.ok and any(n.startswith(".tmp-") for n in o.deployed.removed_stale), o
+    assert f".v-{new.sha256[:12]}-" in live(lab, lab.bundle.name)
+
+
+def test_deploy_to_a_tag_runs_on_every_device_in_parallel(lab, tmp_path):
+    root = tmp_path / "proj"
+    (root / "devices").mkdir(parents=True)
+    (root / "tasks.py").write_text("")
+    shutil.copy(lab.inventory.devices_dir / "known_hosts.local", root / "devices" / "known_hosts.local")
+    base = (lab.inventory.devices_dir / "local.toml").read_text()
+    text = ""
+    for name in ("emu-a", "emu-b"):
+        work = tmp_path / name
+        text += base.replace("[device.rpi4-emu]", f"[device.{name}]").replace(
+            f'"{lab.device.work_dir}"', f'"{work}"').replace('tags = ["emulated", "rpi4"]', 'tags = ["pair"]')
+    (root / "devices" / "local.toml").write_text(text)
+    began = time.monotonic()
+    outcomes = jobs.deploy_to(Project(root), "pair", jobs.Artifact(bundle=lab.bundle.folder), say=quiet)
+    took = time.monotonic() - began
+    assert [o.device for o in outcomes] == ["emu-a", "emu-b"] and all(o.ok for o in outcomes), outcomes
+    assert all((tmp_path / n / "bundles" / lab.bundle.name / "model.so").is_file() for n in ("emu-a", "emu-b"))
+    assert took < sum(o.seconds for o in outcomes)  # they overlapped
