@@ -67,9 +67,12 @@ def run_agent(conn: Connection, bundle_path: str, runtime_site: str, options: Ag
         if line.startswith(MARKER):
             return json.loads(line[len(MARKER):])
     tail = err.decode(errors="replace").strip()[-1200:]
-    if status == 137 or status == -1:
-        raise DeviceError(f"{conn.device.name}: the agent was killed (status {status}) at the device-side "
-                          f"timeout of {limit} s")
+    if status in (-1, 137) and time.monotonic() >= deadline - 1:
+        raise DeviceError(f"{conn.device.name}: the agent was killed at the device-side timeout of {limit} s")
+    if status < 0 or status > 128:  # died from a signal: SIGILL means code the device's CPU cannot run
+        raise DeviceError(f"{conn.device.name}: the agent died from a signal: {tail or 'no message'}. "
+                          f"'Illegal instruction' means model.so uses CPU features the device lacks: "
+                          f"check the target's mcpu/mattr")
     raise DeviceError(f"{conn.device.name}: the agent failed (status {status}): {tail or text[-600:]}")
 
 
