@@ -137,11 +137,12 @@ def lab_emulate(c, stop=False):
         emulator.start(PROJECT)
 
 
-@lab_task(positional=["device"], help={"device": "device name", "replace": "replace a different pinned key"})
-def lab_trust(c, device, replace=False):
+@lab_task(positional=["device"], help={"device": "device name", "replace": "replace a different pinned key",
+                                        "expect": "SHA256:... fingerprint read on the device; refuse any other"})
+def lab_trust(c, device, replace=False, expect=None):
     """Show a device's host key fingerprint and pin it in devices/known_hosts."""
     inv = inventory.load(PROJECT)
-    done = device_trust.trust(inv, inv.get(device), replace=replace)
+    done = device_trust.trust(inv, inv.get(device), replace=replace, expect=expect)
     state = "pinned in" if done.changed else "already pinned in"
     print(f"{done.device}: {done.key_type} {done.fingerprint} {state} {done.file}")
 

@@ -60,9 +60,15 @@ def pinned(inventory: Inventory, device: Device) -> list[paramiko.PKey]:
 
 
 def trust(inventory: Inventory, device: Device, replace: bool = False, key: paramiko.PKey | None = None,
-          timeouts: Timeouts = Timeouts()) -> Trusted:
-    """Pin the device's current host key. A different pinned key is kept unless `replace`."""
+          timeouts: Timeouts = Timeouts(), expect: str | None = None) -> Trusted:
+    """Pin the device's current host key. A different pinned key is kept unless `replace`.
+
+    `expect` (an OpenSSH SHA256 fingerprint read on the device's console) must match when given."""
     key = key or scan(device, timeouts)
+    if expect and expect.removeprefix("SHA256:") != fingerprint(key).removeprefix("SHA256:"):
+        raise DeviceError(f"{device.name}: {device.host}:{device.port} presents {fingerprint(key)}, not the expected "
+                          f"{expect}; nothing recorded. Someone may be intercepting the connection, or the "
+                          f"fingerprint was read from another key (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub)")
     name = host_key_name(device)
     target = inventory.devices_dir / (LOCAL_KNOWN_HOSTS if device.source.name == LOCAL else "known_hosts")
     old = pinned(inventory, device)

@@ -36,3 +36,13 @@ def test_forget_keeps_comments_and_other_hosts(tmp_path):
     path.write_text("# pinned\n[a]:22 ssh-rsa AAAA\nb ssh-rsa BBBB\n")
     trust.forget(path, "[a]:22")
     assert path.read_text() == "# pinned\nb ssh-rsa BBBB\n"
+
+
+def test_expected_fingerprint_must_match(lab_project):
+    (lab_project.root / "devices" / "lab.toml").write_text(DEV)
+    inv = inventory.load(lab_project)
+    key, other = paramiko.RSAKey.generate(1024), paramiko.RSAKey.generate(1024)
+    with pytest.raises(DeviceError, match="not the expected .*nothing recorded"):
+        trust.trust(inv, inv.get("pi"), key=key, expect=trust.fingerprint(other))
+    assert not inv.known_hosts.exists()
+    assert trust.trust(inv, inv.get("pi"), key=key, expect=trust.fingerprint(key)).changed
