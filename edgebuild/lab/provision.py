@@ -7,6 +7,7 @@ refused with a clear message. An unchanged runtime (same sha256 id) is not sent 
 from __future__ import annotations
 
 import posixpath
+import shlex
 import time
 from dataclasses import dataclass
 
@@ -57,7 +58,7 @@ def provision(project: Project, device_name: str, say=print, timeouts: Timeouts 
 
 def upload_runtime(conn: Connection, work: str, bundle: runtime.RuntimeBundle, say) -> int:
     folder = posixpath.join(work, "runtime")
-    conn.run(f"mkdir -p '{folder}'", timeout=30)
+    conn.run(f"mkdir -p {shlex.quote(folder)}", timeout=30)
     remote_archive = posixpath.join(folder, f".upload-{bundle.id}.tar.gz")
     size = bundle.archive.stat().st_size
     say(f"{conn.device.name}: uploading the runtime ({size:,} bytes) to {folder}")

@@ -5,6 +5,7 @@
 #                                         verify STAGING's files against its manifest, then swap the
 #                                         bundles/NAME symlink to them (the old deploy stays until then)
 #   python - clean WORK                   remove stale staging folders and uploads of killed runs
+#                                         (the caller holds the device lock)
 import hashlib
 import json
 import os
@@ -111,6 +112,9 @@ def clean(work):
         for n in os.listdir(rt):
             if n.startswith(".partial-"):
                 shutil.rmtree(os.path.join(rt, n), ignore_errors=True)
+                removed.append("runtime/" + n)
+            elif n.startswith(".upload-"):  # an interrupted provisioning (we hold the lock)
+                os.unlink(os.path.join(rt, n))
                 removed.append("runtime/" + n)
     print(json.dumps({"ok": True, "removed": removed}))
 

@@ -73,8 +73,9 @@ def test_clean_removes_leftovers_of_killed_runs(tmp_path):
     sha = stage(work, ".tmp-live", {"model.so": b"x"})
     run("commit.py", "bundle", work, "m", ".tmp-live", sha, "model.so")
     stage(work, ".tmp-dead", {"model.so": b"half"})
+    (work / "runtime" / ".upload-abc.tar.gz").write_bytes(b"half")
     status, data = run("commit.py", "clean", work)
-    assert data["removed"] == [".tmp-dead"] and (work / "bundles" / "m" / "model.so").is_file()
+    assert sorted(data["removed"]) == [".tmp-dead", "runtime/.upload-abc.tar.gz"] and (work / "bundles" / "m" / "model.so").is_file()
 
 
 def test_runtime_archive_checked_and_unpacked(tmp_path):
