@@ -101,6 +101,8 @@ def _result(device: Device, bundle: LocalBundle, probe: remote.Probe, agent: dic
     return {
         "device": device.name, "target": m["target"]["name"], "model": m["model"]["name"],
         "recipe": m["recipe"]["name"], "bundle_sha256": bundle.sha256, "emulated": device.emulated,
+        # what runs the code when emulated (the CPU model below is then the emulating host's)
+        "emulator": device.description if device.emulated else None,
         "ok": bool(agent.get("ok")), "error": agent.get("error"),
         "machine": agent.get("machine"), "cpu_model": probe.cpu_model, "python": agent.get("python"),
         "runtime": agent.get("runtime"), "latency_ms": agent.get("latency_ms"), "load_ms": agent.get("load_ms"),
