@@ -22,7 +22,7 @@ from edgebuild.project import Project
 
 from .conftest import ROOT, variant
 
-# A deploy in its own process that stops inside the upload for argv[3] seconds.
+# A deploy in its own process that stops inside the upload until the file argv[3] exists (or 600 s).
 SLOW_DEPLOY = """
 import sys, time
 from pathlib import Path
@@ -31,14 +31,16 @@ from edgebuild.lab.deploy import LocalBundle, deploy
 from edgebuild.lab.transport import connect
 from edgebuild.project import Project
 
-project, folder, pause = Project(Path(sys.argv[1])), Path(sys.argv[2]), float(sys.argv[3])
+project, folder, release = Project(Path(sys.argv[1])), Path(sys.argv[2]), Path(sys.argv[3])
 inv = inventory.load(project)
 paused = []
 def progress(path, done, total):
     if not paused:
         paused.append(path)
         print("UPLOADING", path, flush=True)
-        time.sleep(pause)
+        deadline = time.monotonic() + 600
+        while not release.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
 with connect(inv, inv.get("rpi4-emu")) as conn:
     probe = remote.probe(conn)
     with remote.locked(conn, probe.work_dir):
@@ -56,8 +58,8 @@ def live(lab, name):
     return os.path.realpath(link) if link.is_symlink() else None
 
 
-def start_slow_deploy(lab, folder, pause):
-    proc = subprocess.Popen([sys.executable, "-c", SLOW_DEPLOY, str(lab.project.root), str(folder), str(pause)],
+def start_slow_deploy(lab, folder, release):
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_DEPLOY, str(lab.project.root), str(folder), str(release)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     line = proc.stdout.readline()
     assert line.startswith("UPLOADING"), line + proc.stderr.read()
@@ -91,7 +93,7 @@ def test_changed_host_key_is_refused_and_nothing_sent(lab, tmp_path, deployed):
 
 def test_killed_mid_upload_keeps_previous_and_next_deploy_cleans_up(lab, tmp_path, deployed):
     new = variant(lab, tmp_path / "b", "killed")
-    proc = start_slow_deploy(lab, new.folder, 600)
+    proc = start_slow_deploy(lab, new.folder, tmp_path / "never")
     bundles = Path(lab.device.work_dir) / "bundles"
     assert any(n.startswith(".tmp-") for n in os.listdir(bundles))  # the upload had begun
     proc.send_signal(signal.SIGKILL)  # the host process dies; its connection drops
@@ -126,10 +128,11 @@ def test_corrupted_upload_fails_closed(lab, tmp_path, deployed):
 def test_two_deploys_at_once_one_fails_fast(lab, tmp_path, deployed):
     slow = variant(lab, tmp_path / "a", "slow")
     other = variant(lab, tmp_path / "b", "other")
-    proc = start_slow_deploy(lab, slow.folder, 4)
-    began = time.monotonic()
+    release = tmp_path / "release"
+    proc = start_slow_deploy(lab, slow.folder, release)  # holds the device's lock, paused mid-upload
     (o,) = jobs.deploy_to(lab.project, "rpi4-emu", jobs.Artifact(bundle=other.folder), say=quiet)
-    assert not o.ok and "busy: another deploy holds" in o.error and time.monotonic() - began < 4
+    assert not o.ok and "busy: another deploy holds" in o.error, o.error  # fails fast, while the first waits
+    release.touch()
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert f".v-{slow.sha256[:12]}-" in live(lab, lab.bundle.name)  # only the first one wrote
