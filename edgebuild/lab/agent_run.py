@@ -35,8 +35,7 @@ def run_agent(conn: Connection, bundle_path: str, runtime_site: str, options: Ag
     limit = int(options.timeout) + 1
     command = (f"echo $$; exec timeout -s KILL {limit} env TVM_USE_RUNTIME_LIB=1 "
                + " ".join(shlex.quote(a) for a in argv))
-    transport = conn.client.get_transport()
-    chan = transport.open_session(timeout=conn.timeouts.connect)
+    chan = conn.channel("agent")
     chan.exec_command(command)
     chan.sendall((script or source("agent.py")).encode())
     chan.shutdown_write()

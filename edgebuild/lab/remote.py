@@ -82,7 +82,7 @@ def locked(conn: Connection, absolute_work_dir: str, what: str = "deploy") -> It
     """Exclusive use of the device's work dir; fails fast when another deploy holds it."""
     path = posixpath.join(absolute_work_dir, LOCK_FILE)
     conn.run(f"mkdir -p {shlex.quote(absolute_work_dir)}", timeout=30)
-    chan = conn.client.get_transport().open_session(timeout=conn.timeouts.connect)
+    chan = conn.channel("lock")
     argv = [*conn.device.python, "-c", _LOCKER, path]
     chan.exec_command(" ".join(shlex.quote(a) for a in argv))
     line, deadline = b"", time.monotonic() + 60

@@ -93,10 +93,7 @@ class Connection:
             check: bool = True) -> Result:
         """Run a shell command on the device; raise DeviceError on timeout, lost link or (check) failure."""
         timeout = timeout or self.timeouts.command
-        transport = self.client.get_transport()
-        if not self.alive:
-            raise DeviceError(f"{self.device.name}: connection to {self.device.address} is closed")
-        chan = transport.open_session(timeout=self.timeouts.connect)
+        chan = self.channel(command)
         try:
             chan.exec_command(command)
             if stdin is not None:
@@ -111,6 +108,17 @@ class Connection:
             raise DeviceError(f"{self.device.name}: `{_short(command)}` failed with status {status}: "
                               f"{result.stderr.strip()[-800:] or result.stdout.strip()[-800:]}")
         return result
+
+    def channel(self, command: str) -> paramiko.Channel:
+        """A new session channel; DeviceError when the device does not answer within the connect timeout."""
+        if not self.alive:
+            raise DeviceError(f"{self.device.name}: connection to {self.device.address} is closed")
+        try:
+            return self.client.get_transport().open_session(timeout=self.timeouts.connect)
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise DeviceError(f"{self.device.name}: {self.device.address} did not open a channel for "
+                              f"`{_short(command)}` within {self.timeouts.connect:.0f} s ({exc}); the device or its "
+                              f"sshd is hung or gone") from None
 
     def _collect(self, chan: paramiko.Channel, deadline: float, command: str, timeout: float):
         out, err = bytearray(), bytearray()

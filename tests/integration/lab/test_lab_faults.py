@@ -233,3 +233,21 @@ def test_deploy_to_a_tag_runs_on_every_device_in_parallel(lab, tmp_path):
     assert [o.device for o in outcomes] == ["emu-a", "emu-b"] and all(o.ok for o in outcomes), outcomes
     assert all((tmp_path / n / "bundles" / lab.bundle.name / "model.so").is_file() for n in ("emu-a", "emu-b"))
     assert took < sum(o.seconds for o in outcomes)  # they overlapped
+
+
+def test_frozen_device_hits_the_command_timeout(lab):
+    """The device's sshd session stops answering (SIGSTOP): a command fails at its timeouts, no hang."""
+    with connect(lab.inventory, lab.device, Timeouts(connect=2, command=3)) as conn:
+        conn.run("true")
+        frozen = sshd_sessions(lab)
+        try:
+            for pid in frozen:
+                os.kill(pid, signal.SIGSTOP)
+            began = time.monotonic()
+            with pytest.raises(DeviceError, match="did not (open a channel|finish)"):
+                conn.run("echo hi")
+            assert time.monotonic() - began < 6
+        finally:
+            for pid in frozen:
+                os.kill(pid, signal.SIGKILL)
+                os.kill(pid, signal.SIGCONT)
