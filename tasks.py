@@ -1,12 +1,18 @@
 """edgebuild's tasks. Each parses its flags and calls one library function. `invoke --list`."""
 
-from json import dumps
+import json as jsonlib
+import sys
 from pathlib import Path
 
-from invoke import task
+from invoke import Collection, task
+from invoke.exceptions import Exit
 
 from edgebuild import build as builder
 from edgebuild.cli import build_summary, targets_table, user_errors
+from edgebuild.lab import emulate as emulator
+from edgebuild.lab import inventory, jobs, provision as provisioner, results
+from edgebuild.lab import status as device_status, trust as device_trust
+from edgebuild.lab.agent_run import AgentOptions
 from edgebuild.project import Project
 
 PROJECT = Project(Path(__file__).resolve().parent)
@@ -59,7 +65,7 @@ def bench(c, model="digits-cnn", runs=50, threads=0, input_shape=None, json=Fals
 
     report = run_bench(PROJECT, model=model, runs=runs, threads=threads or None,
                        input_shapes=tuple(input_shape or ()))
-    print(dumps(report) if json else format_report(report))
+    print(jsonlib.dumps(report) if json else format_report(report))
 
 
 @task(iterable=["input_shape"], help={
@@ -77,3 +83,103 @@ def tune(c, model="digits-cnn", target="host", trials=0, minutes=0.0, input_shap
     result = run_tune(PROJECT, model=model, target=target, trials=trials, minutes=minutes,
                       input_shapes=tuple(input_shape or ()))
     print(f"{result.trials} trials over {result.tasks} kernels in {result.seconds / 60:.1f} min -> {result.records}")
+
+
+DEVICE_HELP = "NAME, TAG or all (devices/lab.toml and devices/local.toml)"
+ARTIFACT_HELP = {
+    "model": "model to build for each device's target (default: digits-cnn)",
+    "recipe": "compression recipe (default: none)",
+    "bundle": "deploy this bundle folder instead of building",
+    "target": "build for this target instead of each device's own (same CPU arch)",
+    "json": "print one JSON object per device, one per line",
+}
+
+
+def _artifact(model, recipe, bundle, target):
+    return jobs.Artifact(model=model, recipe=recipe, bundle=Path(bundle).resolve() if bundle else None, target=target)
+
+
+def _say(as_json):
+    return (lambda s: print(s, file=sys.stderr)) if as_json else print
+
+
+def _finish(outcomes, as_json, text):
+    """Print each device's outcome; exit 1 when any device failed."""
+    for o in outcomes:
+        if as_json:
+            plain = {"device": o.device, "ok": o.ok, "error": o.error, "deployed": o.deployed and vars(o.deployed)}
+            print(jsonlib.dumps(o.result or plain, default=str))
+        else:
+            print(text(o) if o.result or (o.ok and o.deployed) else f"{o.device}: FAILED: {o.error}")
+    failed = [o.device for o in outcomes if not o.ok]
+    if failed:
+        raise Exit(f"error: failed on {', '.join(failed)}", code=1)
+
+
+@task(help={"device": DEVICE_HELP, **ARTIFACT_HELP})
+@user_errors
+def deploy(c, device, model="digits-cnn", recipe="none", bundle=None, target=None, json=False):
+    """Upload a bundle to devices: staged, sha256-verified on the device, switched atomically."""
+    outcomes = jobs.deploy_to(PROJECT, device, _artifact(model, recipe, bundle, target), say=_say(json))
+    _finish(outcomes, json, lambda o: o.deployed.summary())
+
+
+@task(help={"device": DEVICE_HELP, **ARTIFACT_HELP, "runs": "minimum timed runs (default 50)",
+            "min-seconds": "minimum timing duration on the device (default 1.0)",
+            "warmup": "untimed runs first (default 5)", "timeout": "job timeout in seconds (default 300)"})
+@user_errors
+def profile(c, device, model="digits-cnn", recipe="none", bundle=None, target=None, json=False, runs=50,
+            min_seconds=1.0, warmup=5, timeout=300.0):
+    """Build and deploy when needed, then time the model on the devices; results go to results/."""
+    options = AgentOptions(runs=int(runs), min_seconds=float(min_seconds), warmup=int(warmup), timeout=float(timeout))
+    outcomes = jobs.profile_on(PROJECT, device, _artifact(model, recipe, bundle, target), options, say=_say(json))
+    _finish(outcomes, json, lambda o: results.summary(o.result) + f"\n  stored {o.stored}")
+
+
+# The lab.* namespace: `invoke lab.status`, `lab.provision`, `lab.emulate`, `lab.trust`.
+lab = Collection("lab")
+
+
+def lab_task(*args, **kwargs):
+    """Register a task as lab.NAME only (the module keeps the plain function, so not at the top level)."""
+    def register(fn):
+        lab.add_task(task(*args, **kwargs)(user_errors(fn)), fn.__name__.removeprefix("lab_"))
+        return fn
+    return register
+
+
+@lab_task(help={"device": DEVICE_HELP + " (default: all)", "json": "one JSON object per device"})
+def lab_status(c, device="all", json=False):
+    """Reachability, arch, Python, TVM runtime version and free disk of each device."""
+    for st in device_status.status(PROJECT, device):
+        print(jsonlib.dumps(st.to_json()) if json else st.line())
+
+
+@lab_task(positional=["device"], help={"device": DEVICE_HELP})
+def lab_provision(c, device):
+    """Ship the TVM runtime-only bundle to devices (idempotent: an unchanged runtime is not re-sent)."""
+    for dev in inventory.load(PROJECT).select(device):
+        print(provisioner.provision(PROJECT, dev.name).summary())
+
+
+@lab_task(help={"stop": "stop the emulated device instead"})
+def lab_emulate(c, stop=False):
+    """Start device rpi4-emu: arm64 Python under qemu-aarch64 -cpu cortex-a72 behind a local sshd."""
+    if stop:
+        emulator.stop(PROJECT)
+    else:
+        emulator.start(PROJECT)
+
+
+@lab_task(positional=["device"], help={"device": "device name", "replace": "replace a different pinned key",
+                                        "expect": "SHA256:... fingerprint read on the device; refuse any other"})
+def lab_trust(c, device, replace=False, expect=None):
+    """Show a device's host key fingerprint and pin it in devices/known_hosts."""
+    inv = inventory.load(PROJECT)
+    done = device_trust.trust(inv, inv.get(device), replace=replace, expect=expect)
+    state = "pinned in" if done.changed else "already pinned in"
+    print(f"{done.device}: {done.key_type} {done.fingerprint} {state} {done.file}")
+
+
+ns = Collection.from_module(sys.modules[__name__])
+ns.add_collection(lab)

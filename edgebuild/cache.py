@@ -16,11 +16,13 @@ from .targets import Target, host_cpu_fingerprint
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
-def folder_digest(folder: Path, pattern: str = "*") -> str:
-    """sha256 over the relative paths and contents of the files under `folder` (empty if absent)."""
+def folder_digest(folder: Path, pattern: str = "*", skip: tuple[str, ...] = ()) -> str:
+    """sha256 over the relative paths and contents of the files under `folder` (empty if absent),
+    leaving out subfolders named in `skip`."""
     digest = hashlib.sha256()
     if folder.is_dir():
-        for path in sorted(p for p in folder.rglob(pattern) if p.is_file() and "__pycache__" not in p.parts):
+        for path in sorted(p for p in folder.rglob(pattern) if p.is_file() and "__pycache__" not in p.parts
+                           and not set(skip) & set(p.relative_to(folder).parts[:-1])):
             digest.update(str(path.relative_to(folder)).encode() + b"\0" + sha256_file(path).encode())
     return digest.hexdigest()
 
@@ -36,7 +38,8 @@ def build_key(*, model_fingerprint: str, specs: list[TensorSpec], recipe_file: P
         "cpu": host_cpu_fingerprint() if target.is_native else None,
         "tuning": folder_digest(tuning_dir / target.name),
         # The version number does not move with every change during development; the source does.
-        "edgebuild": folder_digest(PACKAGE_DIR, "*.py"),
+        # The device lab (deploy/profile) runs after the bundle exists and never changes its bytes.
+        "edgebuild": folder_digest(PACKAGE_DIR, "*.py", skip=("lab",)),
         "versions": versions,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()

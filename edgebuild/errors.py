@@ -37,3 +37,7 @@ def unknown(kind: str, name: str, valid: list[str], hint: str = "") -> LookupFai
     choices = ", ".join(sorted(valid)) or "(none)"
     msg = f"unknown {kind} {name!r}; valid {kind}s: {choices}"
     return LookupFailed(msg + (f". {hint}" if hint else ""))
+
+
+class DeviceError(EdgebuildError):
+    """A device cannot be reached, trusted, provisioned, deployed to or profiled."""

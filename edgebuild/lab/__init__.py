@@ -1,0 +1,1 @@
+"""The device lab: inventory, SSH transport, provisioning, deploy, on-device profiling, emulation."""

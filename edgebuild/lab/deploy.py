@@ -1,0 +1,121 @@
+"""Deploy a bundle to a device: staged upload, sha256 verified on the device, atomic switch.
+
+Layout in the device's work dir: bundles/NAME is a symlink to bundles/.v-SHA-ID/ (NAME is
+model--recipe--target). A deploy uploads into bundles/.tmp-ID/, the device checks every file
+against manifest.json, and only then is the symlink replaced (rename(2), atomic). A failed or
+killed deploy leaves the previous one intact; the next deploy removes its leftovers. Deploys to one
+device are serialized by a lock that dies with its connection.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .. import bundle as bundles
+from ..errors import DeviceError
+from ..models.base import sha256_file
+from . import remote
+from .transport import Connection
+
+# Called with (remote path of the staged file, bytes sent so far, total) while uploading.
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class Deployed:
+    device: str
+    name: str  # model--recipe--target
+    path: str  # bundles/NAME on the device (absolute)
+    bundle_sha256: str  # sha256 of manifest.json
+    sent_bytes: int  # 0 when the device already had this bundle
+    seconds: float
+    removed_stale: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        what = "already deployed, nothing sent" if not self.sent_bytes else f"sent {self.sent_bytes:,} bytes"
+        stale = f"; removed stale {', '.join(self.removed_stale)}" if self.removed_stale else ""
+        return f"{self.device}: {self.name} -> {self.path}: {what} in {self.seconds:.1f} s{stale}"
+
+
+@dataclass(frozen=True)
+class LocalBundle:
+    folder: Path
+    manifest: dict
+    sha256: str  # of manifest.json
+
+    @classmethod
+    def open(cls, folder: Path) -> "LocalBundle":
+        manifest = bundles.read_manifest(folder)
+        if manifest is None:
+            raise DeviceError(f"{folder}: no readable {bundles.MANIFEST}; build it with `invoke build` first")
+        for name in bundles.DEVICE_FILES:
+            if not (folder / name).is_file():
+                raise DeviceError(f"{folder}: {name} is missing; rebuild the bundle with `invoke build`")
+        return cls(folder, manifest, sha256_file(folder / bundles.MANIFEST))
+
+    @property
+    def name(self) -> str:
+        m = self.manifest
+        return f"{m['model']['name']}--{m['recipe']['name']}--{m['target']['name']}"
+
+    @property
+    def target(self) -> str:
+        return self.manifest["target"]["name"]
+
+    @property
+    def arch(self) -> str:
+        return self.manifest["target"]["arch"]
+
+    @property
+    def payload(self) -> list[str]:
+        """Files the device needs besides the manifest, each listed in it with its sha256."""
+        return [n for n in bundles.DEVICE_FILES if n != bundles.MANIFEST]
+
+
+def deploy(conn: Connection, probe: remote.Probe, local: LocalBundle, progress: Progress | None = None) -> Deployed:
+    """Deploy while holding the device's lock (see remote.locked)."""
+    began = time.monotonic()
+    device = conn.device
+    if local.arch != probe.machine:
+        raise DeviceError(f"{device.name}: bundle {local.folder} is for {local.arch} (target {local.target!r}); "
+                          f"the device's Python reports {probe.machine}. Build for the device's target "
+                          f"({device.target!r}) or pick another bundle")
+    folder = posixpath.join(probe.work_dir, "bundles")
+    link = posixpath.join(folder, local.name)
+    removed = tuple(remote.commit(conn, ["clean", probe.work_dir], timeout=120)["removed"])
+    current = probe.bundles.get(local.name, "")
+    if current.startswith(f".v-{local.sha256[:12]}-") and _intact(conn, folder, current, local):
+        return Deployed(device.name, local.name, link, local.sha256, 0, time.monotonic() - began, removed)
+    staging = f".tmp-{secrets.token_hex(6)}"
+    remote_dir = posixpath.join(folder, staging)
+    conn.sftp.mkdir(remote_dir)
+    sent = 0
+    for name in [*local.payload, bundles.MANIFEST]:
+        path = local.folder / name
+        size = path.stat().st_size
+        target = posixpath.join(remote_dir, name)
+        callback = (lambda done, total, t=target: progress(t, done, total)) if progress else None
+        with open(path, "rb") as f:
+            conn.sftp.putfo(f, target, file_size=size, callback=callback, confirm=True)
+        sent += size
+    remote.commit(conn, ["bundle", probe.work_dir, local.name, staging, local.sha256, *local.payload], timeout=120)
+    return Deployed(device.name, local.name, link, local.sha256, sent, time.monotonic() - began, removed)
+
+
+def _intact(conn: Connection, folder: str, version: str, local: LocalBundle) -> bool:
+    """The deployed copy still has the manifest's sizes (cheap; contents were verified at deploy)."""
+    try:
+        for name in [*local.payload, bundles.MANIFEST]:
+            want = (local.folder / name).stat().st_size
+            if conn.sftp.stat(posixpath.join(folder, version, name)).st_size != want:
+                return False
+    except OSError:
+        return False
+    return True
+
+

@@ -1,0 +1,136 @@
+# Runs on the device (stdin to its Python): verify what was uploaded, then make it live atomically.
+# Standard library only. Prints one JSON object; exit status 3 when a check fails (nothing changed).
+#   python - runtime WORK ID             verify runtime/.upload-ID.tar.gz, unpack, switch current.json
+#   python - bundle WORK NAME STAGING MANIFEST_SHA256 FILE...
+#                                         verify STAGING's files against its manifest, then swap the
+#                                         bundles/NAME symlink to them (the old deploy stays until then)
+#   python - clean WORK                   remove stale staging folders and uploads of killed runs
+#                                         (the caller holds the device lock)
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tarfile
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def fail(message):
+    print(json.dumps({"ok": False, "error": message}))
+    sys.exit(3)
+
+
+def replace_json(path, data):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def runtime(work, rid):
+    folder = os.path.join(work, "runtime")
+    archive = os.path.join(folder, ".upload-%s.tar.gz" % rid)
+    got = sha256(archive)
+    if got != rid:
+        os.unlink(archive)
+        fail("runtime archive sha256 %s != expected %s (upload corrupted); removed it" % (got, rid))
+    partial = os.path.join(folder, ".partial-" + rid)
+    shutil.rmtree(partial, ignore_errors=True)
+    with tarfile.open(archive, "r:gz") as tar:
+        for member in tar.getmembers():
+            if member.name.startswith("/") or ".." in member.name.split("/"):
+                fail("runtime archive holds an unsafe path: %s" % member.name)
+        tar.extractall(partial)
+    final = os.path.join(folder, rid)
+    shutil.rmtree(final, ignore_errors=True)
+    os.rename(partial, final)
+    replace_json(os.path.join(folder, "current.json"), {"id": rid, "site": os.path.join(final, "site")})
+    os.unlink(archive)
+    for name in os.listdir(folder):  # older runtimes and leftovers
+        if name not in (rid, "current.json") and not name.startswith(".upload-"):
+            shutil.rmtree(os.path.join(folder, name), ignore_errors=True)
+    print(json.dumps({"ok": True, "runtime": final}))
+
+
+def bundle(work, name, staging, manifest_sha, files):
+    folder = os.path.join(work, "bundles")
+    staging = os.path.join(folder, staging)
+    manifest_path = os.path.join(staging, "manifest.json")
+    try:
+        if sha256(manifest_path) != manifest_sha:
+            raise ValueError("manifest.json sha256 differs from the host's")
+        with open(manifest_path) as f:
+            listed = json.load(f)["files"]
+        for file in files:
+            path = os.path.join(staging, file)
+            entry = listed[file]
+            got = sha256(path)
+            if got != entry["sha256"] or os.path.getsize(path) != entry["bytes"]:
+                raise ValueError("%s sha256 %s != manifest %s" % (file, got[:16], entry["sha256"][:16]))
+    except (OSError, ValueError, KeyError) as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        fail("verification failed, nothing deployed: %s" % exc)
+    version = os.path.join(folder, ".v-%s-%s" % (manifest_sha[:12], os.path.basename(staging)[5:]))
+    os.rename(staging, version)
+    link = os.path.join(folder, name)
+    previous = os.path.realpath(link) if os.path.islink(link) else None
+    tmp_link = os.path.join(folder, ".link-%s" % os.path.basename(version))
+    os.symlink(os.path.basename(version), tmp_link)
+    os.replace(tmp_link, link)  # the atomic step: readers see the old or the new bundle, never a mix
+    if previous and previous != os.path.realpath(link):
+        shutil.rmtree(previous, ignore_errors=True)
+    print(json.dumps({"ok": True, "bundle": link, "version": version}))
+
+
+def clean(work):
+    removed = []
+    folder = os.path.join(work, "bundles")
+    live = set()
+    if os.path.isdir(folder):
+        live = {os.path.realpath(os.path.join(folder, n)) for n in os.listdir(folder)
+                if os.path.islink(os.path.join(folder, n))}
+        for n in os.listdir(folder):
+            path = os.path.join(folder, n)
+            stale = n.startswith((".tmp-", ".link-")) or (n.startswith(".v-") and os.path.realpath(path) not in live)
+            if stale:
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    os.unlink(path)
+                removed.append(n)
+    rt = os.path.join(work, "runtime")
+    if os.path.isdir(rt):
+        for n in os.listdir(rt):
+            if n.startswith(".partial-"):
+                shutil.rmtree(os.path.join(rt, n), ignore_errors=True)
+                removed.append("runtime/" + n)
+            elif n.startswith(".upload-"):  # an interrupted provisioning (we hold the lock)
+                os.unlink(os.path.join(rt, n))
+                removed.append("runtime/" + n)
+    print(json.dumps({"ok": True, "removed": removed}))
+
+
+def main(argv):
+    work = os.path.expanduser(argv[2])
+    for sub in ("bundles", "runtime"):
+        os.makedirs(os.path.join(work, sub), exist_ok=True)
+    if argv[1] == "runtime":
+        runtime(work, argv[3])
+    elif argv[1] == "bundle":
+        bundle(work, argv[3], argv[4], argv[5], argv[6:])
+    elif argv[1] == "clean":
+        clean(work)
+    else:
+        fail("unknown command %r" % argv[1])
+
+
+main(sys.argv)

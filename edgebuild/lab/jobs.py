@@ -1,0 +1,130 @@
+"""deploy and profile across devices: select, build what is missing, run per device in parallel.
+
+Each device gets its own connection and its own outcome; one device failing never stops the others.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .. import build as builder
+from ..errors import DeviceError, EdgebuildError
+from ..project import Project
+from . import inventory, remote, results
+from .agent_run import AgentOptions, run_agent
+from .deploy import Deployed, LocalBundle, Progress, deploy
+from .inventory import Device
+from .transport import LINK_ERRORS, Timeouts, connect, link_lost
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """What to deploy: a bundle folder, or a model and recipe built for each device's target."""
+
+    model: str = "digits-cnn"
+    recipe: str = "none"
+    bundle: Path | None = None
+    target: str | None = None  # build for this target instead of each device's own (same arch needed)
+
+
+@dataclass
+class Outcome:
+    device: str
+    ok: bool
+    deployed: Deployed | None = None
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    stored: Path | None = None
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def bundles_for(project: Project, devices: list[Device], artifact: Artifact, say=print) -> dict[str, LocalBundle]:
+    """device name -> local bundle; builds (cached) once per target when no bundle folder is given."""
+    if artifact.bundle is not None:
+        local = LocalBundle.open(artifact.bundle)
+        return {d.name: local for d in devices}
+    built = {}
+    for target in sorted({artifact.target or d.target for d in devices}):
+        request = builder.BuildRequest(model=artifact.model, recipe=artifact.recipe, target=target)
+        built[target] = LocalBundle.open(builder.build(project, request, say=say).bundle)
+    return {d.name: built[artifact.target or d.target] for d in devices}
+
+
+def deploy_to(project: Project, selector: str, artifact: Artifact, say=print, timeouts: Timeouts = Timeouts(),
+              progress: Progress | None = None) -> list[Outcome]:
+    inv = inventory.load(project)
+    devices = inv.select(selector)
+    local = bundles_for(project, devices, artifact, say)
+
+    def one(device: Device) -> Outcome:
+        with connect(inv, device, timeouts) as conn:
+            probe = remote.probe(conn)
+            with remote.locked(conn, probe.work_dir):
+                done = deploy(conn, probe, local[device.name], progress)
+        return Outcome(device.name, True, deployed=done)
+
+    return _parallel(devices, one)
+
+
+def profile_on(project: Project, selector: str, artifact: Artifact, options: AgentOptions = AgentOptions(),
+               say=print, timeouts: Timeouts = Timeouts(), agent_script: str | None = None) -> list[Outcome]:
+    inv = inventory.load(project)
+    devices = inv.select(selector)
+    local = bundles_for(project, devices, artifact, say)
+
+    def one(device: Device) -> Outcome:
+        bundle = local[device.name]
+        with connect(inv, device, timeouts) as conn:
+            probe = remote.probe(conn)
+            if not probe.runtime_site:
+                raise DeviceError(f"{device.name}: no TVM runtime on the device (nothing under "
+                                  f"{probe.work_dir}/runtime); run `invoke lab.provision {device.name}` first")
+            with remote.locked(conn, probe.work_dir, "deploy or profile"):
+                done = deploy(conn, probe, bundle)
+                began = time.monotonic()
+                agent = run_agent(conn, done.path, probe.runtime_site, options, agent_script)
+        result = _result(device, bundle, probe, agent, time.monotonic() - began)
+        stored = results.store(project, result)
+        return Outcome(device.name, bool(agent.get("ok")), deployed=done, result=result, stored=stored,
+                       error=agent.get("error"))
+
+    return _parallel(devices, one)
+
+
+def _result(device: Device, bundle: LocalBundle, probe: remote.Probe, agent: dict, seconds: float) -> dict:
+    m = bundle.manifest
+    return {
+        "device": device.name, "target": m["target"]["name"], "model": m["model"]["name"],
+        "recipe": m["recipe"]["name"], "bundle_sha256": bundle.sha256, "emulated": device.emulated,
+        # what runs the code when emulated (the CPU model below is then the emulating host's)
+        "emulator": device.description if device.emulated else None,
+        "ok": bool(agent.get("ok")), "error": agent.get("error"),
+        "machine": agent.get("machine"), "cpu_model": probe.cpu_model, "python": agent.get("python"),
+        "runtime": agent.get("runtime"), "latency_ms": agent.get("latency_ms"), "load_ms": agent.get("load_ms"),
+        "import_ms": agent.get("import_ms"), "peak_rss_bytes": agent.get("peak_rss_bytes"),
+        "parity_max_abs_diff": agent.get("parity_max_abs_diff"), "parity_tolerance": agent.get("parity_tolerance"),
+        "clocks": agent.get("clocks"), "agent_seconds": round(seconds, 3), "time": results.now(),
+    }
+
+
+def _parallel(devices: list[Device], fn: Callable[[Device], Outcome]) -> list[Outcome]:
+    def guarded(device: Device) -> Outcome:
+        began = time.monotonic()
+        try:
+            outcome = fn(device)
+        except EdgebuildError as exc:
+            outcome = Outcome(device.name, False, error=str(exc))
+        except LINK_ERRORS as exc:
+            outcome = Outcome(device.name, False, error=str(link_lost(device, exc)))
+        outcome.seconds = time.monotonic() - began
+        return outcome
+
+    if len(devices) == 1:
+        return [guarded(devices[0])]
+    with ThreadPoolExecutor(max_workers=min(8, len(devices))) as pool:
+        return list(pool.map(guarded, devices))

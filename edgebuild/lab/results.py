@@ -1,0 +1,49 @@
+"""Profile results: one JSON object per run (DESIGN.md contract), stored under results/.
+
+results/DEVICE/TIME--MODEL--RECIPE--SHA12.json holds each result; results/history.jsonl gets one
+line per result, so reports can list every run. Emulated results say so (`"emulated": true`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..project import Project
+
+
+def results_dir(project: Project) -> Path:
+    return project.root / "results"
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def store(project: Project, result: dict) -> Path:
+    folder = results_dir(project) / result["device"]
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = result["time"].replace(":", "").replace("-", "")
+    path = folder / f"{stamp}--{result['model']}--{result['recipe']}--{result['bundle_sha256'][:12]}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    with open(results_dir(project) / "history.jsonl", "a", encoding="utf-8") as f:
+        f.write(json.dumps(result, separators=(",", ":")) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    return path
+
+
+def summary(result: dict) -> str:
+    lat = result.get("latency_ms") or {}
+    kind = "EMULATED (not hardware timings)" if result.get("emulated") else "hardware"
+    state = "ok" if result.get("ok") else f"FAILED: {result.get('error')}"
+    return (f"{result['device']}: {result['model']} x {result['recipe']} x {result['target']} [{kind}] {state}\n"
+            f"  p50 {lat.get('p50', float('nan')):.3f} ms  p90 {lat.get('p90', float('nan')):.3f}  "
+            f"p99 {lat.get('p99', float('nan')):.3f}  mean {lat.get('mean', float('nan')):.3f}  "
+            f"runs {lat.get('runs')}  load {result.get('load_ms', 0):.1f} ms  "
+            f"peak RSS {(result.get('peak_rss_bytes') or 0) / 2**20:.1f} MiB  "
+            f"parity {result.get('parity_max_abs_diff')}")

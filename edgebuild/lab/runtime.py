@@ -1,0 +1,155 @@
+"""The TVM runtime-only bundle a device needs: built on the host from the device's own wheels.
+
+`pip download` fetches the manylinux wheels of apache-tvm (the host's version), apache-tvm-ffi (the
+host's version, inside pyproject's pin), numpy, ml-dtypes and typing_extensions for the device's
+arch and Python. They are unpacked without the compiler (libtvm_compiler.so, ~240 MB), headers and
+sources, and packed into one reproducible tar.gz whose sha256 is the runtime's id. Everything is
+cached under build/.cache/runtime/, so only the first provisioning of an arch/Python downloads.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from ..errors import DeviceError
+from ..project import Project
+
+# Per arch: the platform tags pip may pick (oldest first); none exist for armv7l on PyPI.
+PLATFORMS = {
+    "aarch64": ["manylinux2014_aarch64", "manylinux_2_24_aarch64", "manylinux_2_27_aarch64", "manylinux_2_28_aarch64"],
+    "x86_64": ["manylinux2014_x86_64", "manylinux_2_24_x86_64", "manylinux_2_27_x86_64", "manylinux_2_28_x86_64"],
+}
+# Left out of the device bundle: the compiler and what only building against TVM needs.
+EXCLUDE_FILES = {"libtvm_compiler.so", "libtvm_runtime_cuda.so"}  # core needs libtvm_ffi_testing.so
+EXCLUDE_DIRS = {("tvm", "3rdparty"), ("tvm", "src"), ("tvm", "include"), ("tvm_ffi", "include"),
+                ("tvm_ffi", "3rdparty")}
+MIN_PYTHON = (3, 10)
+
+
+@dataclass(frozen=True)
+class RuntimeBundle:
+    id: str  # sha256 of the tar.gz
+    archive: Path
+    arch: str
+    python: str  # "3.11"
+    versions: dict[str, str]
+    files: int
+    unpacked_bytes: int
+
+    def describe(self) -> dict:
+        return {"id": self.id, "arch": self.arch, "python": self.python, "versions": self.versions,
+                "files": self.files, "unpacked_bytes": self.unpacked_bytes,
+                "archive_bytes": self.archive.stat().st_size}
+
+
+def requirements() -> list[str]:
+    """apache-tvm and apache-tvm-ffi exactly as on the host (the compiler that built model.so)."""
+    pins = []
+    for dist in ("apache-tvm", "apache-tvm-ffi"):
+        try:
+            pins.append(f"{dist}=={metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            raise DeviceError(f"{dist} is not installed on this host; `pip install -e .` first") from None
+    return pins + ["numpy", "ml-dtypes", "typing_extensions"]
+
+
+def check_supported(arch: str, python: tuple[int, ...], device: str) -> None:
+    if tuple(python[:2]) < MIN_PYTHON:
+        raise DeviceError(f"{device}: its Python is {'.'.join(map(str, python))}; the TVM runtime needs "
+                          f"Python >= 3.10. Install python3.10 or newer on the device (Raspberry Pi OS Bookworm "
+                          f"has 3.11) and point the device's `python` key at it")
+    if arch not in PLATFORMS:
+        raise DeviceError(f"{device}: no TVM runtime is available for {arch}: PyPI publishes apache-tvm wheels "
+                          f"only for {', '.join(sorted(PLATFORMS))}. Builds for this target still work; running "
+                          f"them needs a TVM runtime built from source on the device")
+
+
+def prepare(project: Project, arch: str, python: tuple[int, ...], say=print) -> RuntimeBundle:
+    """The cached runtime bundle for `arch` and `python`, downloading and packing it the first time."""
+    check_supported(arch, python, "device")
+    pyver = f"{python[0]}.{python[1]}"
+    reqs = requirements()
+    key = hashlib.sha256(json.dumps([arch, pyver, reqs, sorted(EXCLUDE_FILES)]).encode()).hexdigest()[:12]
+    folder = project.cache_dir / "runtime" / f"{arch}-cp{pyver.replace('.', '')}-{key}"
+    info = folder / "runtime.json"
+    if info.is_file():
+        data = json.loads(info.read_text())
+        return RuntimeBundle(data["id"], folder / "runtime.tar.gz", arch, pyver, data["versions"],
+                             data["files"], data["unpacked_bytes"])
+    wheels = folder / "wheels"
+    _download(wheels, arch, pyver, reqs, say)
+    say(f"packing the runtime bundle (without {', '.join(sorted(EXCLUDE_FILES))})")
+    archive, files, size, versions = _pack(sorted(wheels.glob("*.whl")), folder / "runtime.tar.gz")
+    digest = _sha256(archive)
+    info.write_text(json.dumps({"id": digest, "versions": versions, "files": files, "unpacked_bytes": size}, indent=1))
+    return RuntimeBundle(digest, archive, arch, pyver, versions, files, size)
+
+
+def _download(dest: Path, arch: str, pyver: str, reqs: list[str], say) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    abi = f"cp{pyver.replace('.', '')}"
+    argv = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--dest", str(dest),
+            "--only-binary=:all:", "--implementation", "cp", "--python-version", pyver,
+            "--abi", abi, "--abi", "abi3", "--abi", "none"]
+    for tag in PLATFORMS[arch]:
+        argv += ["--platform", tag]
+    say(f"downloading {arch} wheels for Python {pyver}: {' '.join(reqs)}")
+    result = subprocess.run(argv + reqs, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise DeviceError(f"pip download of the {arch} runtime wheels failed: {result.stderr.strip()[-800:]}. "
+                          f"PyPI must be reachable (or a pip index configured) the first time")
+
+
+def _excluded(parts: tuple[str, ...]) -> bool:
+    if parts[-1] in EXCLUDE_FILES or parts[-1].endswith(".a") or "__pycache__" in parts:
+        return True
+    return any(parts[: len(d)] == d for d in EXCLUDE_DIRS)
+
+
+def _pack(wheels: list[Path], archive: Path) -> tuple[Path, int, int, dict[str, str]]:
+    """All wheels' files (minus exclusions) under site/ in one tar.gz, byte-for-byte reproducible."""
+    entries: dict[str, tuple[bytes, int]] = {}
+    versions = {}
+    for wheel in wheels:
+        name, version = wheel.name.split("-")[:2]
+        versions[name] = version
+        with zipfile.ZipFile(wheel) as zf:
+            for item in zf.infolist():
+                parts = tuple(item.filename.split("/"))
+                if item.is_dir() or _excluded(parts):
+                    continue
+                mode = (item.external_attr >> 16) & 0o777 or 0o644
+                entries["site/" + item.filename] = (zf.read(item), mode | 0o644)
+    tmp = archive.with_suffix(".partial")
+    with open(tmp, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=6, mtime=0) as gz, \
+            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for path in sorted(entries):
+            data, mode = entries[path]
+            info = tarfile.TarInfo(path)
+            info.size, info.mode, info.mtime, info.uname, info.gname = len(data), mode, 0, "", ""
+            tar.addfile(info, io.BytesIO(data))
+    tmp.replace(archive)
+    return archive, len(entries), sum(len(d) for d, _ in entries.values()), versions
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def remove_cache(project: Project) -> None:
+    shutil.rmtree(project.cache_dir / "runtime", ignore_errors=True)

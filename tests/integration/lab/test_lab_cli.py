@@ -1,0 +1,28 @@
+"""The tasks as a user runs them: `invoke deploy --json`, `invoke lab.status --json`, clean errors."""
+
+import json
+import subprocess
+import sys
+
+from .conftest import ROOT
+
+
+def invoke(*args):
+    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_deploy_json_prints_one_object_per_device(lab):
+    done = invoke("deploy", "--device=rpi4-emu", f"--bundle={lab.bundle.folder}", "--json")
+    assert done.returncode == 0, done.stderr
+    (line,) = done.stdout.strip().splitlines()
+    data = json.loads(line)
+    assert data["device"] == "rpi4-emu" and data["ok"] and data["deployed"]["bundle_sha256"] == lab.bundle.sha256
+
+
+def test_status_json_and_unknown_device(lab):
+    done = invoke("lab.status", "--device=emulated", "--json")
+    (data,) = [json.loads(line) for line in done.stdout.splitlines()]
+    assert done.returncode == 0 and data["reachable"] and data["machine"] == "aarch64" and data["emulated"]
+    bad = invoke("deploy", "--device=no-such-pi")
+    assert bad.returncode == 1 and "unknown device 'no-such-pi'" in bad.stderr and "Traceback" not in bad.stderr

@@ -1,0 +1,100 @@
+"""The device-side scripts are plain stdlib Python: run them here with this machine's Python."""
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+
+from edgebuild.lab.device import source
+
+
+def run(script, *args):
+    done = subprocess.run([sys.executable, "-", *map(str, args)], input=source(script), capture_output=True,
+                          text=True, timeout=60)
+    return done.returncode, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def stage(work, staging, files, manifest_extra=None):
+    folder = work / "bundles" / staging
+    folder.mkdir(parents=True)
+    entries = {}
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+        entries[name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    manifest = json.dumps({"files": entries, **(manifest_extra or {})}).encode()
+    (folder / "manifest.json").write_bytes(manifest)
+    return hashlib.sha256(manifest).hexdigest()
+
+
+def test_probe_reports_this_python(tmp_path):
+    status, data = run("probe.py", tmp_path / "work")
+    assert status == 0 and data["machine"] == os.uname().machine
+    assert data["python"][:2] == list(sys.version_info[:2]) and data["runtime"] is None and data["free_bytes"] > 0
+
+
+def test_bundle_verified_then_switched_atomically(tmp_path):
+    work = tmp_path / "work"
+    sha = stage(work, ".tmp-aaaa", {"model.so": b"so1", "reference.npz": b"ref1"})
+    status, data = run("commit.py", "bundle", work, "m--r--t", ".tmp-aaaa", sha, "model.so", "reference.npz")
+    assert status == 0 and data["ok"]
+    link = work / "bundles" / "m--r--t"
+    assert link.is_symlink() and (link / "model.so").read_bytes() == b"so1"
+    first = os.path.realpath(link)
+    # a second version replaces the first; the old version folder is removed
+    sha2 = stage(work, ".tmp-bbbb", {"model.so": b"so2", "reference.npz": b"ref2"})
+    assert run("commit.py", "bundle", work, "m--r--t", ".tmp-bbbb", sha2, "model.so", "reference.npz")[0] == 0
+    assert (link / "model.so").read_bytes() == b"so2" and not os.path.exists(first)
+
+
+def test_corrupted_file_fails_closed(tmp_path):
+    work = tmp_path / "work"
+    sha = stage(work, ".tmp-aaaa", {"model.so": b"good", "reference.npz": b"ref"})
+    assert run("commit.py", "bundle", work, "m", ".tmp-aaaa", sha, "model.so", "reference.npz")[0] == 0
+    sha = stage(work, ".tmp-bbbb", {"model.so": b"new!", "reference.npz": b"ref"})
+    (work / "bundles" / ".tmp-bbbb" / "model.so").write_bytes(b"bad!")  # same size, other bytes
+    status, data = run("commit.py", "bundle", work, "m", ".tmp-bbbb", sha, "model.so", "reference.npz")
+    assert status == 3 and "model.so sha256" in data["error"] and "nothing deployed" in data["error"]
+    assert (work / "bundles" / "m" / "model.so").read_bytes() == b"good"  # previous deploy intact
+    assert not (work / "bundles" / ".tmp-bbbb").exists()
+
+
+def test_manifest_must_match_the_hosts(tmp_path):
+    work = tmp_path / "work"
+    stage(work, ".tmp-aaaa", {"model.so": b"x"})
+    status, data = run("commit.py", "bundle", work, "m", ".tmp-aaaa", "0" * 64, "model.so")
+    assert status == 3 and "manifest.json sha256" in data["error"]
+
+
+def test_clean_removes_leftovers_of_killed_runs(tmp_path):
+    work = tmp_path / "work"
+    sha = stage(work, ".tmp-live", {"model.so": b"x"})
+    run("commit.py", "bundle", work, "m", ".tmp-live", sha, "model.so")
+    stage(work, ".tmp-dead", {"model.so": b"half"})
+    (work / "runtime" / ".upload-abc.tar.gz").write_bytes(b"half")
+    status, data = run("commit.py", "clean", work)
+    assert sorted(data["removed"]) == [".tmp-dead", "runtime/.upload-abc.tar.gz"] and (work / "bundles" / "m" / "model.so").is_file()
+
+
+def test_runtime_archive_checked_and_unpacked(tmp_path):
+    work = tmp_path / "work"
+    (work / "runtime").mkdir(parents=True)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        data = b"lib"
+        info = tarfile.TarInfo("site/tvm/lib/libtvm_runtime.so")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    rid = hashlib.sha256(buf.getvalue()).hexdigest()
+    (work / "runtime" / f".upload-{rid}.tar.gz").write_bytes(buf.getvalue())
+    status, data = run("commit.py", "runtime", work, rid)
+    assert status == 0 and (work / "runtime" / rid / "site/tvm/lib/libtvm_runtime.so").is_file()
+    assert json.loads((work / "runtime" / "current.json").read_text())["id"] == rid
+    status, probe = run("probe.py", work)
+    assert probe["runtime"]["present"] and probe["runtime"]["id"] == rid
+    # a corrupted upload is refused and removed
+    (work / "runtime" / f".upload-{'0' * 64}.tar.gz").write_bytes(b"junk")
+    status, data = run("commit.py", "runtime", work, "0" * 64)
+    assert status == 3 and "upload corrupted" in data["error"]
