@@ -58,7 +58,7 @@ class _Stages:
 
 def build(project: Project, request: BuildRequest, say: Say = print) -> BuildResult:
     target = targets.load(project, request.target)
-    recipe = compress.load(project, request.recipe)
+    recipe = compress.load(project, request.recipe).for_target(target.name)
     model = models.resolve(request.model, project)
     specs = shapes.resolve(model.name, model.inputs(), shapes.parse(request.input_shapes))
     out = (request.out or project.default_bundle_dir(model.name, recipe.name, target.name)).resolve()
@@ -76,17 +76,21 @@ def build(project: Project, request: BuildRequest, say: Say = print) -> BuildRes
         return BuildResult(out, previous, cached=True)
 
     tools = toolchain.require(target)  # fail before any slow work when a tool is missing
+    pipeline = compress.Pipeline(recipe, model, specs, say)  # rejects recipes that do not fit the model
     say(f"building {model.name} x {recipe.name} x {target.name} -> {out}")
     stage = _Stages(say)
     with bundle.staged(out) as tmp, tempfile.TemporaryDirectory(prefix="edgebuild-host-") as scratch:
         with stage("load"):
             loaded = model.load()
         with stage("compress"):
-            loaded = compress.apply(recipe, loaded)
+            loaded = pipeline.torch_steps(loaded)
         onnx_path = tmp / bundle.ONNX
         with stage("export"):
             export.to_onnx(loaded, specs, model.output_names, onnx_path)
-            outputs = export.graph_outputs(onnx_path)
+        if pipeline.active:
+            with stage("quantize"):
+                pipeline.graph_steps(onnx_path)  # model.onnx becomes the exact (quantized) graph compiled
+        outputs = export.graph_outputs(onnx_path)
         with stage("import"):
             mod = relax.import_onnx(onnx_path)
         with stage("compile"):
@@ -106,16 +110,20 @@ def build(project: Project, request: BuildRequest, say: Say = print) -> BuildRes
             metrics["max_abs_diff_vs_onnxruntime"] = _ort_diff(model, onnx_path, inputs, got)
             metrics.update(stats(onnx_path))
             metrics["transfer_bytes"] = bundle.transfer_bytes(tmp)
+            # The gate judges the compiled graph; failing it raises here, so no bundle is written.
+            table = pipeline.finish(metrics, onnx_path)
         bundle.write_manifest(tmp, {
             "cache_key": key,
             "model": model.describe(),
-            "recipe": {"name": recipe.name, "description": recipe.description, "steps": recipe.steps},
+            "recipe": {"name": recipe.name, "description": recipe.description, "steps": recipe.steps,
+                       "gate": compress.dump(recipe.gate) if recipe.gate else None,
+                       "target_override": target.name in recipe.targets},
             "target": {"name": target.name, "arch": target.arch, "tvm": json.loads(str(relax.tvm_target(target))),
                        "zig_target": target.link.zig_target},
             "inputs": [s.to_json() for s in specs],
             "outputs": [o.to_json() for o in outputs],
             "metrics": metrics,
-            "compression": [],
+            "compression": table,
             "toolchain": {**versions, **tools, "build_host": platform.machine()},
             "timings_s": stage.timings,
         })

@@ -33,3 +33,7 @@ def unknown(kind: str, name: str, valid: list[str], hint: str = "") -> LookupFai
     choices = ", ".join(sorted(valid)) or "(none)"
     msg = f"unknown {kind} {name!r}; valid {kind}s: {choices}"
     return LookupFailed(msg + (f". {hint}" if hint else ""))
+
+
+class GateFailed(EdgebuildError):
+    """A recipe's accuracy gate was exceeded by the compiled graph; the message holds the per-step table."""

@@ -1,0 +1,52 @@
+"""The recipe's gate, applied to the compiled graph's metric, and the per-step table as text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import GateFailed
+
+
+def check(recipe, baseline: float | None, name: str | None, value: float | None, table: list[dict[str, Any]]) -> None:
+    gate = recipe.gate
+    if gate is None:
+        return
+    failures = []
+    if gate.max_accuracy_drop is not None:
+        if name != "accuracy" or baseline is None:
+            raise GateFailed(f"recipe {recipe.name!r}: gate max-accuracy-drop needs an accuracy metric, and this "
+                             f"model reports {name or 'none'}; use min-cosine-to-fp32 for embedding models")
+        drop = round(baseline - value, 4)
+        if drop > gate.max_accuracy_drop:
+            failures.append(f"accuracy dropped {drop:.2f} pt ({baseline} -> {value}), over max-accuracy-drop "
+                            f"{gate.max_accuracy_drop}")
+    if gate.min_cosine_to_fp32 is not None:
+        if name != "cosine_to_fp32":
+            raise GateFailed(f"recipe {recipe.name!r}: gate min-cosine-to-fp32 needs a cosine_to_fp32 metric, and "
+                             f"this model reports {name or 'none'}; use max-accuracy-drop for classifiers")
+        if value < gate.min_cosine_to_fp32:
+            failures.append(f"cosine_to_fp32 {value} is below min-cosine-to-fp32 {gate.min_cosine_to_fp32}")
+    if failures:
+        raise GateFailed(f"recipe {recipe.name!r} exceeds its gate on the compiled graph: {'; '.join(failures)}. "
+                         "No bundle was written. Relax the gate in the recipe, or use a gentler recipe.\n"
+                         + format_table(table))
+
+
+def format_table(table: list[dict[str, Any]]) -> str:
+    """The per-step compression table `invoke build` prints."""
+    if not table:
+        return ""
+    head = ("#", "step", "params", "nonzero", "MACs", "weight bytes", "metric", "before", "after", "source", "time s")
+    rows = [head]
+    for r in table:
+        rows.append((str(r["step"]), r["technique"], f"{r.get('params', 0):,}", f"{r.get('nonzero_params', 0):,}",
+                     f"{r.get('macs', 0):,}", f"{r.get('weight_bytes', 0):,}", str(r.get("metric") or "-"),
+                     _num(r.get("before")), _num(r.get("after")), r.get("metric_source", ""),
+                     _num(r.get("time_s"))))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    return "\n".join("  ".join(c.rjust(w) if i in (2, 3, 4, 5, 7, 8, 10) else c.ljust(w)
+                               for i, (c, w) in enumerate(zip(row, widths))).rstrip() for row in rows)
+
+
+def _num(v) -> str:
+    return "-" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
