@@ -83,11 +83,20 @@ def build(mod, target, out: Path, fcompile=None, env: dict[str, str] | None = No
 
     with _environ(env or {}):
         try:
-            executable = tvm.compile(mod, target=target)
+            executable = tvm.compile(mod, target=target, relax_pipeline=_pipeline(target))
         except Exception as exc:
             raise CompileError(f"TVM failed to compile for {target.kind.name}: {type(exc).__name__}: {_first_line(exc)}") from None
         kwargs = {"fcompile": fcompile} if fcompile is not None else {}
         executable.export_library(str(out), **kwargs)
+
+
+def _pipeline(target):
+    """tvm.compile's "default" pipeline for CPUs skips FuseOps/FuseTIR: every elementwise op became its own
+    kernel (the int8 requantize chain alone added ~100 KB of code to digits-cnn). The CPU backend's own
+    pipeline fuses them; GPU targets keep TVM's default."""
+    from tvm import relax
+
+    return relax.get_default_pipeline(target) if target.kind.name == "llvm" else "default"
 
 
 def compile_for(target: Target, mod, out: Path, tools: dict[str, str]) -> None:
