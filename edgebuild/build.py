@@ -117,7 +117,7 @@ def build(project: Project, request: BuildRequest, say: Say = print) -> BuildRes
             "model": model.describe(),
             "recipe": {"name": recipe.name, "description": recipe.description, "steps": recipe.steps,
                        "gate": compress.dump(recipe.gate) if recipe.gate else None,
-                       "target_override": target.name in recipe.targets},
+                       "target_override": target.name in (recipe.targets or {})},
             "target": {"name": target.name, "arch": target.arch, "tvm": json.loads(str(relax.tvm_target(target))),
                        "zig_target": target.link.zig_target},
             "inputs": [s.to_json() for s in specs],

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .base import Context, Technique
+from .int8_fuse import fold_relu_chains
 from .onnx_tools import ort_quiet, quantizer_io
 
 
@@ -21,6 +22,7 @@ class Int8Static:
     calibration_samples: int = 200
     method: Literal["minmax", "entropy", "percentile"] = "minmax"
     per_channel: bool = True
+    fold_relu: bool = True  # keep Relu/MaxPool between int8 convolutions in int8 (see int8_fuse)
     operators: list[Literal["Conv", "MatMul", "Gemm"]] = ("Conv", "MatMul", "Gemm")
 
     def __post_init__(self):
@@ -50,7 +52,11 @@ def apply(proto, config: Int8Static, ctx: Context):
                         weight_type=QuantType.QInt8, op_types_to_quantize=list(config.operators),
                         calibrate_method=method,
                         extra_options={"ActivationSymmetric": True, "WeightSymmetric": True})
-        return dst.load()
+        quantized = dst.load()
+    if config.fold_relu:
+        quantized, folded = fold_relu_chains(quantized)
+        ctx.notes["relu_chains_folded"] = folded
+    return quantized
 
 
 TECHNIQUE = Technique("int8-static", Int8Static, "onnx", apply,

@@ -51,13 +51,13 @@ class Recipe:
     description: str
     steps: list[dict[str, Any]] = field(default_factory=list)
     gate: Gate | None = None
-    targets: dict[str, Override] = field(default_factory=dict)
+    targets: dict[str, Override] | None = None
     name: str = field(default="", metadata={"derived": True})
     target: str | None = field(default=None, metadata={"derived": True})  # set by for_target
 
     def __post_init__(self):
         configs(self.steps, "steps")
-        for target, override in self.targets.items():
+        for target, override in (self.targets or {}).items():
             if override.steps is not None:
                 configs(override.steps, f"targets.{target}.steps")
 
@@ -68,7 +68,7 @@ class Recipe:
 
     def for_target(self, target: str) -> "Recipe":
         """This recipe as built for `target`: its override applied, or a refusal with the reason."""
-        override = self.targets.get(target)
+        override = (self.targets or {}).get(target)
         if override is None:
             return replace(self, target=target)
         if override.refuse:
