@@ -3,9 +3,9 @@ a per-tensor codebook, expanded by the graph at run time.
 
 A tensor with at most 2^bits distinct values (after `cluster`) becomes
 `Gather(codebook, unpack(indices))` in standard ONNX ops, so ONNX Runtime runs the same graph. TVM's
-constant folding would expand it straight back to fp32 constants; the indices are therefore offset
-by a zero computed from the first graph input (`x < x` is false for every value, NaN included), which
-no compiler can fold. The cost is one expansion per inference (its memory is reported).
+constant folding would expand it straight back to fp32 constants; the indices therefore pass
+through `Where(false, idx, idx)` with a false computed from the first graph input (`x < x` is false
+for every value, NaN included), which no compiler can fold. The cost is one expansion per inference (its memory is reported).
 """
 
 from __future__ import annotations
@@ -49,8 +49,9 @@ def apply(proto, config: Codebook, ctx: Context):
                   numpy_helper.from_array(np.array(list(w.shape), np.int64), f"{name}__shape"),
                   numpy_helper.from_array(np.array([idx.size], np.int64), f"{name}__n")]
         p = lambda s: f"{name}__{s}"  # noqa: E731 - local names of this tensor's expansion
-        nodes += [helper.make_node("Cast", [p("idx")], [p("i32")], to=TensorProto.INT32),
-                  helper.make_node("Add", [p("i32"), zero], [p("live")])]
+        # Where(false, idx, idx) is idx, but depends on the input: the uint8 constant stays uint8.
+        nodes += [helper.make_node("Where", [zero, p("idx"), p("idx")], [p("u8")]),
+                  helper.make_node("Cast", [p("u8")], [p("live")], to=TensorProto.INT32)]
         parts = []
         for j in range(per_byte):
             nodes += [helper.make_node("Div", [p("live"), _int(inits, f"{name}__d{j}", base ** j)], [p(f"q{j}")]),
@@ -76,17 +77,18 @@ def apply(proto, config: Codebook, ctx: Context):
 
 
 def _zero(graph, nodes, helper, TensorProto) -> str:
-    """An int32 [1] zero that depends on the first graph input, so it cannot be constant-folded."""
+    """A bool [1] false that depends on the first graph input, so nothing it guards can be constant-folded."""
     first = graph.input[0].name
     nodes += [helper.make_node("Flatten", [first], ["edgebuild_z_flat"], axis=0),
               helper.make_node("Less", ["edgebuild_z_flat", "edgebuild_z_flat"], ["edgebuild_z_false"]),
               helper.make_node("Cast", ["edgebuild_z_false"], ["edgebuild_z_int"], to=TensorProto.INT32),
               helper.make_node("ReduceMax", ["edgebuild_z_int"], ["edgebuild_z_max"], keepdims=0),
-              helper.make_node("Reshape", ["edgebuild_z_max", "edgebuild_z_one"], ["edgebuild_zero"])]
+              helper.make_node("Reshape", ["edgebuild_z_max", "edgebuild_z_one"], ["edgebuild_z_int1"]),
+              helper.make_node("Cast", ["edgebuild_z_int1"], ["edgebuild_false"], to=TensorProto.BOOL)]
     from onnx import numpy_helper
 
     graph.initializer.append(numpy_helper.from_array(np.array([1], np.int64), "edgebuild_z_one"))
-    return "edgebuild_zero"
+    return "edgebuild_false"
 
 
 def _int(inits, name: str, value: int) -> str:
