@@ -20,13 +20,14 @@ PROJECT = Project(Path(__file__).resolve().parent)
         "target": "hardware target from targets/ (default: host)",
         "input-shape": "NAME:D1,D2,... fixes an input's shape; repeat for each input",
         "out": "write the bundle exactly here (default: build/<model>/<recipe>/<target>/)",
+        "calibration": "int8 calibration samples: FILE.npz (one array per input) or 'random' (default: the model's data)",
     },
 )
 @user_errors
-def build(c, model="digits-cnn", recipe="none", target="host", input_shape=None, out=None):
+def build(c, model="digits-cnn", recipe="none", target="host", input_shape=None, out=None, calibration=None):
     """Compress, export, compile and bundle a model for a target."""
-    request = builder.BuildRequest(model=model, recipe=recipe, target=target,
-                                   input_shapes=tuple(input_shape or ()), out=Path(out) if out else None)
+    request = builder.BuildRequest(model=model, recipe=recipe, target=target, input_shapes=tuple(input_shape or ()),
+                                   out=Path(out) if out else None, calibration=calibration)
     print(build_summary(builder.build(PROJECT, request)))
 
 

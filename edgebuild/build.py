@@ -32,6 +32,7 @@ class BuildRequest:
     target: str = "host"
     input_shapes: tuple[str, ...] = ()
     out: Path | None = None
+    calibration: str | None = None  # int8 calibration samples: FILE.npz or "random"; default: the model's data
 
 
 @dataclass
@@ -64,8 +65,9 @@ def build(project: Project, request: BuildRequest, say: Say = print) -> BuildRes
     out = (request.out or project.default_bundle_dir(model.name, recipe.name, target.name)).resolve()
 
     versions = toolchain.versions()
+    calibration = _calibration_id(request.calibration)
     key = cache.build_key(
-        model_fingerprint=model.fingerprint(), specs=specs,
+        model_fingerprint=model.fingerprint() + calibration, specs=specs,
         recipe_file=compress.folder(project).path(recipe.name),
         target_file=targets.folder(project).path(target.name),
         target=target, tuning_dir=project.tuning_dir, versions=versions,
@@ -76,7 +78,7 @@ def build(project: Project, request: BuildRequest, say: Say = print) -> BuildRes
         return BuildResult(out, previous, cached=True)
 
     tools = toolchain.require(target)  # fail before any slow work when a tool is missing
-    pipeline = compress.Pipeline(recipe, model, specs, say)  # rejects recipes that do not fit the model
+    pipeline = compress.Pipeline(recipe, model, specs, say, request.calibration)  # rejects recipes that do not fit the model
     say(f"building {model.name} x {recipe.name} x {target.name} -> {out}")
     stage = _Stages(say)
     with bundle.staged(out) as tmp, tempfile.TemporaryDirectory(prefix="edgebuild-host-") as scratch:
@@ -111,7 +113,7 @@ def build(project: Project, request: BuildRequest, say: Say = print) -> BuildRes
             metrics.update(stats(onnx_path))
             metrics["transfer_bytes"] = bundle.transfer_bytes(tmp)
             # The gate judges the compiled graph; failing it raises here, so no bundle is written.
-            table = pipeline.finish(metrics, onnx_path)
+            table = pipeline.finish(metrics, onnx_path, runner)
         bundle.write_manifest(tmp, {
             "cache_key": key,
             "model": model.describe(),
@@ -129,6 +131,14 @@ def build(project: Project, request: BuildRequest, say: Say = print) -> BuildRes
         })
     manifest = bundle.read_manifest(out)
     return BuildResult(out, manifest, cached=False, timings=stage.timings)
+
+
+def _calibration_id(source: str | None) -> str:
+    """Part of the cache key: a changed calibration file means a different int8 graph."""
+    if source is None or source == "random":
+        return f":{source or ''}"
+    path = Path(source)
+    return ":" + (models.base.sha256_file(path) if path.is_file() else str(path))
 
 
 def _host_runner(path: Path, specs):

@@ -37,8 +37,11 @@ class Context:
     specs: list
     say: Callable[[str], None] = print
     seed: int = 0
+    calibration_source: str | None = None  # --calibration: a .npz path, "random", or None (model's data)
     notes: dict[str, Any] = field(default_factory=dict)
 
     def calibration(self, count: int) -> list[dict[str, np.ndarray]]:
-        """`count` real input samples of the build's static shapes (the model's own data)."""
-        return self.model.calibration_inputs(self.specs, count)
+        """Up to `count` input samples of the build's static shapes; their source goes into notes."""
+        from .calibration import samples
+
+        return samples(self.model, self.specs, count, self.calibration_source, self.notes)

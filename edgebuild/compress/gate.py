@@ -6,12 +6,17 @@ from typing import Any
 
 from ..errors import GateFailed
 
+DEFAULT_MIN_COSINE = 0.99  # when a recipe bounds accuracy but the model only reports agreement
+
 
 def check(recipe, baseline: float | None, name: str | None, value: float | None, table: list[dict[str, Any]]) -> None:
     gate = recipe.gate
     if gate is None:
         return
     failures = []
+    if name == "cosine_to_fp32" and gate.min_cosine_to_fp32 is None:
+        # Models without accuracy (ONNX files, embedders) are gated on agreement with fp32 outputs.
+        gate = type(gate)(min_cosine_to_fp32=DEFAULT_MIN_COSINE)
     if gate.max_accuracy_drop is not None:
         if name != "accuracy" or baseline is None:
             raise GateFailed(f"recipe {recipe.name!r}: gate max-accuracy-drop needs an accuracy metric, and this "

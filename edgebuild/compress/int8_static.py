@@ -34,8 +34,6 @@ def apply(proto, config: Int8Static, ctx: Context):
     from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     samples = ctx.calibration(config.calibration_samples)
-    ctx.notes["calibration"] = getattr(ctx.model, "calibration_source", "model dataset")
-    ctx.notes["calibration_samples"] = len(samples)
 
     class Reader(CalibrationDataReader):
         def __init__(self):

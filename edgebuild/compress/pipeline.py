@@ -20,8 +20,11 @@ from .recipe import Recipe, technique_of
 
 
 class Pipeline:
-    def __init__(self, recipe: Recipe, model, specs, say: Callable[[str], None] = print):
+    def __init__(self, recipe: Recipe, model, specs, say: Callable[[str], None] = print,
+                 calibration: str | None = None):
         self.recipe, self.model, self.specs, self.say = recipe, model, specs, say
+        self.calibration = calibration
+        self._reference = None  # (samples, fp32 outputs) for models without a quality metric
         self.steps = [(technique_of(c), c) for c in recipe.configs]
         self.rows: list[dict[str, Any]] = []
         self.baseline: dict[str, Any] | None = None
@@ -37,10 +40,28 @@ class Pipeline:
         return bool(self.steps)
 
     def _context(self) -> Context:
-        return Context(self.model, self.specs, self.say)
+        return Context(self.model, self.specs, self.say, calibration_source=self.calibration)
 
     def _metric(self, predict) -> tuple[str | None, float | None]:
-        return metric_of(self.model.metrics(predict, self.specs))
+        name, value = metric_of(self.model.metrics(predict, self.specs))
+        if name is None:  # an ONNX file has no quality metric: agreement with its fp32 graph instead
+            return "cosine_to_fp32", self._agreement(predict)
+        return name, value
+
+    def _agreement(self, predict) -> float:
+        """Mean cosine of all outputs to the fp32 graph's, on (up to 16) calibration samples."""
+        import numpy as np
+
+        if self._reference is None:  # the first call is the fp32 baseline itself
+            samples = self._context().calibration(16)
+            self._reference = (samples, [predict(s) for s in samples])
+        samples, reference = self._reference
+        cosines = []
+        for sample, want in zip(samples, reference):
+            got = np.concatenate([np.ravel(o).astype(np.float64) for o in predict(sample)])
+            ref = np.concatenate([np.ravel(o).astype(np.float64) for o in want])
+            cosines.append(float(got @ ref / (np.linalg.norm(got) * np.linalg.norm(ref) + 1e-30)))
+        return round(float(np.mean(cosines)), 6)
 
     def _baseline(self, numbers: dict[str, int], predict, source: str) -> None:
         if self.baseline is None:
@@ -87,7 +108,7 @@ class Pipeline:
         self._last = value
         self.say(f"    step {row['step']} {technique.name}: {name} {row['before']} -> {value} ({source})")
 
-    def finish(self, metrics: dict[str, Any], compiled: Path) -> list[dict[str, Any]]:
+    def finish(self, metrics: dict[str, Any], compiled: Path, runner) -> list[dict[str, Any]]:
         """The table with the compiled graph's row; raises GateFailed (with the table) past the gate."""
         import onnx
 
@@ -95,6 +116,9 @@ class Pipeline:
             return []
         numbers = graph_numbers(onnx.load(str(compiled)))
         name, value = metric_of(metrics)
+        if name is None:
+            name, value = self._metric(runner)
+            metrics[name] = value  # the compiled graph's agreement with the fp32 graph
         table = [{"step": 0, "technique": "fp32", "stage": self.baseline["source"],
                   **{k: v for k, v in self.baseline.items() if k not in ("metric", "value", "source")},
                   "metric": self.baseline["metric"], "after": self.baseline["value"],

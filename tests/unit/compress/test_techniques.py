@@ -108,3 +108,10 @@ def test_gate_of_the_wrong_metric_kind_says_which_to_use():
     recipe = Recipe(description="x", gate=Gate(min_cosine_to_fp32=0.99), name="g")
     with pytest.raises(GateFailed, match="use max-accuracy-drop for classifiers"):
         check(recipe, 98.8, "accuracy", 98.8, [])
+
+
+def test_accuracy_gate_on_a_model_without_accuracy_bounds_agreement_instead():
+    recipe = Recipe(description="x", gate=Gate(max_accuracy_drop=0.5), name="g")
+    check(recipe, 1.0, "cosine_to_fp32", 0.995, [])
+    with pytest.raises(GateFailed, match="below min-cosine-to-fp32 0.99"):
+        check(recipe, 1.0, "cosine_to_fp32", 0.9, [])
