@@ -106,7 +106,7 @@ def test_gate_failure_names_the_budget_and_carries_the_table():
 
 def test_gate_of_the_wrong_metric_kind_says_which_to_use():
     recipe = Recipe(description="x", gate=Gate(min_cosine_to_fp32=0.99), name="g")
-    with pytest.raises(GateFailed, match="use max-accuracy-drop for classifiers"):
+    with pytest.raises(GateFailed, match="add max-accuracy-drop to the recipe"):
         check(recipe, 98.8, "accuracy", 98.8, [])
 
 
