@@ -61,3 +61,19 @@ def bench(c, model="digits-cnn", runs=50, threads=0, input_shape=None, json=Fals
     report = run_bench(PROJECT, model=model, runs=runs, threads=threads or None,
                        input_shapes=tuple(input_shape or ()))
     print(dumps(report) if json else format_report(report))
+
+
+@task(help={
+    "model": "digits-cnn (default), minilm, or the path of an .onnx file",
+    "recipes": "comma-separated recipes (default: every recipe in recipes/)",
+    "runs": "timed runs per artifact (median reported; default 20)",
+    "json": "print the result as JSON",
+})
+@user_errors
+def bench_compress(c, model="digits-cnn", recipes="", runs=20, json=False):
+    """Every compression recipe on one model (host builds): metric, sizes, MACs, latency vs none."""
+    from edgebuild.compress.bench import format_report, run
+
+    names = [r for r in recipes.split(",") if r] or [r.name for r in builder.list_recipes(PROJECT)]
+    report = run(PROJECT, model, names, int(runs))
+    print(dumps(report) if json else format_report(report))
