@@ -26,13 +26,14 @@ PROJECT = Project(Path(__file__).resolve().parent)
         "target": "hardware target from targets/ (default: host)",
         "input-shape": "NAME:D1,D2,... fixes an input's shape; repeat for each input",
         "out": "write the bundle exactly here (default: build/<model>/<recipe>/<target>/)",
+        "calibration": "int8 calibration samples: FILE.npz (one array per input) or 'random' (default: the model's data)",
     },
 )
 @user_errors
-def build(c, model="digits-cnn", recipe="none", target="host", input_shape=None, out=None):
+def build(c, model="digits-cnn", recipe="none", target="host", input_shape=None, out=None, calibration=None):
     """Compress, export, compile and bundle a model for a target."""
-    request = builder.BuildRequest(model=model, recipe=recipe, target=target,
-                                   input_shapes=tuple(input_shape or ()), out=Path(out) if out else None)
+    request = builder.BuildRequest(model=model, recipe=recipe, target=target, input_shapes=tuple(input_shape or ()),
+                                   out=Path(out) if out else None, calibration=calibration)
     print(build_summary(builder.build(PROJECT, request)))
 
 
@@ -83,6 +84,22 @@ def tune(c, model="digits-cnn", target="host", trials=0, minutes=0.0, input_shap
     result = run_tune(PROJECT, model=model, target=target, trials=trials, minutes=minutes,
                       input_shapes=tuple(input_shape or ()))
     print(f"{result.trials} trials over {result.tasks} kernels in {result.seconds / 60:.1f} min -> {result.records}")
+
+
+@task(help={
+    "model": "digits-cnn (default), minilm, or the path of an .onnx file",
+    "recipes": "comma-separated recipes (default: every recipe in recipes/)",
+    "runs": "timed runs per artifact (median reported; default 20)",
+    "json": "print the result as JSON",
+})
+@user_errors
+def bench_compress(c, model="digits-cnn", recipes="", runs=20, json=False):
+    """Every compression recipe on one model (host builds): metric, sizes, MACs, latency vs none."""
+    from edgebuild.compress.bench import format_report, run
+
+    names = [r for r in recipes.split(",") if r] or [r.name for r in builder.list_recipes(PROJECT)]
+    report = run(PROJECT, model, names, int(runs))
+    print(jsonlib.dumps(report) if json else format_report(report))
 
 
 DEVICE_HELP = "NAME, TAG or all (devices/lab.toml and devices/local.toml)"

@@ -32,6 +32,7 @@ class BuildRequest:
     target: str = "host"
     input_shapes: tuple[str, ...] = ()
     out: Path | None = None
+    calibration: str | None = None  # int8 calibration samples: FILE.npz or "random"; default: the model's data
 
 
 @dataclass
@@ -58,14 +59,15 @@ class _Stages:
 
 def build(project: Project, request: BuildRequest, say: Say = print) -> BuildResult:
     target = targets.load(project, request.target)
-    recipe = compress.load(project, request.recipe)
+    recipe = compress.load(project, request.recipe).for_target(target.name)
     model = models.resolve(request.model, project)
     specs = shapes.resolve(model.name, model.inputs(), shapes.parse(request.input_shapes))
     out = (request.out or project.default_bundle_dir(model.name, recipe.name, target.name)).resolve()
 
     versions = toolchain.versions()
+    calibration = _calibration_id(request.calibration)
     key = cache.build_key(
-        model_fingerprint=model.fingerprint(), specs=specs,
+        model_fingerprint=model.fingerprint() + calibration, specs=specs,
         recipe_file=compress.folder(project).path(recipe.name),
         target_file=targets.folder(project).path(target.name),
         target=target, tuning_dir=project.tuning_dir, versions=versions,
@@ -77,17 +79,21 @@ def build(project: Project, request: BuildRequest, say: Say = print) -> BuildRes
 
     bundle.check_replaceable(out)
     tools = toolchain.require(target)  # fail before any slow work when a tool is missing
+    pipeline = compress.Pipeline(recipe, model, specs, say, request.calibration)  # rejects recipes that do not fit the model
     say(f"building {model.name} x {recipe.name} x {target.name} -> {out}")
     stage = _Stages(say)
     with bundle.staged(out) as tmp, tempfile.TemporaryDirectory(prefix="edgebuild-host-") as scratch:
         with stage("load"):
             loaded = model.load()
         with stage("compress"):
-            loaded = compress.apply(recipe, loaded)
+            loaded = pipeline.torch_steps(loaded)
         onnx_path = tmp / bundle.ONNX
         with stage("export"):
             export.to_onnx(loaded, specs, model.output_names, onnx_path)
-            outputs = export.graph_outputs(onnx_path)
+        if pipeline.active:
+            with stage("quantize"):
+                pipeline.graph_steps(onnx_path)  # model.onnx becomes the exact (quantized) graph compiled
+        outputs = export.graph_outputs(onnx_path)
         with stage("import"):
             mod = relax.import_onnx(onnx_path)
         with stage("compile"):
@@ -107,21 +113,33 @@ def build(project: Project, request: BuildRequest, say: Say = print) -> BuildRes
             metrics["max_abs_diff_vs_onnxruntime"] = _ort_diff(model, onnx_path, inputs, got)
             metrics.update(stats(onnx_path))
             metrics["transfer_bytes"] = bundle.transfer_bytes(tmp)
+            # The gate judges the compiled graph; failing it raises here, so no bundle is written.
+            table = pipeline.finish(metrics, onnx_path, runner)
         bundle.write_manifest(tmp, {
             "cache_key": key,
             "model": model.describe(),
-            "recipe": {"name": recipe.name, "description": recipe.description, "steps": recipe.steps},
+            "recipe": {"name": recipe.name, "description": recipe.description, "steps": recipe.steps,
+                       "gate": compress.dump(recipe.gate) if recipe.gate else None,
+                       "target_override": target.name in (recipe.targets or {})},
             "target": {"name": target.name, "arch": target.arch, "tvm": json.loads(str(relax.tvm_target(target))),
                        "zig_target": target.link.zig_target},
             "inputs": [s.to_json() for s in specs],
             "outputs": [o.to_json() for o in outputs],
             "metrics": metrics,
-            "compression": [],
+            "compression": table,
             "toolchain": {**versions, **tools, "build_host": platform.machine()},
             "timings_s": stage.timings,
         })
     manifest = bundle.read_manifest(out)
     return BuildResult(out, manifest, cached=False, timings=stage.timings)
+
+
+def _calibration_id(source: str | None) -> str:
+    """Part of the cache key: a changed calibration file means a different int8 graph."""
+    if source is None or source == "random":
+        return f":{source or ''}"
+    path = Path(source)
+    return ":" + (models.base.sha256_file(path) if path.is_file() else str(path))
 
 
 def _host_runner(path: Path, specs):

@@ -36,6 +36,11 @@ def build_summary(result) -> str:
     lines = [f"bundle: {result.bundle}" + (" (cached)" if result.cached else "")]
     for name, entry in m["files"].items():
         lines.append(f"  {name:<14} {format_bytes(entry['bytes']):>10}  sha256 {entry['sha256'][:16]}")
+    if m.get("compression"):
+        from .compress import format_table
+
+        lines.append("compression (per step; the gate uses the compiled graph's row):")
+        lines.extend("  " + line for line in format_table(m["compression"]).splitlines())
     shown = {k: v for k, v in metrics.items() if not k.endswith("_samples")}
     lines.append("metrics: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
     return "\n".join(lines)

@@ -41,3 +41,7 @@ def unknown(kind: str, name: str, valid: list[str], hint: str = "") -> LookupFai
 
 class DeviceError(EdgebuildError):
     """A device cannot be reached, trusted, provisioned, deployed to or profiled."""
+
+
+class GateFailed(EdgebuildError):
+    """A recipe's accuracy gate was exceeded by the compiled graph; the message holds the per-step table."""

@@ -27,14 +27,15 @@ def stats(path: Path) -> dict[str, int]:
         out = shapes.get(node.output[0]) if node.output else None
         if not out or not all(out):
             continue
-        if node.op_type == "Conv" and node.input[1] in shapes:
-            macs += math.prod(out) * math.prod(shapes[node.input[1]][1:])  # W: [M, C/group, kH, kW]
+        if node.op_type in ("Conv", "QLinearConv", "ConvInteger"):
+            w = node.input[3 if node.op_type == "QLinearConv" else 1]  # W: [M, C/group, kH, kW]
+            macs += math.prod(out) * math.prod(shapes[w][1:]) if w in shapes else 0
         elif node.op_type == "ConvTranspose" and node.input[1] in shapes:
             # W: [C, M/group, kH, kW]; every input element feeds M/group*kH*kW outputs
             macs += math.prod(shapes.get(node.input[0], [0])) * math.prod(shapes[node.input[1]][1:])
-        elif node.op_type in ("MatMul", "Gemm", "MatMulInteger") and node.input[0] in shapes:
+        elif node.op_type in ("MatMul", "Gemm", "MatMulInteger", "QLinearMatMul", "QGemm") and node.input[0] in shapes:
             a = shapes[node.input[0]]
-            k = a[0] if node.op_type == "Gemm" and _attr(node, "transA") else a[-1]
+            k = a[0] if node.op_type in ("Gemm", "QGemm") and _attr(node, "transA") else a[-1]
             macs += math.prod(out) * k
     return {"params": int(params), "weight_bytes": int(weight_bytes), "macs": int(macs)}
 

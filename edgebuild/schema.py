@@ -138,7 +138,7 @@ def _convert(tp: Any, value: Any, where: Where) -> Any:
             try:
                 return _convert(option, value, where)
             except ConfigError as exc:
-                errors.append(str(exc))
+                errors.append(exc)
         raise errors[-1] if len(errors) == 1 else where.error(f"invalid value {value!r}")
     if origin is Literal:
         allowed = get_args(tp)

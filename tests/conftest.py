@@ -1,3 +1,4 @@
+import os
 import shutil
 import subprocess
 import sys
@@ -37,5 +38,7 @@ def _shared_cache() -> Path:
 
 def invoke(root: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
     """Run `invoke ARGS` in a project folder, as a user would."""
+    # This checkout's edgebuild, even when another checkout is pip-installed in editable mode.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=root, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, env=env)

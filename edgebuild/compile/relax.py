@@ -44,14 +44,21 @@ def host_target():
 def import_onnx(path: Path):
     """The Relax IRModule of a static-shape ONNX graph; unsupported operators are named with their node."""
     import onnx
-    from tvm.relax.frontend.onnx import from_onnx
     from tvm.relax.frontend.onnx.onnx_frontend import _get_convert_map
+
+    from . import qlinear
 
     model = onnx.load(str(path))
     supported = _get_convert_map()
+    ours = set(qlinear.OPS)  # lowered to integer Relax by qlinear, whatever their domain
+
+    def importable(n) -> bool:
+        if n.op_type in ours:
+            return n.domain in ("", "ai.onnx", "com.microsoft")
+        return n.domain in ("", "ai.onnx") and n.op_type in supported
+
     missing = [(f"{n.domain}::{n.op_type}" if n.domain not in ("", "ai.onnx") else n.op_type, n.name or f"#{i}")
-               for i, n in enumerate(model.graph.node)
-               if n.domain not in ("", "ai.onnx") or n.op_type not in supported]
+               for i, n in enumerate(model.graph.node) if not importable(n)]
     if missing:
         ops = "; ".join(f"{op} (node {name!r})" for op, name in missing[:5])
         more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
@@ -60,25 +67,47 @@ def import_onnx(path: Path):
             "(or re-export it without them) before building"
         )
     try:
-        return from_onnx(model, keep_params_in_input=False)
+        return _from_onnx(model, qlinear.importer_class())
     except Exception as exc:
         raise CompileError(f"TVM could not import {path.name}: {type(exc).__name__}: {_first_line(exc)}") from None
+
+
+def _from_onnx(model, importer_class):
+    """tvm.relax.frontend.onnx.from_onnx with our importer subclass (quantized operators lowered to int8)."""
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
+    return importer_class(None, "float32", keep_params_in_input=False, sanitize=True).from_onnx(model.graph, opset)
 
 
 def build(mod, target, out: Path, fcompile=None, env: dict[str, str] | None = None,
           records: Path | None = None) -> None:
     """Compile `mod` for `target` (applying tuning records from `records`) and write the library `out`."""
-    import tvm
-
-    with _environ(env or {}), target:  # the CUDA compile callback reads the arch from the current target
-        try:
-            executable = tvm.compile(pipeline.lower(mod, target, records), target=target)
-        except Exception as exc:
-            raise CompileError(f"TVM failed to compile for {target.kind.name}: {type(exc).__name__}: {_first_line(exc)}") from None
-        if target.kind.name == "cuda":
-            cuda.check_binary(executable)
+    with _environ(env or {}):
+        executable = compile_executable(mod, target, records)
         kwargs = {"fcompile": fcompile} if fcompile is not None else {}
         executable.export_library(str(out), **kwargs)
+
+
+def compile_executable(mod, target, records: Path | None = None):
+    """The TVM executable of `mod` for `target`, before linking (its modules can be inspected)."""
+    import tvm
+
+    with target:  # the CUDA compile callback reads the arch from the current target
+        try:
+            executable = tvm.compile(pipeline.lower(mod, target, records), target=target,
+                                     relax_pipeline=_finish_pipeline(target))
+        except Exception as exc:
+            raise CompileError(f"TVM failed to compile for {target.kind.name}: {type(exc).__name__}: {_first_line(exc)}") from None
+    if target.kind.name == "cuda":
+        cuda.check_binary(executable)
+    return executable
+
+
+def _finish_pipeline(target):
+    """What TVM runs after pipeline.lower: the CPU backend's own pipeline for CPUs (tvm.compile's
+    "default" one lacks its passes); GPU targets keep TVM's default, which schedules with dlight."""
+    from tvm import relax
+
+    return relax.get_default_pipeline(target) if target.kind.name == "llvm" else "default"
 
 
 def compile_for(target: Target, mod, out: Path, tools: dict[str, str], cache_dir: Path, records: Path) -> None:

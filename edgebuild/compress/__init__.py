@@ -1,5 +1,8 @@
-"""Compression: recipes (data) and the techniques their steps name."""
+"""Compression: recipes (data) and the techniques their steps name (one module per technique)."""
 
-from .recipe import Recipe, apply, folder, load
+from .gate import format_table
+from .pipeline import Pipeline
+from .recipe import Gate, Override, Recipe, dump, folder, load
+from .registry import lookup, techniques
 
-__all__ = ["Recipe", "apply", "folder", "load"]
+__all__ = ["Gate", "Override", "Pipeline", "Recipe", "dump", "folder", "format_table", "load", "lookup", "techniques"]

@@ -1,17 +1,22 @@
-"""A recipe is data: ordered compression steps plus an accuracy gate, one TOML file in recipes/."""
+"""A recipe is data: ordered compression steps plus an accuracy gate, one TOML file in recipes/.
+
+Each step is a table with a `technique` key and that technique's typed fields; the typed config is
+validated when the recipe loads, so a typo fails before any slow work. The raw tables are kept as
+they were written so a recipe dumps back to exactly its file. `[targets.NAME]` tables override the
+steps or gate for one target, or refuse the target with a reason.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
-from ..errors import unknown
+from .. import schema
+from ..errors import ConfigError, LookupFailed
 from ..project import Project
 from ..registry import DataFolder
-
-# Technique name -> apply function; each technique is one module of this package. Empty until the
-# techniques land (issue "compression"), so only the empty recipe `none` is valid today.
-TECHNIQUES: dict[str, Any] = {}
+from .registry import lookup, techniques
 
 
 @dataclass(frozen=True)
@@ -21,19 +26,89 @@ class Gate:
     max_accuracy_drop: float | None = None  # points of accuracy, for classifiers
     min_cosine_to_fp32: float | None = None  # for embedding models
 
+    def __post_init__(self):
+        if self.max_accuracy_drop is not None and self.max_accuracy_drop < 0:
+            raise ValueError("gate.max-accuracy-drop: must be >= 0 (points of accuracy)")
+        if self.min_cosine_to_fp32 is not None and not -1 <= self.min_cosine_to_fp32 <= 1:
+            raise ValueError("gate.min-cosine-to-fp32: must be between -1 and 1")
+
+
+@dataclass(frozen=True)
+class Override:
+    """Per-target changes: replace the steps and/or the gate, or refuse the target."""
+
+    steps: list[dict[str, Any]] | None = None
+    gate: Gate | None = None
+    refuse: str | None = None  # why this recipe must not be built for the target
+
+    def __post_init__(self):
+        if self.steps is not None:
+            configs(self.steps, "steps")
+
 
 @dataclass(frozen=True)
 class Recipe:
     description: str
     steps: list[dict[str, Any]] = field(default_factory=list)
     gate: Gate | None = None
+    targets: dict[str, Override] | None = None
     name: str = field(default="", metadata={"derived": True})
+    target: str | None = field(default=None, metadata={"derived": True})  # set by for_target
 
     def __post_init__(self):
-        for i, step in enumerate(self.steps):
-            technique = step.get("technique")
-            if technique not in TECHNIQUES:
-                raise ValueError(f"steps[{i}]: {unknown('technique', str(technique), list(TECHNIQUES))}")
+        configs(self.steps, "steps")
+        for target, override in (self.targets or {}).items():
+            if override.steps is not None:
+                configs(override.steps, f"targets.{target}.steps")
+
+    @property
+    def configs(self) -> list[Any]:
+        """The typed config of every step, in order."""
+        return configs(self.steps, "steps")
+
+    def for_target(self, target: str) -> "Recipe":
+        """This recipe as built for `target`: its override applied, or a refusal with the reason."""
+        override = (self.targets or {}).get(target)
+        if override is None:
+            return replace(self, target=target)
+        if override.refuse:
+            raise LookupFailed(f"recipe {self.name!r} refuses target {target!r}: {override.refuse}")
+        return replace(self, steps=override.steps if override.steps is not None else self.steps,
+                       gate=override.gate or self.gate, target=target)
+
+
+class _Key(schema.Where):
+    """Where inside a recipe's steps: errors are ValueErrors that schema.build prefixes with the file."""
+
+    def child(self, key):
+        return _Key(self.path, schema.Where(self.path, self.key).child(key).key)
+
+    def error(self, message: str) -> ValueError:
+        return ValueError(f"{self.key}: {message}")
+
+
+def configs(steps: list[dict[str, Any]], where: str) -> list[Any]:
+    """Typed configs of `steps`; a ValueError names the step, key and valid choices."""
+    out, stages = [], []
+    for i, step in enumerate(steps):
+        key = f"{where}[{i}]"
+        name = step.get("technique")
+        try:
+            technique = lookup(str(name))
+        except LookupFailed as exc:
+            raise ValueError(f"{key}: {exc}") from None
+        fields = {k: v for k, v in step.items() if k != "technique"}
+        out.append(schema.build(technique.config, fields, _Key(Path(), key)))
+        stages.append(technique.stage)
+    if stages != sorted(stages, key=("torch", "onnx").index):
+        graph = sorted(t.name for t in techniques().values() if t.stage == "onnx")
+        raise ValueError(f"{where}: graph steps ({', '.join(graph)}) work on the exported graph and must come "
+                         "after every PyTorch step; reorder the steps")
+    return out
+
+
+def technique_of(config: Any):
+    return next(t for t in techniques().values() if isinstance(config, t.config))
 
 
 def folder(project: Project) -> DataFolder[Recipe]:
@@ -44,8 +119,9 @@ def load(project: Project, name: str) -> Recipe:
     return folder(project).load(name)
 
 
-def apply(recipe: Recipe, model):
-    """The model after every step of `recipe`, in order."""
-    for step in recipe.steps:
-        model = TECHNIQUES[step["technique"]](model, step)
-    return model
+def dump(recipe: Recipe) -> dict[str, Any]:
+    """The TOML-shaped data of a recipe (its file's data, for the golden round-trip test)."""
+    return schema.dump(recipe)
+
+
+__all__ = ["ConfigError", "Gate", "Override", "Recipe", "configs", "dump", "folder", "load", "technique_of"]

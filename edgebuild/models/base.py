@@ -55,6 +55,12 @@ class Model(ABC):
     def reference_inputs(self, specs: list[TensorSpec]) -> dict[str, np.ndarray]:
         """Fixed inputs of the given static shapes, stored in reference.npz."""
 
+    def calibration_inputs(self, specs: list[TensorSpec], count: int) -> list[dict[str, np.ndarray]]:
+        """Up to `count` real input samples of the static shapes (for int8 calibration)."""
+        from ..errors import ModelError
+
+        raise ModelError(f"model {self.name!r} has no calibration data; give real samples to calibrate with")
+
     def metrics(self, predict: Predict, specs: list[TensorSpec]) -> dict[str, float]:
         """Quality metrics of a compiled graph (e.g. accuracy on a held-out split)."""
         return {}

@@ -103,6 +103,14 @@ class DigitsCNN(CachedTorchModel):
         _, _, x_test, _ = dataset()
         return {INPUT: x_test[:batch]}
 
+    calibration_source = "digits training split"
+
+    def calibration_inputs(self, specs: list[TensorSpec], count: int) -> list[dict[str, np.ndarray]]:
+        """Training images only: the held-out split that scores accuracy never calibrates."""
+        batch = specs[0].shape[0]
+        x_train, _, _, _ = dataset()
+        return [{INPUT: chunk} for chunk, _ in batches(x_train[: count * batch], batch)][:count]
+
     def metrics(self, predict: Predict, specs: list[TensorSpec]) -> dict[str, float]:
         """Top-1 accuracy (%) on the fixed held-out split of 500 images."""
         _, _, x_test, y_test = dataset()

@@ -89,6 +89,16 @@ class MiniLM(Model):
         batch, seq_len = specs[0].shape
         return tokenize(SENTENCES[:batch], seq_len)
 
+    calibration_source = "built-in sentences past the metric subset"
+
+    def calibration_inputs(self, specs: list[TensorSpec], count: int) -> list[dict[str, np.ndarray]]:
+        """Sentences after the metric's subset, so calibration never sees what the metric scores."""
+        batch, seq_len = specs[0].shape
+        pool = SENTENCES[METRIC_SENTENCES:]
+        tokens = tokenize(pool[: count * batch], seq_len)
+        index = np.arange(len(tokens["input_ids"]))
+        return [{k: v[chunk] for k, v in tokens.items()} for chunk, _ in batches(index, batch)][:count]
+
     def metrics(self, predict: Predict, specs: list[TensorSpec]) -> dict[str, float]:
         """Mean cosine similarity of the compiled graph's embeddings to the fp32 PyTorch model's."""
         import torch

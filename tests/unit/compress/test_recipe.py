@@ -1,6 +1,7 @@
 import pytest
 
 from edgebuild import compress, schema
+from edgebuild.compress.recipe import configs
 from edgebuild.errors import ConfigError, LookupFailed
 
 
@@ -11,9 +12,12 @@ def test_none_recipe_loads_and_round_trips(project):
     assert schema.dump(recipe) == schema.load_toml(path)
 
 
-def test_apply_of_an_empty_recipe_is_identity(project):
-    model = object()
-    assert compress.apply(compress.load(project, "none"), model) is model
+@pytest.mark.parametrize("name", sorted(p.stem for p in (schema.Path(__file__).resolve().parents[3] / "recipes").glob("*.toml")))
+def test_every_shipped_recipe_loads_typed_and_dumps_back_to_its_file(project, name):
+    recipe = compress.load(project, name)
+    assert compress.dump(recipe) == schema.load_toml(compress.folder(project).path(name))
+    assert len(recipe.configs) == len(recipe.steps)  # every step has its typed config
+    assert recipe.description
 
 
 def test_unknown_recipe_lists_the_valid_ones(project):
@@ -21,8 +25,54 @@ def test_unknown_recipe_lists_the_valid_ones(project):
         compress.load(project, "int4")
 
 
-def test_unknown_technique_is_rejected_with_file(tmp_project):
+def test_unknown_technique_is_rejected_with_file_and_valid_choices(tmp_project):
     path = tmp_project.recipes_dir / "odd.toml"
     path.write_text('description = "x"\n[[steps]]\ntechnique = "magic"\n')
-    with pytest.raises(ConfigError, match=rf"{path}: steps\[0\]: unknown technique 'magic'"):
+    with pytest.raises(ConfigError, match=rf"{path}: steps\[0\]: unknown technique 'magic'; valid techniques: .*int8-static"):
         compress.load(tmp_project, "odd")
+
+
+def test_unknown_field_of_a_step_names_file_step_key_and_valid_keys(tmp_project):
+    path = tmp_project.recipes_dir / "odd.toml"
+    path.write_text('description = "x"\n[[steps]]\ntechnique = "int8-static"\ncalibration-sample = 5\n')
+    with pytest.raises(ConfigError, match=rf"{path}.*steps\[0\]\.calibration-sample: unknown key; valid keys here: "
+                                          r"calibration-samples"):
+        compress.load(tmp_project, "odd")
+
+
+def test_bad_value_of_a_step_is_rejected(tmp_project):
+    path = tmp_project.recipes_dir / "odd.toml"
+    path.write_text('description = "x"\n[[steps]]\ntechnique = "int8-static"\nmethod = "median"\n')
+    with pytest.raises(ConfigError, match=r"steps\[0\]\.method: invalid value 'median'; expected one of 'minmax'"):
+        compress.load(tmp_project, "odd")
+
+
+def test_graph_steps_must_follow_pytorch_steps():
+    with pytest.raises(ValueError, match="must come after every PyTorch step"):
+        configs([{"technique": "int8-static"}, {"technique": "fp16"}], "steps")
+
+
+def test_per_target_override_replaces_gate_and_refuse_names_the_reason(tmp_project):
+    path = tmp_project.recipes_dir / "odd.toml"
+    path.write_text('description = "x"\n[[steps]]\ntechnique = "int8-static"\n[gate]\nmax-accuracy-drop = 0.5\n'
+                    '[targets.rpi5]\ngate = { max-accuracy-drop = 2.0 }\n'
+                    '[targets.rpi4]\nrefuse = "int8 is slower than fp32 without sdot"\n')
+    recipe = compress.load(tmp_project, "odd")
+    assert recipe.for_target("rpi5").gate.max_accuracy_drop == 2.0
+    assert recipe.for_target("host").gate.max_accuracy_drop == 0.5
+    with pytest.raises(LookupFailed, match="refuses target 'rpi4': int8 is slower"):
+        recipe.for_target("rpi4")
+    assert compress.dump(recipe) == schema.load_toml(path)
+
+
+def test_override_steps_are_validated_too(tmp_project):
+    path = tmp_project.recipes_dir / "odd.toml"
+    path.write_text('description = "x"\n[targets.rpi4]\nsteps = [{ technique = "int3" }]\n')
+    with pytest.raises(ConfigError, match=r"targets\.rpi4.*unknown technique 'int3'"):
+        compress.load(tmp_project, "odd")
+
+
+def test_every_technique_lists_a_typed_config_and_stage():
+    for name, technique in compress.techniques().items():
+        assert technique.name == name and technique.stage in ("torch", "onnx")
+        assert technique.config()  # every field has a default: a bare step is valid

@@ -1,0 +1,61 @@
+"""int8-static: post-training static int8 (per-channel symmetric weights, per-tensor symmetric
+activations calibrated on real samples), written as QLinearConv/QLinearMatMul/QGemm.
+
+ONNX Runtime's quantizer computes the scales and writes the quantized graph; edgebuild's own
+lowering (edgebuild/compile/qlinear.py) compiles those operators to int8 x int8 -> int32 Relax, so
+the int8 weights reach model.so as int8. Symmetric activations keep every zero point 0, which is
+what the integer lowering needs (no zero-point correction, padding stays exact).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from .base import Context, Technique
+from .int8_fuse import fold_relu_chains
+from .onnx_tools import ort_quiet, quantizer_io
+
+
+@dataclass(frozen=True)
+class Int8Static:
+    calibration_samples: int = 200
+    method: Literal["minmax", "entropy", "percentile"] = "minmax"
+    per_channel: bool = True
+    fold_relu: bool = True  # keep Relu/MaxPool between int8 convolutions in int8 (see int8_fuse)
+    operators: list[Literal["Conv", "MatMul", "Gemm"]] = ("Conv", "MatMul", "Gemm")
+
+    def __post_init__(self):
+        if self.calibration_samples < 1:
+            raise ValueError("calibration-samples: must be >= 1")
+
+
+def apply(proto, config: Int8Static, ctx: Context):
+    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    samples = ctx.calibration(config.calibration_samples)
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.items = iter(samples)
+
+        def get_next(self):
+            return next(self.items, None)
+
+    method = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
+              "percentile": CalibrationMethod.Percentile}[config.method]
+    with quantizer_io(proto) as (src, dst), ort_quiet():
+        quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QOperator,
+                        per_channel=config.per_channel, activation_type=QuantType.QInt8,
+                        weight_type=QuantType.QInt8, op_types_to_quantize=list(config.operators),
+                        calibrate_method=method,
+                        extra_options={"ActivationSymmetric": True, "WeightSymmetric": True})
+        quantized = dst.load()
+    if config.fold_relu:
+        quantized, folded = fold_relu_chains(quantized)
+        ctx.notes["relu_chains_folded"] = folded
+    return quantized
+
+
+TECHNIQUE = Technique("int8-static", Int8Static, "onnx", apply,
+                      "post-training static int8: calibrated activations, per-channel weights, integer conv/matmul")

@@ -1,0 +1,130 @@
+"""Runs a recipe on one model and measures every step: the per-step compression table.
+
+build.py calls `torch_steps` before export and `graph_steps` after it. Each row records params,
+non-zero params, MACs, weight bytes and the model's metric before/after, with the metric's source
+(`pytorch` or `onnxruntime`: fast per-step estimates); `finish` adds the compiled graph's metric,
+which is the only one the gate uses.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import ConfigError
+from .base import Context
+from .gate import check
+from .measure import graph_numbers, metric_of, onnx_predict, torch_numbers, torch_predict
+from .recipe import Recipe, technique_of
+
+
+class Pipeline:
+    def __init__(self, recipe: Recipe, model, specs, say: Callable[[str], None] = print,
+                 calibration: str | None = None):
+        self.recipe, self.model, self.specs, self.say = recipe, model, specs, say
+        self.calibration = calibration
+        self._reference = None  # (samples, fp32 outputs) for models without a quality metric
+        self.steps = [(technique_of(c), c) for c in recipe.configs]
+        self.rows: list[dict[str, Any]] = []
+        self.baseline: dict[str, Any] | None = None
+        self._last: float | None = None
+        torch_steps = [t.name for t, _ in self.steps if t.stage == "torch"]
+        if torch_steps and model.kind != "torch":
+            raise ConfigError(f"recipe {recipe.name!r}: {', '.join(torch_steps)} needs a PyTorch model, and "
+                              f"{model.name} is an ONNX file; use a graph recipe (int8-static, int8-dynamic, "
+                              "fp16) for ONNX files")
+
+    @property
+    def active(self) -> bool:
+        return bool(self.steps)
+
+    def _context(self) -> Context:
+        return Context(self.model, self.specs, self.say, calibration_source=self.calibration)
+
+    def _metric(self, predict) -> tuple[str | None, float | None]:
+        name, value = metric_of(self.model.metrics(predict, self.specs))
+        if name is None:  # an ONNX file has no quality metric: agreement with its fp32 graph instead
+            return "cosine_to_fp32", self._agreement(predict)
+        return name, value
+
+    def _agreement(self, predict) -> float:
+        """Mean cosine of all outputs to the fp32 graph's, on (up to 16) calibration samples."""
+        import numpy as np
+
+        if self._reference is None:  # the first call is the fp32 baseline itself
+            samples = self._context().calibration(16)
+            self._reference = (samples, [predict(s) for s in samples])
+        samples, reference = self._reference
+        cosines = []
+        for sample, want in zip(samples, reference):
+            got = np.concatenate([np.ravel(o).astype(np.float64) for o in predict(sample)])
+            ref = np.concatenate([np.ravel(o).astype(np.float64) for o in want])
+            cosines.append(float(got @ ref / (np.linalg.norm(got) * np.linalg.norm(ref) + 1e-30)))
+        return round(float(np.mean(cosines)), 6)
+
+    def _baseline(self, numbers: dict[str, int], predict, source: str) -> None:
+        if self.baseline is None:
+            name, value = self._metric(predict)
+            self.baseline = {"metric": name, "value": value, "source": source, **numbers}
+            self._last = value
+
+    def torch_steps(self, module):
+        """The module after the recipe's PyTorch steps (pruning, low-rank, distillation, QAT...)."""
+        todo = [(t, c) for t, c in self.steps if t.stage == "torch"]
+        if not todo:
+            return module
+        self._baseline(torch_numbers(module, self.specs), torch_predict(module, self.specs), "pytorch")
+        for technique, config in todo:
+            start, ctx = time.perf_counter(), self._context()
+            module = technique.apply(module, config, ctx)
+            self._row(technique, config, ctx, torch_numbers(module, self.specs),
+                      torch_predict(module, self.specs), "pytorch", start)
+        return module
+
+    def graph_steps(self, path: Path) -> None:
+        """Rewrite the exported graph at `path` with the recipe's graph steps (int8, fp16)."""
+        import onnx
+
+        todo = [(t, c) for t, c in self.steps if t.stage == "onnx"]
+        if not todo:
+            return
+        proto = onnx.load(str(path))
+        self._baseline(graph_numbers(proto), onnx_predict(proto), "onnxruntime")
+        for technique, config in todo:
+            start, ctx = time.perf_counter(), self._context()
+            proto = technique.apply(proto, config, ctx)
+            self._row(technique, config, ctx, graph_numbers(proto), onnx_predict(proto), "onnxruntime", start)
+        onnx.save(proto, str(path))
+
+    def _row(self, technique, config, ctx, numbers, predict, source, start) -> None:
+        name, value = self._metric(predict)
+        row = {"step": len(self.rows) + 1, "technique": technique.name, "stage": technique.stage, **numbers,
+               "metric": name, "before": self._last, "after": value, "metric_source": source,
+               "time_s": round(time.perf_counter() - start, 3)}
+        if ctx.notes:
+            row["notes"] = ctx.notes
+        self.rows.append(row)
+        self._last = value
+        self.say(f"    step {row['step']} {technique.name}: {name} {row['before']} -> {value} ({source})")
+
+    def finish(self, metrics: dict[str, Any], compiled: Path, runner) -> list[dict[str, Any]]:
+        """The table with the compiled graph's row; raises GateFailed (with the table) past the gate."""
+        import onnx
+
+        if not self.active:
+            return []
+        numbers = graph_numbers(onnx.load(str(compiled)))
+        name, value = metric_of(metrics)
+        if name is None:
+            name, value = self._metric(runner)
+            metrics[name] = value  # the compiled graph's agreement with the fp32 graph
+        table = [{"step": 0, "technique": "fp32", "stage": self.baseline["source"],
+                  **{k: v for k, v in self.baseline.items() if k not in ("metric", "value", "source")},
+                  "metric": self.baseline["metric"], "after": self.baseline["value"],
+                  "metric_source": self.baseline["source"]},
+                 *self.rows,
+                 {"step": len(self.rows) + 1, "technique": "compiled", "stage": "tvm", **numbers,
+                  "metric": name, "before": self._last, "after": value, "metric_source": "compiled graph"}]
+        check(self.recipe, self.baseline["value"], name, value, table)
+        return table

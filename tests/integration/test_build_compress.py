@@ -1,0 +1,74 @@
+"""`invoke build --recipe=...` end to end on digits-cnn: real int8 artifacts, the table, the gate."""
+
+import json
+
+import pytest
+
+from ..conftest import ROOT, invoke
+
+pytestmark = pytest.mark.integration
+
+
+def build(out, *args):
+    done = invoke(ROOT, "build", *args, f"--out={out}")
+    assert done.returncode == 0, done.stderr
+    return json.loads((out / "manifest.json").read_text()), done
+
+
+@pytest.fixture(scope="module")
+def rpi5(tmp_path_factory):
+    root = tmp_path_factory.mktemp("rpi5")
+    return build(root / "none", "--target=rpi5"), build(root / "int8", "--target=rpi5", "--recipe=int8-static")
+
+
+def test_int8_static_rpi5_meets_the_accuracy_and_size_budget(rpi5):
+    (fp32, _), (int8, done) = rpi5
+    assert fp32["metrics"]["accuracy"] - int8["metrics"]["accuracy"] <= 0.5
+    saved = fp32["files"]["model.so"]["bytes"] - int8["files"]["model.so"]["bytes"]
+    assert saved >= 0.6 * fp32["metrics"]["weight_bytes"]  # acceptance: >= 60% of the fp32 weight bytes
+    assert int8["metrics"]["weight_bytes"] < 0.3 * fp32["metrics"]["weight_bytes"]
+
+
+def test_manifest_and_output_carry_the_per_step_table(rpi5):
+    _, (int8, done) = rpi5
+    rows = int8["compression"]
+    assert [r["technique"] for r in rows] == ["fp32", "int8-static", "compiled"]
+    assert rows[-1]["metric_source"] == "compiled graph" and rows[-1]["after"] == int8["metrics"]["accuracy"]
+    assert rows[1]["notes"]["calibration_samples"] == 200 and rows[1]["time_s"] >= 0
+    assert int8["recipe"]["gate"] == {"max-accuracy-drop": 0.5}
+    assert "compression (per step" in done.stdout and "int8-static" in done.stdout
+
+
+def test_gate_exceeded_fails_with_the_table_and_writes_no_bundle(tmp_project, tmp_path):
+    (tmp_project.recipes_dir / "harsh.toml").write_text(
+        'description = "prune 95% with no fine-tune"\n[[steps]]\ntechnique = "prune"\nsparsity = 0.95\n'
+        '[gate]\nmax-accuracy-drop = 0.5\n')
+    out = tmp_path / "bundle"
+    done = invoke(tmp_project.root, "build", "--recipe=harsh", f"--out={out}")
+    assert done.returncode == 1
+    assert "exceeds its gate on the compiled graph" in done.stderr and "compiled graph" in done.stderr
+    assert not out.exists() and not list(tmp_path.glob(".bundle*"))
+
+
+def test_torch_recipe_on_an_onnx_file_is_refused_before_any_work(tmp_path):
+    fp32_onnx = tmp_path / "src"
+    manifest, _ = build(fp32_onnx, "--target=host")
+    done = invoke(ROOT, "build", f"--model={fp32_onnx / 'model.onnx'}", "--recipe=prune-50", f"--out={tmp_path / 'x'}")
+    assert done.returncode == 1 and "needs a PyTorch model" in done.stderr
+
+
+def test_int8_static_on_an_onnx_file_needs_calibration_data_and_uses_the_file_given(tmp_path):
+    import numpy as np
+
+    from edgebuild.models.digits import dataset
+
+    src = tmp_path / "src"
+    build(src, "--target=host")
+    model = f"--model={src / 'model.onnx'}"
+    done = invoke(ROOT, "build", model, "--recipe=int8-static", f"--out={tmp_path / 'x'}")
+    assert done.returncode == 1 and "--calibration=FILE.npz" in done.stderr
+    np.savez(tmp_path / "calib.npz", image=dataset()[0][:50])
+    manifest, _ = build(tmp_path / "q", model, "--recipe=int8-static", f"--calibration={tmp_path / 'calib.npz'}")
+    rows = manifest["compression"]
+    assert rows[1]["notes"]["calibration"] == "file calib.npz" and rows[1]["notes"]["calibration_samples"] == 50
+    assert manifest["metrics"]["cosine_to_fp32"] >= 0.99  # agreement with the fp32 graph gates ONNX files

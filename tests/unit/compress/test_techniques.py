@@ -1,0 +1,117 @@
+"""Each technique on the real digits-cnn (seconds): the artifact-relevant effect, not just a label."""
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from edgebuild import export
+from edgebuild.compress import cluster, codebook, distill, lowrank, prune, prune_channels
+from edgebuild.compress.base import Context
+from edgebuild.compress.gate import check, format_table
+from edgebuild.compress.recipe import Gate, Recipe
+from edgebuild.errors import GateFailed
+from edgebuild.models.digits import DigitsCNN, dataset
+
+
+@pytest.fixture
+def digits(project):
+    model = DigitsCNN(project.cache_dir)
+    return model, model.load(), Context(model, model.inputs(), say=lambda s: None)
+
+
+def outputs(net, n=64):
+    _, _, x, _ = dataset()
+    with torch.no_grad():
+        return net(torch.from_numpy(x[:n])).numpy()
+
+
+def test_prune_reaches_the_sparsity_of_conv_and_linear_weights(digits):
+    _, net, ctx = digits
+    prune.apply(net, prune.Prune(sparsity=0.5), ctx)
+    weights = torch.cat([m.weight.flatten() for _, m in prune.prunable(net)])
+    assert abs(float((weights == 0).float().mean()) - 0.5) < 0.01
+
+
+def test_prune_channels_removes_channels_physically_and_keeps_the_output_shape(digits):
+    _, net, ctx = digits
+    before = outputs(net)
+    prune_channels.apply(net, prune_channels.PruneChannels(ratio=0.3, fine_tune_steps=0), ctx)
+    convs = [m for m in net if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs][:2] != [16, 32] and sum(c.out_channels for c in convs) <= 0.75 * 112
+    assert outputs(net).shape == before.shape
+
+
+def test_lowrank_factors_a_low_rank_linear_layer_exactly():
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(64, 48)
+    layer.weight.data = torch.randn(48, 4) @ torch.randn(4, 64)  # rank 4
+    factored, rank = lowrank._factor(layer, lowrank.LowRank(energy=0.9999))
+    x = torch.randn(8, 64)
+    assert rank == 4 and torch.allclose(factored(x), layer(x), atol=1e-4)
+    assert sum(p.numel() for p in factored.parameters()) < 0.2 * sum(p.numel() for p in layer.parameters())
+
+
+def test_lowrank_at_90_percent_energy_has_fewer_parameters(digits):
+    _, net, ctx = digits
+    params = sum(p.numel() for p in net.parameters())
+    lowrank.apply(net, lowrank.LowRank(energy=0.9), ctx)
+    assert sum(p.numel() for p in net.parameters()) < 0.7 * params
+
+
+def test_cluster_leaves_at_most_2_to_the_bits_values_per_layer_and_keeps_zeros(digits):
+    _, net, ctx = digits
+    prune.apply(net, prune.Prune(sparsity=0.5), ctx)
+    cluster.apply(net, cluster.Cluster(bits=4), ctx)
+    for layer in cluster.clusterable(net, cluster.Cluster()):
+        values = layer.weight.detach().unique()
+        assert len(values) <= 16 and 0 in values
+
+
+def test_distill_builds_a_half_width_student(digits):
+    _, net, ctx = digits
+    student = distill.apply(net, distill.Distill(width=0.5, steps=2), ctx)
+    assert [m.out_channels for m in student if isinstance(m, torch.nn.Conv2d)] == [8, 16, 32]
+
+
+def test_codebook_stores_packed_indices_that_survive_compilation(digits, tmp_path):
+    from edgebuild.compile import relax
+    from edgebuild.compile.runner import HostModel
+    from edgebuild.compress.onnx_tools import session
+
+    model, net, ctx = digits
+    cluster.apply(net, cluster.Cluster(bits=4), ctx)
+    path = tmp_path / "c.onnx"
+    export.to_onnx(net, model.inputs(), model.output_names, path)
+    plain = onnx.load(str(path))
+    encoded = codebook.apply(onnx.load(str(path)), codebook.Codebook(bits=4), ctx)
+    assert ctx.notes["encoded_tensors"] == 2
+    x = {"image": dataset()[2][:1]}
+    assert np.allclose(session(plain).run(None, x)[0], session(encoded).run(None, x)[0], atol=1e-5)
+    onnx.save(encoded, str(path))
+    relax.compile_host(relax.import_onnx(path), tmp_path / "c.so")
+    packed = next(onnx.numpy_helper.to_array(i) for i in encoded.graph.initializer if i.name.endswith("__idx"))
+    assert packed.dtype == np.uint8 and packed.tobytes() in (tmp_path / "c.so").read_bytes()
+    assert np.allclose(HostModel(tmp_path / "c.so", ["image"])(x)[0], session(plain).run(None, x)[0], atol=1e-4)
+
+
+def test_gate_failure_names_the_budget_and_carries_the_table():
+    recipe = Recipe(description="x", gate=Gate(max_accuracy_drop=0.5), name="tight")
+    table = [{"step": 1, "technique": "prune", "metric": "accuracy", "before": 98.8, "after": 90.0}]
+    with pytest.raises(GateFailed, match=r"accuracy dropped 8.80 pt .* over max-accuracy-drop 0.5(.|\n)*prune"):
+        check(recipe, 98.8, "accuracy", 90.0, table)
+    check(recipe, 98.8, "accuracy", 98.4, table)  # within budget: no error
+    assert "before" in format_table(table).splitlines()[0]
+
+
+def test_gate_of_the_wrong_metric_kind_says_which_to_use():
+    recipe = Recipe(description="x", gate=Gate(min_cosine_to_fp32=0.99), name="g")
+    with pytest.raises(GateFailed, match="add max-accuracy-drop to the recipe"):
+        check(recipe, 98.8, "accuracy", 98.8, [])
+
+
+def test_accuracy_gate_on_a_model_without_accuracy_bounds_agreement_instead():
+    recipe = Recipe(description="x", gate=Gate(max_accuracy_drop=0.5), name="g")
+    check(recipe, 1.0, "cosine_to_fp32", 0.995, [])
+    with pytest.raises(GateFailed, match="below min-cosine-to-fp32 0.99"):
+        check(recipe, 1.0, "cosine_to_fp32", 0.9, [])
