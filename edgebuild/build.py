@@ -23,6 +23,7 @@ from .models import shapes
 from .project import Project
 
 Say = Callable[[str], None]
+PARITY_RTOL = 1e-3
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,8 @@ def build(project: Project, request: BuildRequest, say: Say = print) -> BuildRes
             table = pipeline.finish(metrics, onnx_path, runner)
         bundle.write_manifest(tmp, {
             "cache_key": key,
+            # On-device outputs may differ from the host's by float reassociation (other SIMD, FMA).
+            "parity_tolerance": PARITY_RTOL * max(1.0, max(float(np.abs(g).max()) if g.size else 0.0 for g in got)),
             "model": model.describe(),
             "recipe": {"name": recipe.name, "description": recipe.description, "steps": recipe.steps,
                        "gate": compress.dump(recipe.gate) if recipe.gate else None,
