@@ -21,8 +21,10 @@ OPS = ("QLinearConv", "QLinearMatMul", "QGemm", "MatMulInteger")
 
 
 def importer_class():
-    """The TVM ONNX importer with our converters for OPS (subclassed, not patched)."""
+    """The TVM ONNX importer with our converters for OPS and Clip (subclassed, not patched)."""
     from tvm.relax.frontend.onnx.onnx_frontend import ONNXGraphImporter
+
+    from .layout import clip
 
     class Importer(ONNXGraphImporter):
         def _check_for_unsupported_ops(self, graph):
@@ -35,6 +37,10 @@ def importer_class():
         def _convert_operator(self, op_name, inputs, attrs, opset):
             if op_name in OPS:
                 return self.bb.normalize(CONVERTERS[op_name](self.bb, inputs, attrs))
+            if op_name == "Clip":  # layout-convertible ReLU6 (see layout.py)
+                converted = clip(self.bb, inputs, attrs, opset)
+                if converted is not None:
+                    return converted
             return super()._convert_operator(op_name, inputs, attrs, opset)
 
     return Importer

@@ -93,8 +93,13 @@ def compile_executable(mod, target, records: Path | None = None):
 
     with target:  # the CUDA compile callback reads the arch from the current target
         try:
-            executable = tvm.compile(pipeline.lower(mod, target, records), target=target,
-                                     relax_pipeline=_finish_pipeline(target))
+            try:
+                executable = tvm.compile(pipeline.lower(mod, target, records), target=target,
+                                         relax_pipeline=_finish_pipeline(target))
+            except Exception:
+                # A schedule rule TVM cannot lower must cost speed, never the build.
+                executable = tvm.compile(pipeline.lower(mod, target, records, rules=False), target=target,
+                                         relax_pipeline=_finish_pipeline(target))
         except Exception as exc:
             raise CompileError(f"TVM failed to compile for {target.kind.name}: {type(exc).__name__}: {_first_line(exc)}") from None
     if target.kind.name == "cuda":

@@ -1,0 +1,82 @@
+"""Channels-last (NHWC activations, HWIO weights) for convolutions on CPUs.
+
+With NHWC the schedule rules vectorise over output channels with contiguous weights; under NCHW
+the same rules are 3-13x slower (W becomes the vector axis). The weight permutes fold away at
+build time; one input and one output transpose remain.
+
+TVM 0.27 pitfall: ConvertLayout leaves binary ops with a 0-d constant (ReLU6 as ONNX Clip ->
+maximum/minimum with scalars) in NCHW and wraps each in a transpose pair, which also stops them
+fusing into the convolution. Scalar constants are expanded to rank 4 first, and Clip is imported
+as high-level maximum/minimum (see `clip`) instead of the importer's opaque call_tir.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+BINARY = {"relax.maximum", "relax.minimum", "relax.add", "relax.multiply", "relax.subtract", "relax.divide"}
+
+
+def to_nhwc():
+    import tvm
+    from tvm import relax
+
+    return tvm.transform.Sequential([
+        _expand_scalar_consts(), relax.transform.Normalize(),
+        relax.transform.ConvertLayout({"relax.nn.conv2d": ["NHWC", "HWIO"]}),
+    ])
+
+
+def clip(bb, inputs, attrs, opset):
+    """ONNX Clip (opset >= 11, constant bounds, float) as relax maximum/minimum; None: importer's own."""
+    import tvm
+    from tvm import relax
+
+    x = inputs[0]
+    bounds = list(inputs[1:3]) + [None] * (3 - len(inputs))
+    if opset < 11 or not all(b is None or isinstance(b, tvm.ir.expr.Constant) for b in bounds[:2]):
+        return None
+    dtype = str(x.ty.dtype)
+    if not dtype.startswith("float") or x.ty.shape is None:
+        return None
+    ones = (1,) * len(x.ty.shape)
+    out = x
+    for bound, op in zip(bounds[:2], (relax.op.maximum, relax.op.minimum)):
+        if bound is not None:
+            value = float(np.asarray(bound.value.numpy()))
+            out = bb.normalize(op(out, relax.const(np.full(ones, value, dtype))))
+    return out
+
+
+def _rank(expr) -> int:
+    shape = getattr(getattr(expr, "ty", None), "shape", None)
+    return len(shape) if shape is not None else -1
+
+
+def _expand_scalar_consts():
+    import tvm
+    from tvm import relax
+    from tvm.relax.expr_functor import PyExprMutator, mutator
+
+    @mutator
+    class Expand(PyExprMutator):
+        def visit_call_(self, call):
+            call = super().visit_call_(call)
+            if not isinstance(call.op, tvm.ir.Op) or call.op.name not in BINARY or len(call.args) != 2:
+                return call
+            a, b = call.args
+            for tensor, scalar, first in ((a, b, True), (b, a, False)):
+                if _rank(tensor) == 4 and isinstance(scalar, tvm.ir.expr.Constant) and _rank(scalar) == 0:
+                    k = relax.const(np.asarray(scalar.value.numpy()).reshape(1, 1, 1, 1))
+                    return relax.Call(call.op, [tensor, k] if first else [k, tensor], call.attrs)
+            return call
+
+    @tvm.transform.module_pass(opt_level=0, name="ExpandScalarConsts")
+    def expand(mod, _ctx):
+        mutate = Expand(mod)
+        for gv, func in mod.functions_items():
+            if isinstance(func, relax.Function):
+                mod[gv] = mutate.visit_expr(func)
+        return mod
+
+    return expand

@@ -1,0 +1,96 @@
+"""Measurement-free CPU schedule rules for fused Relax kernels: the default that makes unseen models fast.
+
+Every fused PrimFunc without a tuning record gets the first rule that applies:
+  gemm       one multiply-accumulate block (matmul, batch matmul, NHWC conv incl. depthwise):
+             a register-blocked micro-kernel with its epilogue fused at tile level (gemm.py)
+  reduce_vec pooling / mean over non-innermost axes, vectorised over channels (reduction.py)
+  rowwise    softmax / layer norm: every block computed per row, rows in parallel (reduction.py)
+  inject     element-wise and layout kernels: inline, fuse, vectorise, parallel (common.py)
+Measured here (2-core AVX-512 host, batch 1) against ONNX Runtime: MiniLM ~1.0x, ResNet-18 and
+MobileNetV2 1-1.8x, with builds of seconds; the untuned default pipeline is 24-138x.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from .common import Params, par_vec, inline_all_but, iter_kinds, try_
+from .gemm import is_mac, schedule_gemm
+from .reduction import schedule_reduce_vec, schedule_rowwise
+
+SCHEDULED = "tirx.is_scheduled"
+
+
+def params_for(target) -> Params:
+    """Vector lanes and accumulator registers of the target's SIMD unit (fp32)."""
+    from tvm.target import codegen
+
+    triple = str(target.attrs.get("mtriple", ""))
+    if triple.startswith("aarch64"):
+        return Params(vec=4, max_acc=24, conv_max_acc=14)  # NEON: 32 x 128-bit registers
+    if triple.startswith("arm"):
+        return Params(vec=4, max_acc=12, conv_max_acc=8)  # ARMv7 NEON: 16 q registers
+    if codegen.target_has_features("avx512f", target):
+        return Params(vec=16, max_acc=24, conv_max_acc=14)  # 32 zmm
+    if codegen.target_has_features("avx2", target):
+        return Params(vec=8, max_acc=12, conv_max_acc=10)  # 16 ymm
+    return Params(vec=4, max_acc=12, conv_max_acc=8)  # SSE
+
+
+def schedule_module(mod, target) -> tuple[object, Counter]:
+    """`mod` with every unscheduled PrimFunc scheduled by the first rule that applies."""
+    from tvm import tirx
+
+    params = params_for(target)
+    stats, new = Counter(), {}
+    for gv, func in mod.functions.items():
+        if not isinstance(func, tirx.PrimFunc) or (func.attrs and SCHEDULED in func.attrs):
+            continue
+        sch, kind = schedule_func(func, params)
+        stats[kind] += 1
+        if sch is not None:
+            new[gv] = sch.mod["main"].with_attr(SCHEDULED, True)
+    for gv, func in new.items():
+        mod[gv] = func
+    return mod, stats
+
+
+def schedule_func(func, params: Params):
+    """(schedule, rule name); each rule starts from a fresh schedule and falls through on failure."""
+    from tvm import s_tir
+
+    def fresh():
+        return s_tir.Schedule(func)
+
+    sch = fresh()
+    macs = [b for b in sch.get_child_blocks(sch.get_sblock("root")) if is_mac(sch, b)]
+    if len(macs) == 1:
+        sch = fresh()
+        block = [b for b in sch.get_child_blocks(sch.get_sblock("root")) if is_mac(sch, b)][0]
+        if try_(schedule_gemm, sch, block, params) is True:
+            return sch, "gemm"
+
+    def prepared():
+        sch = fresh()
+        root = sch.get_sblock("root")
+        outs = {sch.get(o).name_hint for o in sch.get_output_blocks(root)}
+        reductions = [sch.get(b).name_hint for b in sch.get_child_blocks(root) if "R" in iter_kinds(sch, b)]
+        inline_all_but(sch, outs | set(reductions))
+        return sch, reductions
+
+    try:
+        sch, reductions = prepared()
+        if len(reductions) == 1:
+            sch, _ = prepared()
+            if try_(schedule_reduce_vec, sch, sch.get_sblock(reductions[0]), params) is True:
+                return sch, "reduce_vec"
+        if reductions:
+            sch, _ = prepared()
+            if try_(schedule_rowwise, sch, params) is True:
+                return sch, "rowwise"
+        sch, _ = prepared()
+        for block in sch.get_child_blocks(sch.get_sblock("root")):
+            try_(par_vec, sch, block, params)
+        return sch, "reduce" if reductions else "inject"
+    except Exception:  # a kernel no rule understands keeps TVM's default (correct, unscheduled)
+        return None, "none"

@@ -1,0 +1,83 @@
+"""Helpers shared by the schedule rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Params:
+    vec: int  # fp32 lanes of one SIMD register
+    max_acc: int  # accumulator registers a matmul micro-kernel may use
+    conv_max_acc: int  # fewer for convolutions (several reduction loops): measured faster
+    par_min_macs: int = 1_000_000  # below this a kernel runs on one thread (fork/join costs microseconds)
+    par_min_elems: int = 2048  # the same for element-wise kernels
+
+
+def try_(fn, *args, **kwargs):
+    """fn's result, or False when a schedule primitive refuses (the caller tries the next rule)."""
+    try:
+        result = fn(*args, **kwargs)
+        return True if result is None else result
+    except Exception:
+        return False
+
+
+def extent(sch, loop) -> int | None:
+    from tvm import tirx
+
+    e = sch.get(loop).extent
+    return int(e) if isinstance(e, (tirx.IntImm, int)) else None
+
+
+def iter_kinds(sch, block) -> list[str]:
+    """'S' spatial, 'R' reduction, 'O' other, per block iterator."""
+    from tvm import tirx
+
+    kinds = {tirx.IterVar.DataPar: "S", tirx.IterVar.CommReduce: "R"}
+    return [kinds.get(iv.iter_type, "O") for iv in sch.get(block).iter_vars]
+
+
+def inline_all_but(sch, keep: set[str]) -> None:
+    """Inline every block not named in `keep`, until nothing more inlines."""
+    changed = True
+    while changed:
+        changed = False
+        for block in sch.get_child_blocks(sch.get_sblock("root")):
+            if sch.get(block).name_hint in keep:
+                continue
+            if try_(sch.compute_inline, block) is True or try_(sch.reverse_compute_inline, block) is True:
+                changed = True
+                break
+
+
+def vectorize_inner(sch, block, params: Params) -> None:
+    loops = sch.get_loops(block)
+    if loops:
+        e = extent(sch, loops[-1])
+        if e and e >= params.vec and e % params.vec == 0:
+            _, inner = sch.split(loops[-1], [None, params.vec])
+            sch.vectorize(inner)
+
+
+def par_vec(sch, block, params: Params) -> None:
+    """Parallelise (and for element-wise blocks vectorise) a block's loop nest."""
+    loops = sch.get_loops(block)
+    if not loops:
+        return
+    kinds = iter_kinds(sch, block)
+    if "R" in kinds:  # parallel over the spatial prefix only
+        spatial = loops[: max(1, min(len(loops), kinds.count("S")))]
+        fused = sch.fuse(*spatial) if len(spatial) > 1 else spatial[0]
+        if (extent(sch, fused) or 0) >= 2:
+            sch.parallel(fused)
+        return
+    fused = sch.fuse(*loops) if len(loops) > 1 else loops[0]
+    total = extent(sch, fused) or 0
+    if total >= params.vec and total % params.vec == 0:
+        outer, inner = sch.split(fused, [None, params.vec])
+        sch.vectorize(inner)
+        if total >= params.par_min_elems:
+            sch.parallel(outer)
+    elif total >= params.par_min_elems:
+        sch.parallel(fused)

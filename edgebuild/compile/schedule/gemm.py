@@ -1,0 +1,131 @@
+"""The gemm rule: one multiply-accumulate block becomes a register-blocked micro-kernel.
+
+Loop order [no, batch.., mo, reductions.., ki (unrolled), mr (unrolled), nr (vectorised)]: N is the
+innermost spatial axis (output channels / columns), M the innermost other non-unit spatial axis
+(output width / rows). The epilogue (bias, residual add, activation) is computed per tile, so the
+intermediate stays in registers. Outer loops are fused and run in parallel when the kernel is big
+enough to pay for it.
+"""
+
+from __future__ import annotations
+
+from .common import Params, extent, inline_all_but, iter_kinds, par_vec, try_
+
+
+def is_mac(sch, block) -> bool:
+    """C[..] += A[..] * B[..] (optionally with casts), with an init: what the micro-kernel computes."""
+    from tvm import tirx
+
+    b = sch.get(block)
+    if "R" not in iter_kinds(sch, block) or len(b.reads) < 2 or b.init is None:
+        return False
+    if not isinstance(b.body, tirx.BufferStore) or not isinstance(b.body.value, tirx.Add):
+        return False
+    if not str(b.body.value.dtype).startswith("float"):
+        # Integer (int8 x int8 -> int32) kernels keep their reduction innermost, where LLVM turns
+        # it into dot-product instructions (sdot/udot); vectorising across N would lose them.
+        return False
+    term = b.body.value.b
+    return isinstance(term, tirx.Mul) or (isinstance(term, tirx.Cast) and isinstance(term.value, tirx.Mul))
+
+
+def lane(nr: int, params: Params) -> int | None:
+    """Vector width for an nr-wide tile. Never vectorise 24 or 48 lanes at once: LLVM scalarises
+    such vectors through the stack (measured 15x slower than unrolled 16-lane vectors)."""
+    for width in (params.vec, params.vec // 2, params.vec // 4):
+        if width >= 4 and nr % width == 0:
+            return width
+    return None
+
+
+def choose_tile(m: int, n: int, params: Params, max_acc: int) -> tuple[int, int]:
+    """(mr, nr): the register tile with the best compute-to-load ratio that fits the accumulators."""
+    vec, best = params.vec, None
+    nrs = [x for x in (4 * vec, 3 * vec, 2 * vec, vec) if n % x == 0]
+    if not nrs:  # e.g. 24, 40, 72 channels: half-width vectors
+        half = max(1, vec // 2)
+        nrs = [x for x in (6 * half, 5 * half, 4 * half, 3 * half, 2 * half, half) if n % x == 0]
+        nrs = nrs or ([n] if n <= 4 * vec else [])
+    for nr in nrs:
+        vectors = -(-nr // (lane(nr, params) or vec))
+        for mr in range(1, 17):
+            if m % mr or mr * vectors > max_acc:
+                continue
+            score = (mr * nr) / (mr + nr / vec)
+            if best is None or score > best[0] + 1e-9:
+                best = (score, mr, nr)
+    if best is None:
+        return 1, (vec if n >= vec else n)
+    return best[1], best[2]
+
+
+def schedule_gemm(sch, block, params: Params) -> bool:
+    loops, kinds = sch.get_loops(block), iter_kinds(sch, block)
+    name = sch.get(block).name_hint
+    if len(loops) != len(kinds):
+        return False
+    spatial = [loop for loop, k in zip(loops, kinds) if k == "S"]
+    reduction = [loop for loop, k in zip(loops, kinds) if k == "R"]
+    if kinds != ["S"] * len(spatial) + ["R"] * len(reduction):
+        return False
+    extents = [extent(sch, loop) for loop in spatial]
+    if None in extents:
+        return False
+    n = extents[-1]
+    m_index = max((i for i in range(len(spatial) - 1) if extents[i] > 1), default=None)
+    m = extents[m_index] if m_index is not None else 1
+    max_acc = params.conv_max_acc if len(reduction) > 1 else params.max_acc
+    mr, nr = choose_tile(m, n, params, max_acc)
+
+    no, nv = sch.split(spatial[-1], [None, nr])
+    mo, mv = sch.split(spatial[m_index], [None, mr]) if m_index is not None else (None, None)
+    batch = [loop for i, loop in enumerate(spatial[:-1]) if i != m_index]
+    r_ext = extent(sch, reduction[-1])
+    ki = next((f for f in (4, 3, 2) if r_ext and r_ext % f == 0), 1)
+    r_outer_last, r_inner = sch.split(reduction[-1], [None, ki])
+    r_outer = reduction[:-1] + [r_outer_last]
+    tile_m = [mo] if mo is not None else []
+    order = [no, *batch, *tile_m, *r_outer, r_inner, *([mv] if mv is not None else []), nv]
+    sch.reorder(*order)
+    tile_loop = order[len(batch) + len(tile_m)]
+
+    root = sch.get_sblock("root")
+    if sch.get_consumers(block):  # fuse the epilogue into one block computed per tile
+        output = sch.get(sch.get_output_blocks(root)[0]).name_hint
+        inline_all_but(sch, {name, output})
+        epilogue = [o for o in sch.get_output_blocks(root) if sch.get(o).name_hint != name]
+        for e in epilogue:
+            sch.reverse_compute_at(e, tile_loop)
+    else:
+        epilogue = [sch.cache_write(block, 0, "global")]
+        sch.reverse_compute_at(epilogue[0], tile_loop)
+    for producer in sch.get_producers(block):
+        if "pad" not in sch.get(producer).name_hint:  # padding stays a separate, parallel kernel
+            try_(sch.compute_inline, producer)
+
+    width = lane(nr, params)
+    if width and nr > width:
+        outer, inner = sch.split(nv, [None, width])
+        sch.unroll(outer)
+        sch.vectorize(inner)
+    else:
+        sch.vectorize(nv)
+    if mv is not None:
+        sch.unroll(mv)
+    sch.unroll(r_inner)
+    for e in epilogue:
+        sch.vectorize(sch.get_loops(e)[-1])
+    outer = [no, *batch, *tile_m]
+    fused = sch.fuse(*outer) if len(outer) > 1 else outer[0]
+    macs = 1
+    for loop in sch.get_loops(block):
+        macs *= extent(sch, loop) or 1
+    if macs >= params.par_min_macs:
+        sch.parallel(fused)
+    # vectorize/parallel must come before decompose_reduction: afterwards the primitives refuse
+    init = sch.decompose_reduction(block, r_outer[0])
+    try_(sch.vectorize, sch.get_loops(init)[-1])
+    for producer in sch.get_producers(block):
+        if sch.get_loops(producer):
+            try_(par_vec, sch, producer, params)
+    return True
