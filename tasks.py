@@ -53,19 +53,21 @@ def recipes(c):
 
 
 @task(iterable=["input_shape"], help={
-    "model": "digits-cnn (default), minilm, or the path of an .onnx file",
-    "runs": "timed runs per engine (median reported; default 50)",
+    "model": "digits-cnn (default), minilm, mobilenetv2, resnet18, an .onnx path, a comma list, or 'all'",
+    "runs": "timed runs per engine (default 50)",
     "threads": "threads for every engine (default: all cores)",
     "input-shape": "NAME:D1,D2,... as for build",
+    "untuned": "also time TVM's stock pipeline (default on; --no-untuned skips it: MiniLM takes ~1.5 s a run)",
     "json": "print the result as JSON",
 })
 @user_errors
-def bench(c, model="digits-cnn", runs=50, threads=0, input_shape=None, json=False):
-    """Latency of the host build vs ONNX Runtime (and PyTorch), side by side; writes results/bench/."""
-    from edgebuild.bench import bench as run_bench, format_report
+def bench(c, model="digits-cnn", runs=50, threads=0, input_shape=None, untuned=True, json=False):
+    """Latency of host builds vs ONNX Runtime (and PyTorch), side by side; writes results/bench/ (JSON, SVG)."""
+    from edgebuild.bench import BENCH_MODELS, bench as run_bench, format_report
 
-    report = run_bench(PROJECT, model=model, runs=runs, threads=threads or None,
-                       input_shapes=tuple(input_shape or ()))
+    models = BENCH_MODELS if model == "all" else tuple(m for m in model.split(",") if m)
+    report = run_bench(PROJECT, models=models, runs=runs, threads=threads or None,
+                       input_shapes=tuple(input_shape or ()), untuned=untuned)
     print(jsonlib.dumps(report) if json else format_report(report))
 
 

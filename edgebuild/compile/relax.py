@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +97,9 @@ def compile_executable(mod, target, records: Path | None = None):
             try:
                 executable = tvm.compile(pipeline.lower(mod, target, records), target=target,
                                          relax_pipeline=_finish_pipeline(target))
-            except Exception:
+            except Exception as exc:
                 # A schedule rule TVM cannot lower must cost speed, never the build.
+                warnings.warn(f"schedule rules failed to lower ({_first_line(exc)}); compiling unscheduled")
                 executable = tvm.compile(pipeline.lower(mod, target, records, rules=False), target=target,
                                          relax_pipeline=_finish_pipeline(target))
         except Exception as exc:

@@ -1,6 +1,7 @@
 """The benchmark's mechanics (not its numbers: those are measurements, reported by `invoke bench`)."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -9,12 +10,16 @@ from ..conftest import ROOT, invoke
 pytestmark = pytest.mark.integration
 
 
-def test_bench_runs_every_engine_side_by_side_and_writes_json():
+def test_bench_runs_every_engine_side_by_side_and_writes_json_and_plot():
     done = invoke(ROOT, "bench", "--runs=3", "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert set(report["engines"]) == {"onnxruntime", "tvm", "pytorch"}
-    assert report["engines"]["onnxruntime"]["ratio_to_onnxruntime"] == 1.0
-    assert all(e["median_ms"] > 0 for e in report["engines"].values())
+    (model,) = report["models"]
+    assert set(model["engines"]) == {"onnxruntime", "tvm", "tvm-untuned", "pytorch"}
+    assert model["engines"]["onnxruntime"]["ratio_median"] == 1.0
+    assert all(e["median_ms"] > 0 and e["min_ms"] > 0 for e in model["engines"].values())
     assert report["onnxruntime_options"]["intra_op_num_threads"] == report["threads"]
-    assert len(report["bundle_sha256"]) == 64
+    assert len(model["bundle_sha256"]) == 64
+    json_file, svg_file = map(Path, report["files"])
+    assert json.loads(json_file.read_text())["models"][0]["model"] == "digits-cnn"
+    assert svg_file.read_text().startswith("<svg") and "digits-cnn tvm" in svg_file.read_text()

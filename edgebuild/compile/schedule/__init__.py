@@ -46,7 +46,10 @@ def schedule_module(mod, target) -> tuple[object, Counter]:
     for gv, func in mod.functions.items():
         if not isinstance(func, tirx.PrimFunc) or (func.attrs and SCHEDULED in func.attrs):
             continue
-        sch, kind = schedule_func(func, params)
+        try:
+            sch, kind = schedule_func(func, params)
+        except Exception:  # a kernel no rule understands keeps TVM's default (correct, unscheduled)
+            sch, kind = None, "none"
         stats[kind] += 1
         if sch is not None:
             new[gv] = sch.mod["main"].with_attr(SCHEDULED, True)
@@ -78,19 +81,16 @@ def schedule_func(func, params: Params):
         inline_all_but(sch, outs | set(reductions))
         return sch, reductions
 
-    try:
-        sch, reductions = prepared()
-        if len(reductions) == 1:
-            sch, _ = prepared()
-            if try_(schedule_reduce_vec, sch, sch.get_sblock(reductions[0]), params) is True:
-                return sch, "reduce_vec"
-        if reductions:
-            sch, _ = prepared()
-            if try_(schedule_rowwise, sch, params) is True:
-                return sch, "rowwise"
+    sch, reductions = prepared()
+    if len(reductions) == 1:
         sch, _ = prepared()
-        for block in sch.get_child_blocks(sch.get_sblock("root")):
-            try_(par_vec, sch, block, params)
-        return sch, "reduce" if reductions else "inject"
-    except Exception:  # a kernel no rule understands keeps TVM's default (correct, unscheduled)
-        return None, "none"
+        if try_(schedule_reduce_vec, sch, sch.get_sblock(reductions[0]), params) is True:
+            return sch, "reduce_vec"
+    if reductions:
+        sch, _ = prepared()
+        if try_(schedule_rowwise, sch, params) is True:
+            return sch, "rowwise"
+    sch, _ = prepared()
+    for block in sch.get_child_blocks(sch.get_sblock("root")):
+        try_(par_vec, sch, block, params)
+    return sch, "reduce" if reductions else "inject"

@@ -21,7 +21,7 @@ def is_mac(sch, block) -> bool:
         return False
     if not isinstance(b.body, tirx.BufferStore) or not isinstance(b.body.value, tirx.Add):
         return False
-    if not str(b.body.value.dtype).startswith("float"):
+    if not str(b.body.buffer.dtype).startswith("float"):
         # Integer (int8 x int8 -> int32) kernels keep their reduction innermost, where LLVM turns
         # it into dot-product instructions (sdot/udot); vectorising across N would lose them.
         return False
