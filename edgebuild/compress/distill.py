@@ -87,9 +87,8 @@ def apply(module, config: Distill, ctx: Context):
         ctx.notes["student_width"] = config.width
     else:
         raise ModelError("distill supports sequential CNNs (width) and BERT encoders (layers)")
-    steps = config.transformer_steps if hasattr(module, "bert") else config.steps
-    lr = min(config.learning_rate, 1e-4) if hasattr(module, "bert") else config.learning_rate  # pretrained weights
-    schedule = Schedule(steps, lr, batch=64, temperature=config.temperature,
+    steps = config.transformer_steps if hasattr(module, "bert") else config.steps  # fine_tune caps the lr
+    schedule = Schedule(steps, config.learning_rate, batch=64, temperature=config.temperature,
                         soft_weight=config.soft_weight)
     return fine_tune(student, ctx, schedule, teacher=teacher)
 

@@ -19,6 +19,8 @@ MINILM_TRAIN_SEQ = 64  # shorter than the deployed 128: training sentences fit, 
 # Recipes count steps for a small CNN; a transformer step costs ~100x more, so it gets this share of them
 # (at least one) to keep a build within a couple of minutes on 2 cores.
 TRANSFORMER_STEP_SHARE = 0.2
+# Pretrained transformers are wrecked by CNN-from-scratch learning rates (1e-3 took MiniLM's cosine to 0.8).
+TRANSFORMER_MAX_LR = 5e-5
 
 
 @dataclass(frozen=True)
@@ -36,14 +38,14 @@ def fine_tune(student, ctx, schedule: Schedule, teacher=None, after_step: Callab
 
     if schedule.steps <= 0:
         return student
-    steps = schedule.steps
+    steps, lr = schedule.steps, schedule.lr
     if ctx.model.name == "minilm":
-        steps = max(1, int(steps * TRANSFORMER_STEP_SHARE))
+        steps, lr = max(1, int(steps * TRANSFORMER_STEP_SHARE)), min(lr, TRANSFORMER_MAX_LR)
     batches = _task(ctx.model.name, teacher, schedule)
     threads = torch.get_num_threads()
     torch.manual_seed(ctx.seed)
     student.train()
-    opt = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=schedule.lr, weight_decay=0.0)
+    opt = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
     try:
         for step in range(steps):
             loss = batches(student, step)

@@ -115,3 +115,25 @@ def test_accuracy_gate_on_a_model_without_accuracy_bounds_agreement_instead():
     check(recipe, 1.0, "cosine_to_fp32", 0.995, [])
     with pytest.raises(GateFailed, match="below min-cosine-to-fp32 0.99"):
         check(recipe, 1.0, "cosine_to_fp32", 0.9, [])
+
+
+def test_qat_leaves_weights_on_their_per_channel_int8_grid(digits):
+    from edgebuild.compress import qat
+
+    _, net, ctx = digits
+    qat.apply(net, qat.Qat(steps=3), ctx)
+    conv = next(m for m in net if isinstance(m, torch.nn.Conv2d) and m.in_channels == 16)
+    w = conv.weight.detach()
+    scale = w.abs().amax(dim=(1, 2, 3), keepdim=True) / 127
+    assert torch.allclose(w / scale, (w / scale).round(), atol=1e-3)
+
+
+def test_torch_steps_on_an_onnx_file_are_refused(project):
+    from edgebuild.compress import Pipeline, load
+    from edgebuild.errors import ConfigError
+
+    class OnnxModel:
+        kind, name = "onnx", "det-1234"
+
+    with pytest.raises(ConfigError, match="needs a PyTorch model"):
+        Pipeline(load(project, "prune-50"), OnnxModel(), [])
