@@ -23,6 +23,7 @@ from importlib import metadata
 from pathlib import Path
 
 from ..errors import DeviceError
+from ..models.base import sha256_file
 from ..project import Project
 
 # Per arch: the platform tags pip may pick (oldest first); none exist for armv7l on PyPI.
@@ -91,7 +92,7 @@ def prepare(project: Project, arch: str, python: tuple[int, ...], say=print) -> 
     _download(wheels, arch, pyver, reqs, say)
     say(f"packing the runtime bundle (without {', '.join(sorted(EXCLUDE_FILES))})")
     archive, files, size, versions = _pack(sorted(wheels.glob("*.whl")), folder / "runtime.tar.gz")
-    digest = _sha256(archive)
+    digest = sha256_file(archive)
     info.write_text(json.dumps({"id": digest, "versions": versions, "files": files, "unpacked_bytes": size}, indent=1))
     return RuntimeBundle(digest, archive, arch, pyver, versions, files, size)
 
@@ -141,14 +142,6 @@ def _pack(wheels: list[Path], archive: Path) -> tuple[Path, int, int, dict[str, 
             tar.addfile(info, io.BytesIO(data))
     tmp.replace(archive)
     return archive, len(entries), sum(len(d) for d, _ in entries.values()), versions
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def remove_cache(project: Project) -> None:
