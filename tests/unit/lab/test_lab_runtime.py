@@ -5,6 +5,7 @@ import pytest
 
 from edgebuild.errors import DeviceError
 from edgebuild.lab import runtime
+from edgebuild.models.base import sha256_file
 
 
 def test_refuses_old_python_clearly():
@@ -44,7 +45,7 @@ def test_pack_leaves_out_the_compiler_and_is_reproducible(tmp_path):
                        "tvm_ffi/lib/libtvm_ffi_testing.so": b"t"})
     a, files, size, versions = runtime._pack([wheel], tmp_path / "a.tar.gz")
     b = runtime._pack([wheel], tmp_path / "b.tar.gz")[0]
-    assert runtime._sha256(a) == runtime._sha256(b)
+    assert sha256_file(a) == sha256_file(b)
     with tarfile.open(a) as tar:
         names = sorted(tar.getnames())
     assert names == ["site/tvm/__init__.py", "site/tvm/lib/libtvm_runtime.so", "site/tvm_ffi/lib/libtvm_ffi_testing.so"]
