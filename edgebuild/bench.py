@@ -1,7 +1,8 @@
 """Side-by-side latency on this machine: the TVM artifact vs ONNX Runtime (and PyTorch eager).
 
-A benchmark, not a test: engines run in one process on the same inputs and threads, alternating
-in blocks so that machine noise hits all of them alike; results are ratios to ONNX Runtime.
+A benchmark, not a test: each engine runs in its own process on the same inputs and threads, the
+engines alternating in blocks so that machine noise hits all of them alike; results are ratios
+to ONNX Runtime.
 """
 
 from __future__ import annotations
@@ -9,35 +10,41 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from . import bundle
 from .build import BuildRequest, build
+from .errors import EdgebuildError
 from .project import Project
+
+
+class BenchError(EdgebuildError):
+    """An engine process of the benchmark failed."""
 
 BENCH_MODELS = ("digits-cnn", "minilm", "mobilenetv2", "resnet18")
 WARMUP = 3
-# Engines alternate in blocks, each block led by an untimed run: thread pools (OpenMP, ORT, TVM)
-# keep spinning for a while after a run and would otherwise bill the next engine for it.
+# Engines (one process each) alternate in blocks, each led by an untimed run, with a pause between:
+# thread pools (OpenMP, ORT, TVM) keep spinning for a while after a run.
 BLOCK = 10
+GAP_S = 0.05
 
 
 @dataclass
 class Engine:
     name: str
     run: Callable[[], object]
-    times_ms: list[float] = field(default_factory=list)
 
 
 def bench(project: Project, models: tuple[str, ...] = ("digits-cnn",), runs: int = 50, threads: int | None = None,
           input_shapes: tuple[str, ...] = (), untuned: bool = True, say=print) -> dict:
     """Benchmark each model; writes results/bench/<time>.json and .svg. Returns the report."""
     threads = threads or os.cpu_count() or 1
-    _configure_tvm_threads(threads)
     reports = [_bench_model(project, m, runs, threads, input_shapes, untuned, say) for m in models]
     report = {
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "threads": threads, "runs": runs, "block": BLOCK,
@@ -57,15 +64,18 @@ def bench(project: Project, models: tuple[str, ...] = ("digits-cnn",), runs: int
 def _bench_model(project, model, runs, threads, input_shapes, untuned, say) -> dict:
     result = build(project, BuildRequest(model=model, target="host", input_shapes=input_shapes), say=say)
     folder, manifest = result.bundle, result.manifest
-    inputs, _ = bundle.read_reference(folder / bundle.REFERENCE)
-    names = [i["name"] for i in manifest["inputs"]]
     with tempfile.TemporaryDirectory(prefix="edgebuild-bench-") as scratch:
-        engines = [_onnxruntime(folder, inputs, threads), _tvm("tvm", folder / bundle.SO, names, inputs)]
+        specs = [("onnxruntime", str(folder / bundle.ONNX)), ("tvm", str(folder / bundle.SO))]
         if untuned:  # TVM's own pipeline, no schedule rules, no records: what edgebuild adds
-            engines.append(_tvm("tvm-untuned", _untuned_library(folder, Path(scratch)), names, inputs))
+            specs.append(("tvm-untuned", str(_untuned_library(folder, Path(scratch)))))
         if manifest["model"]["kind"] == "torch":
-            engines.append(_torch(project, model, names, inputs, threads))
-        _measure(engines, runs)
+            specs.append(("pytorch", model))
+        engines = [Worker(name, arg, folder, threads, project) for name, arg in specs]
+        try:
+            _measure(engines, runs)
+        finally:
+            for engine in engines:
+                engine.close()
     ort = engines[0].times_ms
     return {
         "model": manifest["model"]["name"], "bundle_sha256": bundle.manifest_sha256(folder),
@@ -80,22 +90,41 @@ def _bench_model(project, model, runs, threads, input_shapes, untuned, say) -> d
     }
 
 
-def _measure(engines: list[Engine], runs: int) -> None:
-    for engine in engines:
-        for _ in range(WARMUP):
-            engine.run()
+class Worker:
+    """One engine in its own process (bench_worker.py), driven block by block over a pipe: thread
+    pools of runtimes sharing one process (or spinning between runs) would bill each other."""
+
+    def __init__(self, name: str, arg: str, folder: Path, threads: int, project: Project):
+        self.name, self.times_ms = name, []
+        cmd = [sys.executable, "-m", "edgebuild.bench_worker", name, arg, str(folder), str(threads), str(project.root)]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        if self.proc.stdout.readline().strip() != "ready":
+            raise BenchError(f"the {name} worker failed to start (see its output above)")
+
+    def block(self, n: int) -> None:
+        self.proc.stdin.write(f"{n}\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise BenchError(f"the {self.name} worker died during a run")
+        self.times_ms.extend(json.loads(line))
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=60)
+
+
+def _measure(engines: list[Worker], runs: int) -> None:
     for block in range(0, runs, BLOCK):
         for engine in engines:
-            engine.run()
-            for _ in range(min(BLOCK, runs - block)):
-                start = time.perf_counter()
-                engine.run()
-                engine.times_ms.append((time.perf_counter() - start) * 1e3)
+            engine.block(min(BLOCK, runs - block))
+            time.sleep(GAP_S)  # lets the finished engine's threads stop spinning
 
 
 def format_report(report: dict) -> str:
-    lines = [f"{report['threads']} threads, batch as built, {report['runs']} timed runs per engine "
-             f"(alternating in blocks of {report['block']}); ratios to ONNX Runtime, by median and by min"]
+    lines = [f"{report['threads']} threads, batch as built, {report['runs']} timed runs per engine, one process "
+             f"each, alternating in blocks of {report['block']}; ratios to ONNX Runtime, by median and by min"]
     for m in report["models"]:
         lines.append(f"{m['model']}")
         lines.append(f"  {'engine':<12} {'median ms':>10} {'min ms':>10} {'ratio':>7} {'ratio(min)':>10}")
@@ -130,21 +159,26 @@ def plot(report: dict) -> str:
     return "\n".join(parts) + "\n"
 
 
-def _configure_tvm_threads(threads: int) -> None:
-    # Read when TVM's pool starts. Unbound threads: TVM otherwise pins the calling thread to one
-    # core, and every other engine in this process (PyTorch's OpenMP team) inherits that.
-    os.environ["TVM_NUM_THREADS"] = str(threads)
-    os.environ["TVM_BIND_THREADS"] = "0"
+def make_engine(name: str, arg: str, folder: Path, threads: int, project: Project) -> Engine:
+    """The engine `name` on the bundle in `folder` (run inside a worker process)."""
+    inputs, _ = bundle.read_reference(folder / bundle.REFERENCE)
+    names = [i["name"] for i in bundle.read_manifest(folder)["inputs"]]
+    if name == "onnxruntime":
+        return _onnxruntime(Path(arg), inputs, threads)
+    if name == "pytorch":
+        return _torch(project, arg, names, inputs, threads)
+    os.environ["TVM_NUM_THREADS"] = str(threads)  # read when TVM's thread pool starts
+    return _tvm(name, Path(arg), names, inputs)
 
 
-def _onnxruntime(folder: Path, inputs, threads: int) -> Engine:
+def _onnxruntime(model: Path, inputs, threads: int) -> Engine:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(folder / bundle.ONNX), options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
     return Engine("onnxruntime", lambda: session.run(None, inputs))
 
 
