@@ -41,16 +41,17 @@ def test_input_shape_for_an_input_the_model_lacks():
 
 
 def test_unsupported_operator_names_op_and_node_and_leaves_no_partial_bundle(tmp_path):
+    # QLinearMatMul/QLinearConv are lowered by edgebuild itself now; ConvInteger is still unsupported.
     graph = helper.make_graph(
-        [helper.make_node("QLinearMatMul", ["x", "s", "z", "x", "s", "z", "s", "z"], ["y"], name="qmm")], "g",
-        [helper.make_tensor_value_info("x", TensorProto.UINT8, [2, 2])],
-        [helper.make_tensor_value_info("y", TensorProto.UINT8, [2, 2])],
-        [helper.make_tensor("s", TensorProto.FLOAT, [], [0.1]), helper.make_tensor("z", TensorProto.UINT8, [], [0])])
+        [helper.make_node("ConvInteger", ["x", "w"], ["y"], name="qmm")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.UINT8, [1, 1, 2, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.INT32, [1, 1, 2, 2])],
+        [helper.make_tensor("w", TensorProto.UINT8, [1, 1, 1, 1], [3])])
     path = tmp_path / "q.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
     out = tmp_path / "out"
     out.mkdir()
     (out / "manifest.json").write_text("{}")  # a previous bundle: must survive the failed build
-    fails(ROOT, f"--model={path}", "--target=rpi4", f"--out={out}", match=["QLinearMatMul (node 'qmm')"])
+    fails(ROOT, f"--model={path}", "--target=rpi4", f"--out={out}", match=["ConvInteger (node 'qmm')"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "q.onnx"]
     assert [p.name for p in out.iterdir()] == ["manifest.json"]
