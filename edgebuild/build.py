@@ -18,6 +18,7 @@ import numpy as np
 
 from . import bundle, cache, compress, export, models, targets
 from .compile import relax, toolchain
+from .compile.runner import HostModel
 from .graph_stats import stats
 from .models import shapes
 from .project import Project
@@ -104,7 +105,7 @@ def build(project: Project, request: BuildRequest, say: Say = print) -> BuildRes
         if host_so != tmp / bundle.SO:
             with stage("host"):
                 relax.compile_host(mod, host_so, project.tuning_dir / "host")
-        runner = _host_runner(host_so, specs)
+        runner = HostModel(host_so, [s.name for s in specs])
         with stage("reference"):
             inputs = model.reference_inputs(specs)
             got = runner(inputs)
@@ -143,12 +144,6 @@ def _calibration_id(source: str | None) -> str:
         return f":{source or ''}"
     path = Path(source)
     return ":" + (models.base.sha256_file(path) if path.is_file() else str(path))
-
-
-def _host_runner(path: Path, specs):
-    from .compile.runner import HostModel
-
-    return HostModel(path, [s.name for s in specs])
 
 
 def _runs_here(target: targets.Target) -> bool:

@@ -51,19 +51,16 @@ def test_unknown_key_is_rejected_with_its_line_and_the_valid_keys(tmp_path):
         load(path)
 
 
-def test_wrong_type_and_bad_literal_and_missing_key(tmp_path):
-    path = write(tmp_path, 'cores = "4"\narch = "aarch64"\n[link]\nzig-target = "x"\n')
-    with pytest.raises(ConfigError, match=r"key 'cores': expected int, got str '4'"):
-        load(path)
-    path = write(tmp_path, 'cores = 4\narch = "mips"\n[link]\nzig-target = "x"\n')
-    with pytest.raises(ConfigError, match=r"key 'arch': invalid value 'mips'; expected one of 'x86_64', 'aarch64'"):
-        load(path)
-    path = write(tmp_path, 'cores = 4\narch = "aarch64"\n[link]\nflags = [1]\nzig-target = "x"\n')
-    with pytest.raises(ConfigError, match=r"key 'link.flags\[0\]': expected str, got int"):
-        load(path)
-    path = write(tmp_path, 'cores = 4\narch = "aarch64"\n')
-    with pytest.raises(ConfigError, match=r"key 'link': missing required key"):
-        load(path)
+@pytest.mark.parametrize("text,match", [
+    ('cores = "4"\narch = "aarch64"\n[link]\nzig-target = "x"\n', r"key 'cores': expected int, got str '4'"),
+    ('cores = 4\narch = "mips"\n[link]\nzig-target = "x"\n',
+     r"key 'arch': invalid value 'mips'; expected one of 'x86_64', 'aarch64'"),
+    ('cores = 4\narch = "aarch64"\n[link]\nflags = [1]\nzig-target = "x"\n', r"key 'link.flags\[0\]': expected str, got int"),
+    ('cores = 4\narch = "aarch64"\n', r"key 'link': missing required key"),
+], ids=["wrong-type", "bad-literal", "wrong-item-type", "missing-key"])
+def test_invalid_values_name_the_key(tmp_path, text, match):
+    with pytest.raises(ConfigError, match=match):
+        load(write(tmp_path, text))
 
 
 def test_derived_fields_cannot_be_set_from_the_file(tmp_path):
