@@ -61,8 +61,8 @@ class _Stages:
 
 def build(project: Project, request: BuildRequest, say: Say = print) -> BuildResult:
     target = targets.load(project, request.target)
-    recipe = compress.load(project, request.recipe).for_target(target.name)
     model = models.resolve(request.model, project)
+    recipe = compress.load(project, request.recipe).for_model(model.name).for_target(target.name)
     specs = shapes.resolve(model.name, model.inputs(), shapes.parse(request.input_shapes))
     out = (request.out or project.default_bundle_dir(model.name, recipe.name, target.name)).resolve()
 
@@ -124,6 +124,7 @@ def build(project: Project, request: BuildRequest, say: Say = print) -> BuildRes
             "model": model.describe(),
             "recipe": {"name": recipe.name, "description": recipe.description, "steps": recipe.steps,
                        "gate": compress.dump(recipe.gate) if recipe.gate else None,
+                       "model_override": model.name in (recipe.models or {}),
                        "target_override": target.name in (recipe.targets or {})},
             "target": {"name": target.name, "arch": target.arch, "tvm": json.loads(str(relax.tvm_target(target))),
                        "zig_target": target.link.zig_target},

@@ -1,7 +1,10 @@
 """codebook: stores clustered weights in the graph (and so in model.so) as packed k-bit indices plus
 a per-tensor codebook, expanded by the graph at run time.
 
-A tensor with at most 2^bits distinct values (after `cluster`) becomes
+Each tensor is packed at the narrowest width (1, 2, 4 or 8 bits, at most `bits`) that indexes its
+distinct values, so layers `cluster` gave more shared values keep them. What a deploy transfers is
+compressed (see bundle.transfer_bytes), which entropy-codes the indices: zeros and frequent values
+cost less than their width. A tensor with at most 2^bits distinct values (after `cluster`) becomes
 `Gather(codebook, unpack(indices))` in standard ONNX ops, so ONNX Runtime runs the same graph. TVM's
 constant folding would expand it straight back to fp32 constants; the indices therefore pass
 through `Where(false, idx, idx)` with a false computed from the first graph input (`x < x` is false
@@ -20,25 +23,30 @@ from .base import Context, Technique
 
 @dataclass(frozen=True)
 class Codebook:
-    bits: Literal[1, 2, 4, 8] = 4
+    bits: Literal[1, 2, 4, 8] = 4  # the widest index: tensors with more distinct values stay as they are
     min_size: int = 1024
+
+    def width(self, distinct: int) -> int | None:
+        """Bits per index for a tensor of `distinct` values, or None when it needs more than `bits`."""
+        return next((b for b in (1, 2, 4, 8) if b <= self.bits and distinct <= 2 ** b), None)
 
 
 def apply(proto, config: Codebook, ctx: Context):
     from onnx import TensorProto, helper, numpy_helper
 
     graph = proto.graph
-    per_byte = 8 // config.bits
-    base = 2 ** config.bits
-    nodes, inits, encoded, expanded = [], [], 0, 0
+    nodes, inits, encoded, expanded, widths = [], [], 0, 0, {}
     zero = _zero(graph, nodes, helper, TensorProto)
     for init in list(graph.initializer):
         w = numpy_helper.to_array(init)
         if w.dtype != np.float32 or w.size < config.min_size:
             continue
         values, idx = np.unique(w, return_inverse=True)
-        if len(values) > base:
+        bits = config.width(len(values))
+        if bits is None:
             continue
+        per_byte, base = 8 // bits, 2 ** bits
+        widths[bits] = widths.get(bits, 0) + 1
         name = init.name
         pad = (-idx.size) % per_byte
         digits = np.concatenate([idx.ravel(), np.zeros(pad, idx.dtype)]).reshape(-1, per_byte).astype(np.uint32)
@@ -72,6 +80,7 @@ def apply(proto, config: Codebook, ctx: Context):
         del graph.node[:]
         graph.node.extend(nodes + rest)  # expansions first: every consumer comes after its weight
     ctx.notes["encoded_tensors"] = encoded
+    ctx.notes["tensors_per_index_bits"] = {str(b): n for b, n in sorted(widths.items())}
     ctx.notes["runtime_expanded_bytes"] = expanded
     return proto
 

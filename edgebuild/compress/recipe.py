@@ -2,8 +2,9 @@
 
 Each step is a table with a `technique` key and that technique's typed fields; the typed config is
 validated when the recipe loads, so a typo fails before any slow work. The raw tables are kept as
-they were written so a recipe dumps back to exactly its file. `[targets.NAME]` tables override the
-steps or gate for one target, or refuse the target with a reason.
+they were written so a recipe dumps back to exactly its file. `[models.NAME]` and `[targets.NAME]`
+tables override the steps or gate for one model or one target, or refuse it with a reason; a
+build applies the model's override first, then the target's.
 """
 
 from __future__ import annotations
@@ -35,15 +36,11 @@ class Gate:
 
 @dataclass(frozen=True)
 class Override:
-    """Per-target changes: replace the steps and/or the gate, or refuse the target."""
+    """Per-model or per-target changes: replace the steps and/or the gate, or refuse the model/target."""
 
     steps: list[dict[str, Any]] | None = None
     gate: Gate | None = None
-    refuse: str | None = None  # why this recipe must not be built for the target
-
-    def __post_init__(self):
-        if self.steps is not None:
-            configs(self.steps, "steps")
+    refuse: str | None = None  # why this recipe must not be built for the model/target
 
 
 @dataclass(frozen=True)
@@ -51,15 +48,18 @@ class Recipe:
     description: str
     steps: list[dict[str, Any]] = field(default_factory=list)
     gate: Gate | None = None
+    models: dict[str, Override] | None = None
     targets: dict[str, Override] | None = None
     name: str = field(default="", metadata={"derived": True})
     target: str | None = field(default=None, metadata={"derived": True})  # set by for_target
+    model: str | None = field(default=None, metadata={"derived": True})  # set by for_model
 
     def __post_init__(self):
         configs(self.steps, "steps")
-        for target, override in (self.targets or {}).items():
-            if override.steps is not None:
-                configs(override.steps, f"targets.{target}.steps")
+        for kind in ("models", "targets"):
+            for name, override in (getattr(self, kind) or {}).items():
+                if override.steps is not None:
+                    configs(override.steps, f"{kind}.{name}.steps")
 
     @property
     def configs(self) -> list[Any]:
@@ -68,13 +68,19 @@ class Recipe:
 
     def for_target(self, target: str) -> "Recipe":
         """This recipe as built for `target`: its override applied, or a refusal with the reason."""
-        override = (self.targets or {}).get(target)
+        return self._override("target", target, (self.targets or {}).get(target))
+
+    def for_model(self, model: str) -> "Recipe":
+        """This recipe as applied to `model` (a model's name): its override applied, or a refusal."""
+        return self._override("model", model, (self.models or {}).get(model))
+
+    def _override(self, kind: str, name: str, override: Override | None) -> "Recipe":
         if override is None:
-            return replace(self, target=target)
+            return replace(self, **{kind: name})
         if override.refuse:
-            raise LookupFailed(f"recipe {self.name!r} refuses target {target!r}: {override.refuse}")
+            raise LookupFailed(f"recipe {self.name!r} refuses {kind} {name!r}: {override.refuse}")
         return replace(self, steps=override.steps if override.steps is not None else self.steps,
-                       gate=override.gate or self.gate, target=target)
+                       gate=override.gate or self.gate, **{kind: name})
 
 
 class _Key(schema.Where):

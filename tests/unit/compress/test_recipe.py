@@ -38,7 +38,12 @@ def test_unknown_recipe_lists_the_valid_ones(project):
      r"steps\[0\]\.method: invalid value 'median'; expected one of 'minmax'"),
     ('[targets.rpi4]\nsteps = [{ technique = "int3" }]\n',
      r"targets\.rpi4.*unknown technique 'int3'"),
-], ids=["unknown-technique", "unknown-step-key", "bad-step-value", "bad-override-step"])
+    ('[models.minilm]\nsteps = [{ technique = "cluster", layers = { "*.value" = { bits = 9 } } }]\n',
+     r"models\.minilm.*layers\.\*\.value\.bits: must be 1\.\.8"),
+    ('[models.minilm]\nstep = []\n',
+     r"models\.minilm\.step'?: unknown key; valid keys here: gate, refuse, steps"),
+], ids=["unknown-technique", "unknown-step-key", "bad-step-value", "bad-override-step", "bad-model-layer-bits",
+        "bad-model-override-key"])
 def test_invalid_steps_name_file_step_and_the_fix(tmp_project, body, match):
     path = tmp_project.recipes_dir / "odd.toml"
     path.write_text('description = "x"\n' + body)
@@ -61,6 +66,22 @@ def test_per_target_override_replaces_gate_and_refuse_names_the_reason(tmp_proje
     assert recipe.for_target("host").gate.max_accuracy_drop == 0.5
     with pytest.raises(LookupFailed, match="refuses target 'rpi4': int8 is slower"):
         recipe.for_target("rpi4")
+    assert compress.dump(recipe) == schema.load_toml(path)
+
+
+def test_per_model_override_applies_before_the_target_override(tmp_project):
+    path = tmp_project.recipes_dir / "odd.toml"
+    path.write_text('description = "x"\n[[steps]]\ntechnique = "prune"\n[gate]\nmax-accuracy-drop = 0.5\n'
+                    '[models.minilm]\nsteps = [{ technique = "prune", sparsity = 0.1 }]\n'
+                    '[models.det-1234]\nrefuse = "no training data"\n'
+                    '[targets.rpi5]\ngate = { min-cosine-to-fp32 = 0.9 }\n')
+    recipe = compress.load(tmp_project, "odd")
+    minilm = recipe.for_model("minilm").for_target("rpi5")
+    assert minilm.steps == [{"technique": "prune", "sparsity": 0.1}] and minilm.gate.min_cosine_to_fp32 == 0.9
+    assert minilm.model == "minilm" and minilm.target == "rpi5"
+    assert recipe.for_model("digits-cnn").steps == [{"technique": "prune"}]
+    with pytest.raises(LookupFailed, match="refuses model 'det-1234': no training data"):
+        recipe.for_model("det-1234")
     assert compress.dump(recipe) == schema.load_toml(path)
 
 

@@ -63,9 +63,38 @@ def test_cluster_leaves_at_most_2_to_the_bits_values_per_layer_and_keeps_zeros(d
     _, net, ctx = digits
     prune.apply(net, prune.Prune(sparsity=0.5), ctx)
     cluster.apply(net, cluster.Cluster(bits=4), ctx)
-    for layer in cluster.clusterable(net, cluster.Cluster()):
+    for _, layer in cluster.clusterable(net, cluster.Cluster()):
         values = layer.weight.detach().unique()
         assert len(values) <= 16 and 0 in values
+
+
+def test_cluster_layers_glob_sets_bits_per_layer(digits):
+    _, net, ctx = digits
+    cluster.apply(net, cluster.Cluster(bits=2, layers={"7": cluster.Layer(bits=5)}), ctx)
+    assert len(net[7].weight.detach().unique()) > 4 and len(net[3].weight.detach().unique()) <= 4
+    assert ctx.notes["layers_per_bits"] == {"2": 1, "5": 1}
+
+
+def _entropy(idx) -> float:
+    p = torch.bincount(idx).double() / idx.numel()
+    p = p[p > 0]
+    return float(-(p * p.log2()).sum())
+
+
+def test_entropy_constrained_clustering_trades_error_for_a_smaller_code_and_keeps_zeros():
+    torch.manual_seed(0)
+    w = torch.distributions.Laplace(0.0, 1.0).sample((20000,))
+    w[:5000] = 0  # pruned
+    plain_c, plain_i = cluster.kmeans_1d(w, 64, 10)
+    ec_c, ec_i = cluster.kmeans_1d(w, 64, 10, rate_weight=2.0)
+    assert _entropy(ec_i) < _entropy(plain_i) - 0.3  # bits per weight
+    assert float(((ec_c[ec_i] - w) ** 2).mean()) > float(((plain_c[plain_i] - w) ** 2).mean())
+    assert bool((ec_c[ec_i][:5000] == 0).all())
+
+
+@pytest.mark.parametrize("bits,distinct,width", [(8, 2, 1), (8, 16, 4), (8, 17, 8), (4, 17, None), (2, 3, 2)])
+def test_codebook_packs_each_tensor_at_the_narrowest_width_allowed(bits, distinct, width):
+    assert codebook.Codebook(bits=bits).width(distinct) == width
 
 
 def test_distill_builds_a_half_width_student(digits):
@@ -85,7 +114,7 @@ def test_codebook_stores_packed_indices_that_survive_compilation(digits, tmp_pat
     export.to_onnx(net, model.inputs(), model.output_names, path)
     plain = onnx.load(str(path))
     encoded = codebook.apply(onnx.load(str(path)), codebook.Codebook(bits=4), ctx)
-    assert ctx.notes["encoded_tensors"] == 2
+    assert ctx.notes["encoded_tensors"] == 2 and ctx.notes["tensors_per_index_bits"] == {"4": 2}
     x = {"image": dataset()[2][:1]}
     assert np.allclose(session(plain).run(None, x)[0], session(encoded).run(None, x)[0], atol=1e-5)
     onnx.save(encoded, str(path))
