@@ -4,7 +4,9 @@ Each step is a table with a `technique` key and that technique's typed fields; t
 validated when the recipe loads, so a typo fails before any slow work. The raw tables are kept as
 they were written so a recipe dumps back to exactly its file. `[models.NAME]` and `[targets.NAME]`
 tables override the steps or gate for one model or one target, or refuse it with a reason; a
-build applies the model's override first, then the target's.
+build applies the model's override first, then the target's. A model's table may carry its own
+`[models.NAME.targets.TARGET]` tables (e.g. refuse int8 where it measured slower for that model),
+which replace the recipe's for that target.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Override:
     steps: list[dict[str, Any]] | None = None
     gate: Gate | None = None
     refuse: str | None = None  # why this recipe must not be built for the model/target
+    targets: dict[str, "Override"] | None = None  # in a model's override only: that model's target overrides
 
 
 @dataclass(frozen=True)
@@ -56,10 +59,15 @@ class Recipe:
 
     def __post_init__(self):
         configs(self.steps, "steps")
-        for kind in ("models", "targets"):
-            for name, override in (getattr(self, kind) or {}).items():
-                if override.steps is not None:
-                    configs(override.steps, f"{kind}.{name}.steps")
+        nested = [(f"models.{m}.targets.{t}", o) for m, mo in (self.models or {}).items()
+                  for t, o in (mo.targets or {}).items()]
+        plain = [(f"targets.{t}", o) for t, o in (self.targets or {}).items()] + nested
+        for where, override in [(f"models.{m}", o) for m, o in (self.models or {}).items()] + plain:
+            if override.steps is not None:
+                configs(override.steps, f"{where}.steps")
+        for where, override in plain:
+            if override.targets:
+                raise ValueError(f"{where}.targets: only a model's table ([models.NAME]) has per-target tables")
 
     @property
     def configs(self) -> list[Any]:
@@ -79,8 +87,9 @@ class Recipe:
             return replace(self, **{kind: name})
         if override.refuse:
             raise LookupFailed(f"recipe {self.name!r} refuses {kind} {name!r}: {override.refuse}")
+        targets = {**(self.targets or {}), **(override.targets or {})} or None
         return replace(self, steps=override.steps if override.steps is not None else self.steps,
-                       gate=override.gate or self.gate, **{kind: name})
+                       gate=override.gate or self.gate, targets=targets, **{kind: name})
 
 
 class _Key(schema.Where):

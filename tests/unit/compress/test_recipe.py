@@ -85,6 +85,22 @@ def test_per_model_override_applies_before_the_target_override(tmp_project):
     assert compress.dump(recipe) == schema.load_toml(path)
 
 
+def test_a_model_may_refuse_one_target_and_only_a_model_table_nests_targets(tmp_project):
+    path = tmp_project.recipes_dir / "odd.toml"
+    path.write_text('description = "x"\n[[steps]]\ntechnique = "int8-static"\n'
+                    '[targets.rpi4]\ngate = { max-accuracy-drop = 2.0 }\n'
+                    '[models.digits-cnn.targets.host]\nrefuse = "measured 4x slower than fp32"\n')
+    recipe = compress.load(tmp_project, "odd")
+    with pytest.raises(LookupFailed, match="refuses target 'host': measured 4x slower"):
+        recipe.for_model("digits-cnn").for_target("host")
+    assert recipe.for_model("minilm").for_target("host").target == "host"
+    assert recipe.for_model("digits-cnn").for_target("rpi4").gate.max_accuracy_drop == 2.0
+    assert compress.dump(recipe) == schema.load_toml(path)
+    path.write_text('description = "x"\n[targets.rpi4.targets.host]\nrefuse = "x"\n')
+    with pytest.raises(ConfigError, match=r"targets\.rpi4\.targets: only a model's table"):
+        compress.load(tmp_project, "odd")
+
+
 def test_every_technique_lists_a_typed_config_and_stage():
     for name, technique in compress.techniques().items():
         assert technique.name == name and technique.stage in ("torch", "onnx")
