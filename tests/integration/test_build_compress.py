@@ -36,6 +36,17 @@ def test_int8_static_rpi5_saves_60_percent_of_fp32_weight_bytes(rpi5):
     assert saved >= 0.6 * fp32["metrics"]["weight_bytes"]
 
 
+def test_deep_compression_on_digits_keeps_accuracy_within_1_pt_and_shrinks_the_transfer(tmp_path):
+    fp32, _ = build(tmp_path / "none")
+    deep, _ = build(tmp_path / "deep", "--recipe=deep-compression")
+    assert fp32["metrics"]["accuracy"] - deep["metrics"]["accuracy"] <= 1.0
+    assert deep["metrics"]["weight_bytes"] < 0.2 * fp32["metrics"]["weight_bytes"]
+    assert deep["metrics"]["transfer_bytes"] < 0.5 * fp32["metrics"]["transfer_bytes"]
+    cluster, codebook = deep["compression"][2:4]
+    assert cluster["notes"]["layers_per_bits"] == {"4": 2} and codebook["notes"]["tensors_per_index_bits"] == {"4": 2}
+    assert deep["recipe"]["model_override"] is False
+
+
 def test_manifest_and_output_carry_the_per_step_table(rpi5):
     _, (int8, done) = rpi5
     rows = int8["compression"]

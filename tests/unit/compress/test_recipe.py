@@ -101,6 +101,15 @@ def test_a_model_may_refuse_one_target_and_only_a_model_table_nests_targets(tmp_
         compress.load(tmp_project, "odd")
 
 
+@pytest.mark.parametrize("name", ["int8-static", "int8-dynamic", "qat-int8"])
+def test_shipped_int8_recipes_refuse_the_host_where_int8_measured_slower(project, name):
+    recipe = compress.load(project, name)
+    with pytest.raises(LookupFailed, match=r"refuses target 'host': slower than fp32 on this host: [\d.]+ ms vs"):
+        recipe.for_model("digits-cnn").for_target("host")
+    assert recipe.for_model("digits-cnn").for_target("rpi5").steps == recipe.steps
+    assert recipe.for_model("det-1234").for_target("host").target == "host"  # not measured: not refused
+
+
 def test_every_technique_lists_a_typed_config_and_stage():
     for name, technique in compress.techniques().items():
         assert technique.name == name and technique.stage in ("torch", "onnx")
