@@ -80,8 +80,19 @@ def _requantize(bb, acc, multiplier: np.ndarray, y_zp, out_dtype: str | None, ch
     rounded = relax.op.round(scaled)
     if zp:
         rounded = relax.op.add(rounded, relax.const(np.float32(zp)))
-    clipped = relax.op.clip(rounded, float(info.min), float(info.max))
-    return relax.op.astype(clipped, out_dtype)
+    return relax.op.astype(_clamp(bb, rounded, float(info.min), float(info.max)), out_dtype)
+
+
+def _clamp(bb, x, low: float, high: float):
+    """clip(x, low, high) as maximum/minimum with constants of x's rank: unlike relax clip, these keep
+    ConvertLayout's NHWC (no transpose pair around the requantize) and fuse into the int32 kernel."""
+    from tvm import relax
+
+    x = bb.normalize(x)
+    ones = (1,) * x.ty.ndim
+    for value, op in ((low, relax.op.maximum), (high, relax.op.minimum)):
+        x = op(x, relax.const(np.full(ones, value, "float32")))
+    return x
 
 
 def _opt(inputs, i):

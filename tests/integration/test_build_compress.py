@@ -28,8 +28,6 @@ def test_int8_static_rpi5_meets_the_accuracy_budget_and_shrinks(rpi5):
     assert int8["files"]["model.so"]["bytes"] < 0.7 * fp32["files"]["model.so"]["bytes"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 3 acceptance figure not met since the fp32 build got schedule "
-                   "rules: its code shrank, so int8 saves 54% of the fp32 weight bytes (goal 60%)")
 def test_int8_static_rpi5_saves_60_percent_of_fp32_weight_bytes(rpi5):
     (fp32, _), (int8, _) = rpi5
     saved = fp32["files"]["model.so"]["bytes"] - int8["files"]["model.so"]["bytes"]
