@@ -7,7 +7,9 @@ build time; one input and one output transpose remain.
 TVM 0.27 pitfall: ConvertLayout leaves binary ops with a 0-d constant (ReLU6 as ONNX Clip ->
 maximum/minimum with scalars) in NCHW and wraps each in a transpose pair, which also stops them
 fusing into the convolution. Scalar constants are expanded to rank 4 first, and Clip is imported
-as high-level maximum/minimum (see `clip`) instead of the importer's opaque call_tir.
+as high-level maximum/minimum (see `clip`) instead of the importer's opaque call_tir. Once the
+layout is settled, bounds become clip again with immediate values (`_bounds_to_clip`), so they are
+not kernel arguments: on rpi5 this took the int8 digits-cnn model.so from 76,976 to 72,240 bytes.
 """
 
 from __future__ import annotations
