@@ -78,15 +78,23 @@ def _expand_scalar_consts():
                     return relax.Call(call.op, [tensor, k] if first else [k, tensor], call.attrs)
             return call
 
-    @tvm.transform.module_pass(opt_level=0, name="ExpandScalarConsts")
-    def expand(mod, _ctx):
-        mutate = Expand(mod)
+    return _each_function("ExpandScalarConsts", Expand)
+
+
+def _each_function(name: str, mutator_class):
+    """A module pass applying `mutator_class` to every Relax function."""
+    import tvm
+    from tvm import relax
+
+    @tvm.transform.module_pass(opt_level=0, name=name)
+    def run(mod, _ctx):
+        mutate = mutator_class(mod)
         for gv, func in mod.functions_items():
             if isinstance(func, relax.Function):
                 mod[gv] = mutate.visit_expr(func)
         return mod
 
-    return expand
+    return run
 
 
 def _bounds_to_clip():
@@ -116,12 +124,4 @@ def _bounds_to_clip():
             low, high = (v, info.max.item()) if call.op.name == "relax.maximum" else (info.min.item(), v)
             return relax.op.clip(x, relax.prim_value(low), relax.prim_value(high))
 
-    @tvm.transform.module_pass(opt_level=0, name="BoundsToClip")
-    def to_clip(mod, _ctx):
-        mutate = Bounds(mod)
-        for gv, func in mod.functions_items():
-            if isinstance(func, relax.Function):
-                mod[gv] = mutate.visit_expr(func)
-        return mod
-
-    return to_clip
+    return _each_function("BoundsToClip", Bounds)

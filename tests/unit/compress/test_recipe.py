@@ -56,12 +56,17 @@ def test_graph_steps_must_follow_pytorch_steps():
         configs([{"technique": "int8-static"}, {"technique": "fp16"}], "steps")
 
 
-def test_per_target_override_replaces_gate_and_refuse_names_the_reason(tmp_project):
+def odd(tmp_project, body: str):
+    """(path, recipe) of a recipe 'odd' written with `body` after its description."""
     path = tmp_project.recipes_dir / "odd.toml"
-    path.write_text('description = "x"\n[[steps]]\ntechnique = "int8-static"\n[gate]\nmax-accuracy-drop = 0.5\n'
-                    '[targets.rpi5]\ngate = { max-accuracy-drop = 2.0 }\n'
-                    '[targets.rpi4]\nrefuse = "int8 is slower than fp32 without sdot"\n')
-    recipe = compress.load(tmp_project, "odd")
+    path.write_text('description = "x"\n' + body)
+    return path, compress.load(tmp_project, "odd")
+
+
+def test_per_target_override_replaces_gate_and_refuse_names_the_reason(tmp_project):
+    path, recipe = odd(tmp_project, '[[steps]]\ntechnique = "int8-static"\n[gate]\nmax-accuracy-drop = 0.5\n'
+                                    '[targets.rpi5]\ngate = { max-accuracy-drop = 2.0 }\n'
+                                    '[targets.rpi4]\nrefuse = "int8 is slower than fp32 without sdot"\n')
     assert recipe.for_target("rpi5").gate.max_accuracy_drop == 2.0
     assert recipe.for_target("host").gate.max_accuracy_drop == 0.5
     with pytest.raises(LookupFailed, match="refuses target 'rpi4': int8 is slower"):
@@ -70,12 +75,10 @@ def test_per_target_override_replaces_gate_and_refuse_names_the_reason(tmp_proje
 
 
 def test_per_model_override_applies_before_the_target_override(tmp_project):
-    path = tmp_project.recipes_dir / "odd.toml"
-    path.write_text('description = "x"\n[[steps]]\ntechnique = "prune"\n[gate]\nmax-accuracy-drop = 0.5\n'
-                    '[models.minilm]\nsteps = [{ technique = "prune", sparsity = 0.1 }]\n'
-                    '[models.det-1234]\nrefuse = "no training data"\n'
-                    '[targets.rpi5]\ngate = { min-cosine-to-fp32 = 0.9 }\n')
-    recipe = compress.load(tmp_project, "odd")
+    path, recipe = odd(tmp_project, '[[steps]]\ntechnique = "prune"\n[gate]\nmax-accuracy-drop = 0.5\n'
+                                    '[models.minilm]\nsteps = [{ technique = "prune", sparsity = 0.1 }]\n'
+                                    '[models.det-1234]\nrefuse = "no training data"\n'
+                                    '[targets.rpi5]\ngate = { min-cosine-to-fp32 = 0.9 }\n')
     minilm = recipe.for_model("minilm").for_target("rpi5")
     assert minilm.steps == [{"technique": "prune", "sparsity": 0.1}] and minilm.gate.min_cosine_to_fp32 == 0.9
     assert minilm.model == "minilm" and minilm.target == "rpi5"
@@ -86,19 +89,16 @@ def test_per_model_override_applies_before_the_target_override(tmp_project):
 
 
 def test_a_model_may_refuse_one_target_and_only_a_model_table_nests_targets(tmp_project):
-    path = tmp_project.recipes_dir / "odd.toml"
-    path.write_text('description = "x"\n[[steps]]\ntechnique = "int8-static"\n'
-                    '[targets.rpi4]\ngate = { max-accuracy-drop = 2.0 }\n'
-                    '[models.digits-cnn.targets.host]\nrefuse = "measured 4x slower than fp32"\n')
-    recipe = compress.load(tmp_project, "odd")
+    path, recipe = odd(tmp_project, '[[steps]]\ntechnique = "int8-static"\n'
+                                    '[targets.rpi4]\ngate = { max-accuracy-drop = 2.0 }\n'
+                                    '[models.digits-cnn.targets.host]\nrefuse = "measured 4x slower than fp32"\n')
     with pytest.raises(LookupFailed, match="refuses target 'host': measured 4x slower"):
         recipe.for_model("digits-cnn").for_target("host")
     assert recipe.for_model("minilm").for_target("host").target == "host"
     assert recipe.for_model("digits-cnn").for_target("rpi4").gate.max_accuracy_drop == 2.0
     assert compress.dump(recipe) == schema.load_toml(path)
-    path.write_text('description = "x"\n[targets.rpi4.targets.host]\nrefuse = "x"\n')
     with pytest.raises(ConfigError, match=r"targets\.rpi4\.targets: only a model's table"):
-        compress.load(tmp_project, "odd")
+        odd(tmp_project, '[targets.rpi4.targets.host]\nrefuse = "x"\n')
 
 
 @pytest.mark.parametrize("name", ["int8-static", "int8-dynamic", "qat-int8"])
