@@ -7,8 +7,8 @@ what the indices cost is their entropy, not their width.
 `rate-weight` makes the clustering entropy-constrained (Chou, Lookabaugh and Gray, 1989): each
 weight goes to the value minimising squared error + rate-weight x (the plain k-means error) x the
 value's code length in bits, so rare values give way to frequent ones where that costs little
-precision. At the same transfer size this keeps MiniLM's embeddings markedly closer than plain
-k-means. `layers` sets `bits` or `rate-weight` for the modules whose name matches a glob (first
+precision. Measured on MiniLM with the same bits per layer: plain k-means cosine 0.9753 with 10.62 MB
+of zlib-compressed indices, rate-weight 1.0 cosine 0.9757 with 10.38 MB. `layers` sets `bits` or `rate-weight` for the modules whose name matches a glob (first
 match wins), e.g. more shared values for a transformer's sensitive projections.
 """
 
