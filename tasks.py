@@ -93,14 +93,15 @@ def tune(c, model="digits-cnn", target="host", trials=0, minutes=0.0, input_shap
     "recipes": "comma-separated recipes (default: every recipe in recipes/)",
     "runs": "timed runs per artifact (median reported; default 20)",
     "json": "print the result as JSON",
+    "calibration": "FILE.npz or random: samples for models without data of their own (resnet18, mobilenetv2)",
 })
 @user_errors
-def bench_compress(c, model="digits-cnn", recipes="", runs=20, json=False):
+def bench_compress(c, model="digits-cnn", recipes="", runs=20, json=False, calibration=None):
     """Every compression recipe on one model (host builds): metric, sizes, MACs, latency vs none."""
     from edgebuild.compress.bench import format_report, run
 
     names = [r for r in recipes.split(",") if r] or [r.name for r in builder.list_recipes(PROJECT)]
-    report = run(PROJECT, model, names, int(runs))
+    report = run(PROJECT, model, names, int(runs), calibration=calibration)
     print(jsonlib.dumps(report) if json else format_report(report))
 
 
