@@ -21,16 +21,19 @@ from .finetune import Schedule, fine_tune, trainable
 class PruneChannels:
     ratio: float = 0.3  # share of all prunable channels removed
     min_keep: float = 0.25  # no layer keeps fewer than this share of its channels
+    channel_multiple: int = 8  # kept counts are rounded to this (SIMD width: odd counts defeat vector kernels)
     fine_tune_steps: int = 200
     learning_rate: float = 1e-3
 
     def __post_init__(self):
         if not 0 <= self.ratio < 1 or not 0 < self.min_keep <= 1:
             raise ValueError("ratio must be in [0, 1) and min-keep in (0, 1]")
+        if self.channel_multiple < 1:
+            raise ValueError("channel-multiple: must be >= 1")
 
 
-def _keep(scores: list, ratio: float, min_keep: float):
-    """Indices kept per layer under one global budget of normalised scores."""
+def _keep(scores: list, ratio: float, min_keep: float, multiple: int = 1):
+    """Indices kept per group under one global budget of normalised scores, `multiple` at a time."""
     import torch
 
     normed = [s / (s.mean() + 1e-12) for s in scores]
@@ -39,11 +42,10 @@ def _keep(scores: list, ratio: float, min_keep: float):
     threshold = flat.kthvalue(drop).values if drop > 0 else flat.min() - 1
     kept = []
     for s in normed:
-        idx = (s > threshold).nonzero().flatten()
-        floor = max(1, int(round(min_keep * s.numel())))
-        if idx.numel() < floor:
-            idx = s.topk(floor).indices.sort().values
-        kept.append(idx)
+        count = max(int((s > threshold).sum()), 1, int(round(min_keep * s.numel())))
+        if s.numel() > multiple:  # vector-friendly widths: odd counts leave SIMD lanes idle or scalar
+            count = min(s.numel(), max(multiple, multiple * round(count / multiple)))
+        kept.append(s.topk(count).indices.sort().values)
     return kept
 
 
@@ -57,7 +59,7 @@ def _cnn(net, config: PruneChannels, example: tuple) -> list[tuple[int, int]]:
     if not roots:
         raise ModelError("prune-channels found no prunable channel group (conv/linear outputs that do not "
                          "reach the network's output) in this network")
-    kept = _keep([scores[r] for r in roots], config.ratio, config.min_keep)
+    kept = _keep([scores[r] for r in roots], config.ratio, config.min_keep, config.channel_multiple)
     remove(groups, dict(zip(roots, kept)))
     return [(int(scores[r].numel()), int(k.numel())) for r, k in zip(roots, kept)]
 
@@ -66,7 +68,7 @@ def _bert_ffn(bert, config: PruneChannels) -> list[tuple[int, int]]:
     blocks = bert.encoder.layer
     scores = [b.intermediate.dense.weight.detach().norm(dim=1) * b.output.dense.weight.detach().norm(dim=0)
               for b in blocks]
-    kept = _keep(scores, config.ratio, config.min_keep)
+    kept = _keep(scores, config.ratio, config.min_keep, config.channel_multiple)
     for block, idx in zip(blocks, kept):
         up, down = block.intermediate.dense, block.output.dense
         _slice(up, "weight", 0, idx)
