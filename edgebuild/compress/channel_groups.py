@@ -97,7 +97,10 @@ def analyse(net, example: tuple) -> Groups:
         gm = symbolic_trace(net)
     except Exception as exc:  # noqa: BLE001 - any tracing failure means: not a graph we can analyse
         raise ModelError(f"prune-channels could not trace this network with torch.fx ({exc})") from None
-    ShapeProp(gm).propagate(*example)
+    training = gm.training
+    with torch.no_grad():  # shapes only: eval mode, so BatchNorm statistics stay as they are
+        ShapeProp(gm.eval()).propagate(*example)
+    gm.train(training)
     g = Groups(gm)
     modules = dict(gm.named_modules())
     calls: dict[str, int] = {}
