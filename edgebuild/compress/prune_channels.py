@@ -21,7 +21,7 @@ from .finetune import Schedule, fine_tune, trainable
 class PruneChannels:
     ratio: float = 0.3  # share of all prunable channels removed
     min_keep: float = 0.25  # no layer keeps fewer than this share of its channels
-    channel_multiple: int = 8  # kept counts are rounded to this (SIMD width: odd counts defeat vector kernels)
+    channel_multiple: int = 16  # kept counts are rounded to this (SIMD width: odd counts defeat vector kernels)
     fine_tune_steps: int = 200
     learning_rate: float = 1e-3
 
