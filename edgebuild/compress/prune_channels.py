@@ -43,8 +43,11 @@ def _keep(scores: list, ratio: float, min_keep: float, multiple: int = 1):
     kept = []
     for s in normed:
         count = max(int((s > threshold).sum()), 1, int(round(min_keep * s.numel())))
-        if s.numel() > multiple:  # vector-friendly widths: odd counts leave SIMD lanes idle or scalar
-            count = min(s.numel(), max(multiple, multiple * round(count / multiple)))
+        step = multiple
+        while step > 1 and step >= s.numel():  # narrow groups: half-width vectors
+            step //= 2
+        # vector-friendly widths: odd counts leave SIMD lanes idle or scalar
+        count = min(s.numel(), max(step, step * round(count / step)))
         kept.append(s.topk(count).indices.sort().values)
     return kept
 

@@ -86,9 +86,13 @@ def test_channels_of_zero_importance_are_removed_without_changing_the_outputs(ar
 def test_prune_channels_on_residual_nets_shrinks_tensors_and_macs(arch):
     net = _net(arch)
     before = torch_numbers(net, SPECS)
+    widths = {n: m.out_channels for n, m in net.named_modules() if isinstance(m, nn.Conv2d)}
     ctx = type("Ctx", (), {"specs": SPECS, "notes": {}, "model": type("M", (), {"name": arch.__name__})})()
     prune_channels.apply(net, prune_channels.PruneChannels(ratio=0.3, fine_tune_steps=0), ctx)
     after = torch_numbers(net, SPECS)
+    pruned = {n: m.out_channels for n, m in net.named_modules() if isinstance(m, nn.Conv2d) and m.out_channels != widths[n]}
+    # vector-friendly widths (channel-multiple 16; half that for groups of 16 or fewer channels)
+    assert pruned and all(w % 16 == 0 or (widths[n] <= 16 and w % 8 == 0) for n, w in pruned.items())
     assert after["macs"] < 0.8 * before["macs"] and after["params"] < 0.9 * before["params"]
     with torch.no_grad():
         assert net(_image()).shape == (2, 1000)  # the network's output channels are never pruned
