@@ -79,3 +79,15 @@ def test_int8_static_on_an_onnx_file_needs_calibration_data_and_uses_the_file_gi
     rows = manifest["compression"]
     assert rows[1]["notes"]["calibration"] == "file calib.npz" and rows[1]["notes"]["calibration_samples"] == 50
     assert manifest["metrics"]["cosine_to_fp32"] >= 0.99  # agreement with the fp32 graph gates ONNX files
+
+
+def test_sparse_kernel_above_compiles_the_pruned_linear_layer_to_csr_with_parity(tmp_project, tmp_path):
+    (tmp_project.recipes_dir / "sparse.toml").write_text(
+        'description = "90% zeros, CSR kernel from 80%"\n[[steps]]\ntechnique = "prune"\nsparsity = 0.9\n'
+        'scope = "layer"\nsparse-kernel-above = 0.8\n[gate]\nmax-accuracy-drop = 100.0\n')
+    out = tmp_path / "bundle"
+    done = invoke(tmp_project.root, "build", "--recipe=sparse", f"--out={out}")
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert b"csr_matmul" in (out / "model.so").read_bytes()  # digits-cnn's Linear runs the CSR kernel
+    assert manifest["metrics"]["max_abs_diff_vs_onnxruntime"] < 1e-4  # same outputs as the dense graph
