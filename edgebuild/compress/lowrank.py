@@ -13,8 +13,9 @@ Ranks come from one of two rules:
   its layer's) per parameter it costs first, until the factorable layers hold `params-budget` of
   their dense parameter count. A layer whose factors would cost more than `max-rank-ratio` of its
   dense weights is kept dense (the greedy pays the difference as one step).
-A layer is factorable when its smallest dimension is at least `min-features`. An optional short
-fine-tune recovers accuracy.
+Ranks are rounded to whole multiples of `rank-multiple` (default 16): MiniLM factored at odd ranks
+ran at 0.29x the dense build's speed. A layer is factorable when its smallest dimension is at least
+`min-features`. An optional short fine-tune recovers accuracy.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class LowRank:
     conv_factorization: Literal["channel", "tucker2"] = "channel"
     max_rank_ratio: float = 0.8  # factor only when the factors cost <= this share of the dense weights
     min_features: int = 32  # layers with a dimension smaller than this stay dense
+    rank_multiple: int = 16  # ranks are whole multiples of this: odd widths defeat the vector micro-kernel
     convolutions: bool = True
     fine_tune_steps: int = 0
     learning_rate: float = 5e-4
@@ -43,6 +45,8 @@ class LowRank:
             raise ValueError("energy and max-rank-ratio must be in (0, 1]")
         if self.params_budget is not None and not 0 < self.params_budget < 1:
             raise ValueError("params-budget: must be in (0, 1), the share of factorable parameters kept")
+        if self.rank_multiple < 1:
+            raise ValueError("rank-multiple: must be >= 1")
 
 
 class _Plan:
@@ -69,8 +73,9 @@ class _Plan:
             return in_ch * r_in + r_out * r_in * kh * kw + r_out * out_ch
         return ranks[0] * (w.shape[0] + w[0].numel())
 
-    def energy_ranks(self, energy: float) -> list[int]:
-        return [min(len(e), sum(1 for c in _cumulative(e) if c < energy) + 1) for e in self.energies]
+    def energy_ranks(self, energy: float, multiple: int) -> list[int]:
+        ranks = [sum(1 for c in _cumulative(e) if c < energy) + 1 for e in self.energies]
+        return [min(len(e), max(multiple, multiple * round(r / multiple))) for e, r in zip(self.energies, ranks)]
 
 
 def _cumulative(values):
@@ -80,9 +85,11 @@ def _cumulative(values):
         yield total
 
 
-def _budget_ranks(plans: list[_Plan], budget: float, max_rank_ratio: float) -> list[list[int] | None]:
-    """Greedy global ranks: most energy per parameter first, until the budget; None means dense."""
-    ranks = [[1] * len(p.energies) for p in plans]
+def _budget_ranks(plans: list[_Plan], budget: float, max_rank_ratio: float,
+                  multiple: int = 1) -> list[list[int] | None]:
+    """Greedy global ranks, `multiple` components at a time: most energy per parameter first, until
+    the budget; None means dense."""
+    ranks = [[min(multiple, len(e)) for e in p.energies] for p in plans]
     dense = [False] * len(plans)
     total = sum(p.cost(r) for p, r in zip(plans, ranks))
     limit = budget * sum(p.dense for p in plans)
@@ -94,8 +101,8 @@ def _budget_ranks(plans: list[_Plan], budget: float, max_rank_ratio: float) -> l
         for mode, e in enumerate(p.energies):
             if r[mode] >= len(e):
                 continue
-            grown = r[:mode] + [r[mode] + 1] + r[mode + 1:]
-            gain, delta = e[r[mode]] / len(r), p.cost(grown) - p.cost(r)
+            grown = r[:mode] + [min(len(e), r[mode] + multiple)] + r[mode + 1:]
+            gain, delta = sum(e[r[mode]:grown[mode]]) / len(r), p.cost(grown) - p.cost(r)
             if p.cost(grown) > max_rank_ratio * p.dense:  # past this, the layer stays dense
                 gain = 1 - sum(sum(m[:k]) for m, k in zip(p.energies, r)) / len(r)
                 mode, delta = None, p.dense - p.cost(r)
@@ -114,7 +121,7 @@ def _budget_ranks(plans: list[_Plan], budget: float, max_rank_ratio: float) -> l
         if mode is None:
             dense[i] = True
             continue
-        ranks[i][mode] += 1
+        ranks[i][mode] = min(len(plans[i].energies[mode]), ranks[i][mode] + multiple)
         push(i)
     return [None if d else r for r, d in zip(ranks, dense)]
 
@@ -174,9 +181,9 @@ def plans(module, config: LowRank) -> list[_Plan]:
 def apply(module, config: LowRank, ctx: Context):
     todo = plans(module, config)
     if config.params_budget is not None:
-        chosen = _budget_ranks(todo, config.params_budget, config.max_rank_ratio)
+        chosen = _budget_ranks(todo, config.params_budget, config.max_rank_ratio, config.rank_multiple)
     else:
-        chosen = [p.energy_ranks(config.energy) for p in todo]
+        chosen = [p.energy_ranks(config.energy, config.rank_multiple) for p in todo]
         chosen = [r if p.cost(r) <= config.max_rank_ratio * p.dense else None for p, r in zip(todo, chosen)]
     ranks = {}
     for plan, r in zip(todo, chosen):

@@ -24,9 +24,20 @@ def test_svd_factors_a_low_rank_linear_layer_exactly():
     x = torch.randn(8, 64)
     want = net(x)
     ctx = Ctx()
-    lowrank.apply(net, lowrank.LowRank(energy=0.9999), ctx)
+    lowrank.apply(net, lowrank.LowRank(energy=0.9999, rank_multiple=1), ctx)
     assert ctx.notes["ranks"] == {"0": 4} and torch.allclose(net(x), want, atol=1e-4)
     assert _params(net) < 0.2 * (64 * 48 + 48)
+
+
+def test_ranks_are_rounded_to_the_rank_multiple():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(128, 96))
+    net[0].weight.data = torch.randn(96, 5) @ torch.randn(5, 128)  # rank 5
+    x = torch.randn(8, 128)
+    want = net(x)
+    ctx = Ctx()
+    lowrank.apply(net, lowrank.LowRank(energy=0.9999), ctx)  # default rank-multiple 16
+    assert ctx.notes["ranks"] == {"0": 16} and torch.allclose(net(x), want, atol=1e-3)
 
 
 def test_tucker2_is_1x1_core_1x1_and_exact_on_a_low_multilinear_rank_conv():
@@ -37,7 +48,7 @@ def test_tucker2_is_1x1_core_1x1_and_exact_on_a_low_multilinear_rank_conv():
     net, x = nn.Sequential(conv), torch.randn(2, 40, 9, 9)
     want = net(x)
     ctx = Ctx()
-    lowrank.apply(net, lowrank.LowRank(energy=0.99999, conv_factorization="tucker2"), ctx)
+    lowrank.apply(net, lowrank.LowRank(energy=0.99999, conv_factorization="tucker2", rank_multiple=1), ctx)
     first, middle, last = net[0]
     assert (first.kernel_size, middle.kernel_size, last.kernel_size) == ((1, 1), (3, 3), (1, 1))
     assert (first.out_channels, middle.out_channels, middle.stride) == (5, 6, (2, 2))
@@ -51,7 +62,7 @@ def test_params_budget_is_met_and_spent_where_the_energy_is():
     net[0].weight.data = torch.randn(128, 8) @ torch.randn(8, 128) + 0.01 * torch.randn(128, 128)  # ~rank 8
     dense = 2 * 128 * 128
     ctx = Ctx()
-    lowrank.apply(net, lowrank.LowRank(params_budget=0.3), ctx)
+    lowrank.apply(net, lowrank.LowRank(params_budget=0.3, rank_multiple=1), ctx)
     kept = ctx.notes["factorable_params_kept"]
     assert 0.25 <= kept <= 0.3 and _params(net) - 2 * 128 <= 0.3 * dense
     ranks = ctx.notes["ranks"]
@@ -69,6 +80,7 @@ def test_params_budget_keeps_a_layer_dense_rather_than_factor_it_at_a_loss():
 
 @pytest.mark.parametrize("fields, match", [
     ({"params-budget": 1.5}, "params-budget: must be in"),
+    ({"rank-multiple": 0}, "rank-multiple: must be >= 1"),
     ({"conv-factorization": "cp"}, "conv-factorization: invalid value 'cp'; expected one of 'channel', 'tucker2'"),
 ])
 def test_lowrank_fields_are_validated(fields, match):
