@@ -4,12 +4,12 @@
 `min_sparsity` zeros by: x as (K, M) -> a CSR kernel over W's columns (output rows, in parallel; the
 M axis vectorised) -> (M, N). Only the non-zeros are stored in model.so and multiplied.
 
-Measured on this host (Zen 5, 2 shared cores, fp32, M=128 tokens, K=384, N=1536, a MiniLM FFN
-layer), edgebuild's dense register-blocked kernel 0.78 ms against the CSR kernel alone: 50% zeros
-1.33 ms (0.58x), 70% 0.61 ms (1.28x), 80% 0.40 ms (1.96x), 90% 0.21 ms (3.7x), 95% 0.12 ms (6.3x).
-Compiled in a graph (with the two transposes and the bias add), against the dense graph: 50% 0.63x,
-70% 0.98x, 80% 1.30x, 90% 1.96x, outputs bit-identical. The crossover is ~70% zeros; below it dense
-wins, so the threshold is a recipe field (`prune.sparse-kernel-above`) and off by default.
+Measured on this host (Zen 5, 2 shared cores, fp32, a MiniLM FFN layer: 1x128x384 @ 384x1536 plus
+bias; `scripts/sparse-crossover`), the dense graph (edgebuild's register-blocked kernel, ~0.6 ms)
+against the CSR graph (kernel plus the two transposes): 50% zeros 0.57x, 70% 0.87x, 80% 1.19x,
+90% 1.67x, 95% 2.07x, outputs bit-identical (the same products summed in the same order). The
+crossover is ~75% zeros; below it dense wins, so the threshold is a recipe field
+(`prune.sparse-kernel-above`) and off by default.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The zeros stay in the dense weights, so the kernels are unchanged; what shrinks is what a deploy
 transfers (runs of zeros compress), and the manifest counts non-zero parameters. With
 `sparse-kernel-above`, matmuls (Linear layers) at least that sparse are compiled to a CSR kernel
-that stores and multiplies only the non-zeros; it pays off from about 70% zeros on this host. `scope = "global"`
+that stores and multiplies only the non-zeros; it pays off from about 75% zeros on this host. `scope = "global"`
 ranks all weights together (layers that matter less lose more), `"layer"` prunes each layer alike.
 An optional short fine-tune keeps the zeros (masks are re-applied after every step).
 """
@@ -24,7 +24,7 @@ class Prune:
     fine_tune_steps: int = 0
     learning_rate: float = 1e-3
     # Matmuls whose weight is at least this sparse run a CSR kernel (edgebuild/compile/sparse.py);
-    # measured crossover on this host ~70% zeros (below it edgebuild's dense kernel wins), so off by default.
+    # measured crossover on this host ~75% zeros (below it edgebuild's dense kernel wins), so off by default.
     sparse_kernel_above: float | None = None
 
     def __post_init__(self):
