@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import fastmath, layout, schedule
+from . import fastmath, layout, padding, schedule
 
 WORKLOADS = "database_workload.json"
 RECORDS = "database_tuning_record.json"
@@ -35,7 +35,8 @@ def fuse(mod, target):
     import tvm
     from tvm import relax
 
-    cpu = [layout.to_nhwc(), fastmath.fast_math()] if target.kind.name == "llvm" else []
+    cpu = [layout.to_nhwc(), padding.pad_out_channels(schedule.params_for(target).vec),
+           fastmath.fast_math()] if target.kind.name == "llvm" else []
     with target:
         return tvm.transform.Sequential([
             relax.transform.DecomposeOpsForInference(),
