@@ -27,7 +27,7 @@ from .project import Project
 class BenchError(EdgebuildError):
     """An engine process of the benchmark failed."""
 
-BENCH_MODELS = ("digits-cnn", "minilm", "mobilenetv2", "resnet18")
+BENCH_MODELS = ("digits-cnn", "minilm", "mobilenetv2", "resnet18", "tinydet")
 # Imported by each worker before its memory baseline, so that memory figures exclude the runtime's code.
 RUNTIME_MODULES = {"onnxruntime": "onnxruntime", "tvm": "tvm", "tvm-untuned": "tvm", "pytorch": "torch"}
 WARMUP = 3
