@@ -98,6 +98,9 @@ def _search(project, fused, tvm_target, where: Placement, trials: int, minutes: 
     tasks = ms.relax_integration.extract_tasks(fused, tvm_target)
     builder, runner = _measurers(project, where, say)
     # Spread every round over all kernels (the default scheduler gives its first pick a whole batch).
+    # Round-robin, because it commits each batch to the database as soon as it is measured; the
+    # default (gradient) one joins nothing until it has visited every kernel, so a run killed or
+    # stopped in its first round would keep no records.
     per_task = TRIALS_PER_TASK_ROUND if minutes else max(1, min(TRIALS_PER_TASK_ROUND, trials // max(1, len(tasks))))
     per_round = max(1, len(tasks)) * per_task
     start, done = time.monotonic(), 0
@@ -112,7 +115,7 @@ def _search(project, fused, tvm_target, where: Placement, trials: int, minutes: 
                     mod=fused, params={}, target=tvm_target, work_dir=str(logs),
                     database=pipeline.database(where.records), max_trials_global=budget,
                     max_trials_per_task=per_task, num_trials_per_iter=per_task, seed=done,
-                    builder=builder, runner=runner,
+                    builder=builder, runner=runner, task_scheduler="round-robin",
                 )
             except Exception:
                 # A device that stayed down surfaces here wrapped by MetaSchedule's C++ loop.
