@@ -28,11 +28,15 @@ def export_so(zig_target: str, flags: tuple[str, ...], rt_mod) -> str:
     return path
 
 
-def local_builder(target: Target | None = None):
-    """LocalBuilder for `target` (None: this machine, MetaSchedule's own export)."""
+def local_builder(target: Target | None = None, batch: int = 0):
+    """LocalBuilder for `target` (None: this machine, MetaSchedule's own export).
+
+    `batch`: candidates per batch; no more worker processes than that are started, since each one
+    imports TVM afresh for every batch (seconds of CPU on a busy 2-core box)."""
     from tvm.s_tir import meta_schedule as ms
 
+    workers = max(1, min(os.cpu_count() or 1, batch or os.cpu_count() or 1))
     if target is None:
-        return ms.builder.LocalBuilder(timeout_sec=BUILD_TIMEOUT_S)
+        return ms.builder.LocalBuilder(timeout_sec=BUILD_TIMEOUT_S, max_workers=workers)
     export = functools.partial(export_so, target.link.zig_target, tuple(target.link.flags))
-    return ms.builder.LocalBuilder(timeout_sec=BUILD_TIMEOUT_S, f_export=export)
+    return ms.builder.LocalBuilder(timeout_sec=BUILD_TIMEOUT_S, max_workers=workers, f_export=export)

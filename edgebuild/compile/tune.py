@@ -96,13 +96,13 @@ def _search(project, fused, tvm_target, where: Placement, trials: int, minutes: 
     from tvm.s_tir import meta_schedule as ms
 
     tasks = ms.relax_integration.extract_tasks(fused, tvm_target)
-    builder, runner = _measurers(project, where, say)
     # Spread every round over all kernels (the default scheduler gives its first pick a whole batch).
     # Round-robin, because it commits each batch to the database as soon as it is measured; the
     # default (gradient) one joins nothing until it has visited every kernel, so a run killed or
     # stopped in its first round would keep no records.
     per_task = TRIALS_PER_TASK_ROUND if minutes else max(1, min(TRIALS_PER_TASK_ROUND, trials // max(1, len(tasks))))
     per_round = max(1, len(tasks)) * per_task
+    builder, runner = _measurers(project, where, per_task, say)
     start, done = time.monotonic(), 0
     on = f" on {where.device.name}" if where.device else ""
     say(f"tuning {len(tasks)} kernels for {tvm_target.attrs.get('mcpu', tvm_target.kind.name)}{on}; "
@@ -132,11 +132,11 @@ def _search(project, fused, tvm_target, where: Placement, trials: int, minutes: 
             runner.close()
 
 
-def _measurers(project: Project, where: Placement, say):
+def _measurers(project: Project, where: Placement, batch: int, say):
     """(builder, runner): MetaSchedule's own for this machine; cross-linking and SSH for a device."""
     if where.device is None:
-        return cross_builder.local_builder(), "local"
+        return cross_builder.local_builder(batch=batch), "local"
     from .remote_runner import DeviceRunner
 
     runner = DeviceRunner(inventory.load(project), where.device, kept=str(where.records), say=say)
-    return cross_builder.local_builder(where.target), runner
+    return cross_builder.local_builder(where.target, batch), runner

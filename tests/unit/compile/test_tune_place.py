@@ -1,14 +1,10 @@
 """Where `invoke tune` measures and writes: the refusal rules, and emulated records kept out of compile/."""
 
-import shutil
-
 import pytest
 
 from edgebuild.compile.tune import place
 from edgebuild.errors import LookupFailed, UsageError
 from edgebuild.project import Project
-
-from ..lab.conftest import ROOT
 
 DEVICES = """
 [device.pi-1]
@@ -33,13 +29,10 @@ key-file = "k"
 
 
 @pytest.fixture
-def proj(tmp_path) -> Project:
-    root = tmp_path / "proj"
-    (root / "devices").mkdir(parents=True)
-    (root / "tasks.py").write_text("")
-    shutil.copytree(ROOT / "targets", root / "targets")
-    (root / "devices" / "lab.toml").write_text(DEVICES)
-    return Project(root)
+def proj(tmp_project) -> Project:
+    (tmp_project.root / "devices").mkdir()
+    (tmp_project.root / "devices" / "lab.toml").write_text(DEVICES)
+    return tmp_project
 
 
 def test_host_is_measured_here_into_compile_tuning(proj):
