@@ -32,7 +32,9 @@ def device():
     started = emulate.start(project, say=lambda s: None)
     provision.provision(project, started.name, say=lambda s: None)
     yield project
-    if not was_running:
+    if was_running:  # as it was, even when the test failed while the device was down
+        emulate.start(project, say=lambda s: None)
+    else:
         emulate.stop(project, started.name, say=lambda s: None)
 
 
