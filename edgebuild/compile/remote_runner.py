@@ -60,6 +60,10 @@ class DeviceRunner(ms.runner.PyRunner):
                  f"in {time.monotonic() - began:.1f} s")
         return results
 
+    def open(self) -> None:
+        """Connect before the search starts, so an unreachable or unprovisioned device fails at once."""
+        self._session()
+
     def close(self) -> None:
         if self.session is not None:
             self.session.close()

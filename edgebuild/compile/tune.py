@@ -139,4 +139,5 @@ def _measurers(project: Project, where: Placement, batch: int, say):
     from .remote_runner import DeviceRunner
 
     runner = DeviceRunner(inventory.load(project), where.device, kept=str(where.records), say=say)
+    runner.open()
     return cross_builder.local_builder(where.target, batch), runner

@@ -72,3 +72,10 @@ def test_a_device_that_stays_down_stops_with_a_device_error_naming_what_is_kept(
     message = str(err.value)
     assert message.startswith("pi-1 is down: pi-1: cannot connect") and "after 3 batches (1 candidates measured" in message
     assert "kept in build/tuning-emulated/rpi4" in message and r.fatal is not None
+
+
+def test_open_fails_at_once_when_the_device_cannot_be_reached():
+    r = runner(Script("down"), [])
+    with pytest.raises(DeviceError, match="cannot connect"):
+        r.open()
+    assert r.batches == 0 and r.fatal is None
