@@ -1,8 +1,11 @@
 """`invoke tune`: MetaSchedule search; records go to compile/tuning/<target>/.
 
 Records are keyed by workload (the fused TIR kernel), so every later build of any model that
-contains a matching kernel applies them. The database is appended as measurements finish: a
-killed run keeps what it measured, and the next run starts its search from those records.
+contains a matching kernel applies them.
+
+A search runs into a scratch database per target (build/.cache/tune-search/, where a killed run
+resumes); after each round, a kernel's best record is copied into the records folder only when it
+beats the schedule rules' own kernel, measured the same way at the start (promote.py).
 
 The host target is measured here. Any other CPU target is measured on a lab device of that target
 (`--device=NAME`): candidates are cross-compiled here, linked with zig and timed on the device over
@@ -24,11 +27,12 @@ from ..lab.inventory import Device
 from ..models import shapes
 from ..project import Project
 from ..targets import Target
-from . import cross_builder, pipeline, relax
+from . import cross_builder, pipeline, promote, relax
 
 # Each search round measures about this many candidates per kernel before checking the clock.
 TRIALS_PER_TASK_ROUND = 8
 EMULATED_DIR = "tuning-emulated"
+SEARCH_DIR = "tune-search"
 
 
 @dataclass
@@ -50,6 +54,10 @@ class Placement:
     @property
     def emulated(self) -> bool:
         return self.device is not None and self.device.emulated
+
+    def search_dir(self, project: Project) -> Path:
+        """The scratch database of every search for this target (emulated devices apart)."""
+        return project.cache_dir / SEARCH_DIR / (f"{self.target.name}-emulated" if self.emulated else self.target.name)
 
 
 def place(project: Project, target: str = "", device: str = "") -> Placement:
@@ -106,16 +114,18 @@ def _search(project, fused, tvm_target, where: Placement, trials: int, minutes: 
     start, done = time.monotonic(), 0
     on = f" on {where.device.name}" if where.device else ""
     say(f"tuning {len(tasks)} kernels for {tvm_target.attrs.get('mcpu', tvm_target.kind.name)}{on}; "
-        f"records -> {where.records}")
+        f"search -> {where.search_dir(project)}, records that beat the schedule rules -> {where.records}")
     try:
+        kernels = promote.rule_times(tasks, tvm_target, builder, runner)
+        say(f"  measured the schedule rules' kernels ({sum(k.rule_s is not None for k in kernels)} of {len(tasks)})")
+        search, committed = pipeline.database(where.search_dir(project)), pipeline.database(where.records)
         while True:
             budget = min(per_round, trials - done) if trials else per_round
             try:
                 ms.relax_integration.tune_relax(
-                    mod=fused, params={}, target=tvm_target, work_dir=str(logs),
-                    database=pipeline.database(where.records), max_trials_global=budget,
-                    max_trials_per_task=per_task, num_trials_per_iter=per_task, seed=done,
-                    builder=builder, runner=runner, task_scheduler="round-robin",
+                    mod=fused, params={}, target=tvm_target, work_dir=str(logs), database=search,
+                    max_trials_global=budget, max_trials_per_task=per_task, num_trials_per_iter=per_task,
+                    seed=done, builder=builder, runner=runner, task_scheduler="round-robin",
                 )
             except Exception:
                 # A device that stayed down surfaces here wrapped by MetaSchedule's C++ loop.
@@ -123,9 +133,11 @@ def _search(project, fused, tvm_target, where: Placement, trials: int, minutes: 
                     raise runner.fatal from None
                 raise
             done += budget
+            promoted = promote.promote(tasks, kernels, search, committed)
             elapsed = time.monotonic() - start
-            say(f"  {done} trials, {elapsed / 60:.1f} min")
+            say(f"  {done} trials, {elapsed / 60:.1f} min, {promoted} new records beat the rules")
             if (trials and done >= trials) or (minutes and elapsed >= minutes * 60):
+                say(promote.summary(kernels))
                 return TuneResult(where.records, len(tasks), done, elapsed)
     finally:
         if hasattr(runner, "close"):
@@ -135,9 +147,11 @@ def _search(project, fused, tvm_target, where: Placement, trials: int, minutes: 
 def _measurers(project: Project, where: Placement, batch: int, say):
     """(builder, runner): MetaSchedule's own for this machine; cross-linking and SSH for a device."""
     if where.device is None:
-        return cross_builder.local_builder(batch=batch), "local"
+        from tvm.s_tir import meta_schedule as ms
+
+        return cross_builder.local_builder(batch=batch), ms.runner.LocalRunner()
     from .remote_runner import DeviceRunner
 
-    runner = DeviceRunner(inventory.load(project), where.device, kept=str(where.records), say=say)
+    runner = DeviceRunner(inventory.load(project), where.device, kept=str(where.search_dir(project)), say=say)
     runner.open()
     return cross_builder.local_builder(where.target, batch), runner

@@ -1,9 +1,9 @@
 """`invoke tune --device=rpi4-emu`: real SSH, real qemu, real MetaSchedule; mechanics, not speed.
 
 One sequence, because every MetaSchedule batch costs tens of seconds of building here: a tiny run
-whose device goes down after its first batch (measured records land in the git-ignored emulated
-database, the next batch fails, the run stops with the DeviceError and no traceback), then a run
-that resumes from those records once the device is back.
+whose device goes down after its first search batch (measured records land in the emulated search
+database under build/.cache, the next batch fails, the run stops with the DeviceError and no
+traceback), then a run that resumes from those records once the device is back.
 """
 
 import json
@@ -53,7 +53,7 @@ def start_tune(root, *args):
 
 
 def records(tmp_project: Project) -> list[float]:
-    path = tmp_project.build_dir / "tuning-emulated" / "rpi4" / "database_tuning_record.json"
+    path = tmp_project.cache_dir / "tune-search" / "rpi4-emulated" / "database_tuning_record.json"
     return [json.loads(line)[1][1][0] for line in path.read_text().splitlines()]
 
 
@@ -75,11 +75,12 @@ def take_down(project: Project) -> None:
 def test_device_drop_stops_cleanly_then_the_next_run_resumes(device, tmp_project):
     copy_devices(device, tmp_project)
     began = time.monotonic()
-    proc = start_tune(tmp_project.root, "--trials=3")  # three batches of one candidate
+    # batch 1: the schedule rules' kernels (the bar); then three search batches of one candidate
+    proc = start_tune(tmp_project.root, "--trials=3")
     out = []
     for line in proc.stdout:
         out.append(line)
-        if "batch 1:" in line:
+        if "batch 2:" in line:
             take_down(device)
             break
     out += proc.stdout.readlines()
@@ -87,8 +88,8 @@ def test_device_drop_stops_cleanly_then_the_next_run_resumes(device, tmp_project
     status = proc.wait(timeout=600)
     text = "".join(out)
     assert "is emulated" in text and "tuning-emulated" in text, text
-    assert "batch 1: 1/1 candidates measured" in text, text + err
-    assert "batch 2: 1 candidates failed" in text and "reconnecting" in text, text + err
+    assert "measured the schedule rules' kernels" in text and "batch 2: 1/1 candidates measured" in text, text + err
+    assert "batch 3: 1 candidates failed" in text and "reconnecting" in text, text + err
     assert status == 1 and "Traceback" not in err, err
     assert "error: rpi4-emu is down" in err and "records measured so far are kept" in err, err
     first = records(tmp_project)
@@ -100,7 +101,7 @@ def test_device_drop_stops_cleanly_then_the_next_run_resumes(device, tmp_project
     copy_devices(device, tmp_project)  # its port may have changed
     proc = start_tune(tmp_project.root, "--trials=1")
     text, err = proc.communicate(timeout=600)
-    assert proc.returncode == 0 and "batch 1: 1/1 candidates measured" in text, text + err
+    assert proc.returncode == 0 and "batch 2: 1/1 candidates measured" in text, text + err
     assert len(records(tmp_project)) > len(first)
     assert not (tmp_project.root / "compile" / "tuning").exists()
     print(f"drop run {first_s:.0f} s, resume run {time.monotonic() - began - first_s:.0f} s")
