@@ -10,6 +10,8 @@ never stored as records: records would freeze them, and the rules keep improving
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass
 
 # A record must beat the rule by this fraction: timings of one run to the next differ by a few %.
@@ -50,10 +52,15 @@ def rule_times(tasks, target, builder, runner) -> list[Kernel]:
             device = "cpu" if target.kind.name == "llvm" else target.kind.name
             runs.append(ms.runner.RunnerInput(result.artifact_path, device, args))
             run_owners.append(i)
-    for i, future in zip(run_owners, runner.run(runs) if runs else []):
-        result = future.result()
-        if result.error_msg is None and result.run_secs:
-            kernels[i].rule_s = _mean(result.run_secs)
+    try:
+        for i, future in zip(run_owners, runner.run(runs) if runs else []):
+            result = future.result()
+            if result.error_msg is None and result.run_secs:
+                kernels[i].rule_s = _mean(result.run_secs)
+    finally:
+        for result in built:
+            if result.artifact_path:
+                shutil.rmtree(os.path.dirname(result.artifact_path), ignore_errors=True)
     return kernels
 
 
