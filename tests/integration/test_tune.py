@@ -18,14 +18,14 @@ def test_records_are_written_then_applied_by_the_next_build(tmp_project, tmp_pat
     assert invoke(tmp_project.root, "build", f"--out={out}").returncode == 0
     untuned_key = json.loads((out / "manifest.json").read_text())["cache_key"]
 
-    done = invoke(tmp_project.root, "tune", "--trials=7")  # one candidate per digits-cnn kernel
+    done = invoke(tmp_project.root, "tune", "--trials=7")  # about one candidate per digits-cnn kernel
     assert done.returncode == 0, done.stderr
     search = tmp_project.cache_dir / "tune-search" / "host"
     lines = [json.loads(line) for line in (search / "database_tuning_record.json").read_text().splitlines()]
     measured = [r for r in lines if r[1][1][0] < 1e9]  # 1e10 marks a failed candidate
     assert measured, "no candidate was measured successfully"
     table = [line.split() for line in done.stdout.splitlines() if line.endswith((" rule", " search"))]
-    assert len(table) == 7 and all(float(row[1]) > 0 for row in table), done.stdout  # every rule was timed
+    assert len(table) >= 7 and all(row[1] != "-" and float(row[1]) > 0 for row in table), done.stdout  # rules timed
     kept = tmp_project.tuning_dir / "host" / "database_tuning_record.json"
     promoted = len(kept.read_text().splitlines()) if kept.exists() else 0
     assert promoted == sum(row[-1] == "search" for row in table), done.stdout
