@@ -94,8 +94,8 @@ def promote(tasks, kernels: list[Kernel], scratch, committed) -> int:
 def summary(kernels: list[Kernel]) -> str:
     lines = [f"  {'kernel':<58} {'rule us':>9} {'search us':>10}  builds use"]
     for k in kernels:
-        rule = f"{k.rule_s * 1e6:9.1f}" if k.rule_s is not None else f"{'-':>9}"
-        best = f"{k.best_s * 1e6:10.1f}" if k.best_s is not None else f"{'-':>10}"
+        rule = f"{k.rule_s * 1e6:9.2f}" if k.rule_s is not None else f"{'-':>9}"
+        best = f"{k.best_s * 1e6:10.2f}" if k.best_s is not None else f"{'-':>10}"
         lines.append(f"  {k.name[:58]:<58} {rule} {best}  {'search' if k.promoted else 'rule'}")
     return "\n".join(lines)
 
