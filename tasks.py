@@ -73,17 +73,19 @@ def bench(c, model="digits-cnn", runs=50, threads=0, input_shape=None, untuned=T
 
 @task(iterable=["input_shape"], help={
     "model": "model to tune (its kernels' records help every model that shares them)",
-    "target": "target whose records to extend (default: host)",
+    "target": "target whose records to extend (default: host, or the device's target)",
+    "device": "measure on this lab device over SSH (needed for every target but host); an emulated "
+              "device's records go to build/tuning-emulated/<target>/, which builds do not apply",
     "trials": "stop after N measured candidates",
     "minutes": "stop after N minutes (checked between search rounds)",
     "input-shape": "NAME:D1,D2,... as for build",
 })
 @user_errors
-def tune(c, model="digits-cnn", target="host", trials=0, minutes=0.0, input_shape=None):
-    """MetaSchedule tuning; records go to compile/tuning/<target>/ and later builds apply them."""
+def tune(c, model="digits-cnn", target="", device="", trials=0, minutes=0.0, input_shape=None):
+    """MetaSchedule tuning, measured here (host) or on a lab device; records go to compile/tuning/<target>/."""
     from edgebuild.compile.tune import tune as run_tune
 
-    result = run_tune(PROJECT, model=model, target=target, trials=trials, minutes=minutes,
+    result = run_tune(PROJECT, model=model, target=target, device=device, trials=trials, minutes=minutes,
                       input_shapes=tuple(input_shape or ()))
     print(f"{result.trials} trials over {result.tasks} kernels in {result.seconds / 60:.1f} min -> {result.records}")
 
@@ -93,14 +95,15 @@ def tune(c, model="digits-cnn", target="host", trials=0, minutes=0.0, input_shap
     "recipes": "comma-separated recipes (default: every recipe in recipes/)",
     "runs": "timed runs per artifact (median reported; default 20)",
     "json": "print the result as JSON",
+    "calibration": "FILE.npz or random: samples for models without data of their own (resnet18, mobilenetv2)",
 })
 @user_errors
-def bench_compress(c, model="digits-cnn", recipes="", runs=20, json=False):
+def bench_compress(c, model="digits-cnn", recipes="", runs=20, json=False, calibration=None):
     """Every compression recipe on one model (host builds): metric, sizes, MACs, latency vs none."""
     from edgebuild.compress.bench import format_report, run
 
     names = [r for r in recipes.split(",") if r] or [r.name for r in builder.list_recipes(PROJECT)]
-    report = run(PROJECT, model, names, int(runs))
+    report = run(PROJECT, model, names, int(runs), calibration=calibration)
     print(jsonlib.dumps(report) if json else format_report(report))
 
 

@@ -27,7 +27,9 @@ from .project import Project
 class BenchError(EdgebuildError):
     """An engine process of the benchmark failed."""
 
-BENCH_MODELS = ("digits-cnn", "minilm", "mobilenetv2", "resnet18")
+BENCH_MODELS = ("digits-cnn", "minilm", "mobilenetv2", "resnet18", "tinydet")
+# Imported by each worker before its memory baseline, so that memory figures exclude the runtime's code.
+RUNTIME_MODULES = {"onnxruntime": "onnxruntime", "tvm": "tvm", "tvm-untuned": "tvm", "pytorch": "torch"}
 WARMUP = 3
 # Engines (one process each) alternate in blocks, each led by an untimed run, with a pause between:
 # thread pools (OpenMP, ORT, TVM) keep spinning for a while after a run.
@@ -77,6 +79,7 @@ def _bench_model(project, model, runs, threads, input_shapes, untuned, say) -> d
             for engine in engines:
                 engine.close()
     ort = engines[0].times_ms
+    ort_memory = engines[0].memory["peak_rss_bytes"] - engines[0].memory["baseline_rss_bytes"]
     return {
         "model": manifest["model"]["name"], "bundle_sha256": bundle.manifest_sha256(folder),
         "engines": {
@@ -84,6 +87,10 @@ def _bench_model(project, model, runs, threads, input_shapes, untuned, say) -> d
                 "median_ms": round(statistics.median(e.times_ms), 4), "min_ms": round(min(e.times_ms), 4),
                 "ratio_median": round(statistics.median(e.times_ms) / statistics.median(ort), 3),
                 "ratio_min": round(min(e.times_ms) / min(ort), 3),
+                "peak_rss_mib": round(e.memory["peak_rss_bytes"] / 2**20, 1),
+                "model_rss_mib": round((e.memory["peak_rss_bytes"] - e.memory["baseline_rss_bytes"]) / 2**20, 1),
+                "model_rss_ratio": round((e.memory["peak_rss_bytes"] - e.memory["baseline_rss_bytes"])
+                                         / max(1, ort_memory), 3),
             }
             for e in engines
         },
@@ -95,7 +102,7 @@ class Worker:
     pools of runtimes sharing one process (or spinning between runs) would bill each other."""
 
     def __init__(self, name: str, arg: str, folder: Path, threads: int, project: Project):
-        self.name, self.times_ms = name, []
+        self.name, self.times_ms, self.memory = name, [], {}
         cmd = [sys.executable, "-m", "edgebuild.bench_worker", name, arg, str(folder), str(threads), str(project.root)]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         if self.proc.stdout.readline().strip() != "ready":
@@ -112,7 +119,11 @@ class Worker:
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.stdin.close()
+            line = self.proc.stdout.readline()
             self.proc.wait(timeout=60)
+            if not line:
+                raise BenchError(f"the {self.name} worker died before reporting its memory")
+            self.memory = json.loads(line)
 
 
 def _measure(engines: list[Worker], runs: int) -> None:
@@ -124,13 +135,16 @@ def _measure(engines: list[Worker], runs: int) -> None:
 
 def format_report(report: dict) -> str:
     lines = [f"{report['threads']} threads, batch as built, {report['runs']} timed runs per engine, one process "
-             f"each, alternating in blocks of {report['block']}; ratios to ONNX Runtime, by median and by min"]
+             f"each, alternating in blocks of {report['block']}; ratios to ONNX Runtime, by median and by min;",
+             "memory: the engine process's peak resident set after loading and running the model, minus its "
+             "resident set after importing the runtime (before the model)"]
     for m in report["models"]:
         lines.append(f"{m['model']}")
-        lines.append(f"  {'engine':<12} {'median ms':>10} {'min ms':>10} {'ratio':>7} {'ratio(min)':>10}")
+        lines.append(f"  {'engine':<12} {'median ms':>10} {'min ms':>10} {'ratio':>7} {'ratio(min)':>10}"
+                     f" {'model MiB':>10} {'mem ratio':>9}")
         for name, e in m["engines"].items():
             lines.append(f"  {name:<12} {e['median_ms']:>10.3f} {e['min_ms']:>10.3f} {e['ratio_median']:>6.2f}x"
-                         f" {e['ratio_min']:>9.2f}x")
+                         f" {e['ratio_min']:>9.2f}x {e['model_rss_mib']:>10.1f} {e['model_rss_ratio']:>8.2f}x")
     lines.append("onnxruntime: " + ", ".join(f"{k}={v}" for k, v in report["onnxruntime_options"].items()))
     lines.extend(f"wrote {f}" for f in report.get("files", []))
     return "\n".join(lines)

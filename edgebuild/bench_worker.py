@@ -1,20 +1,25 @@
 """One benchmark engine in its own process: `python -m edgebuild.bench_worker ENGINE ARG BUNDLE THREADS ROOT`.
 
 Prints "ready" after warm-up, then for each line "N" on stdin times N runs (after one untimed run)
-and prints their milliseconds as a JSON list. Ends when stdin closes.
+and prints their milliseconds as a JSON list. When stdin closes it prints the process's memory as
+JSON: resident set after importing the engine's runtime (before the model), and the peak since.
 """
 
+import importlib
 import json
 import sys
 import time
 from pathlib import Path
 
-from .bench import WARMUP, make_engine
+from .bench import RUNTIME_MODULES, WARMUP, make_engine
 from .project import Project
 
 
 def main(argv: list[str]) -> None:
     name, arg, folder, threads, root = argv
+    importlib.import_module(RUNTIME_MODULES[name])
+    baseline = _rss_bytes("VmRSS")
+    _reset_peak()
     engine = make_engine(name, arg, Path(folder), int(threads), Project(Path(root)))
     for _ in range(WARMUP):
         engine.run()
@@ -27,6 +32,19 @@ def main(argv: list[str]) -> None:
             engine.run()
             times.append((time.perf_counter() - start) * 1e3)
         print(json.dumps(times), flush=True)
+    print(json.dumps({"baseline_rss_bytes": baseline, "peak_rss_bytes": _rss_bytes("VmHWM")}), flush=True)
+
+
+def _rss_bytes(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"/proc/self/status has no {field}")
+
+
+def _reset_peak() -> None:
+    # Writing 5 to clear_refs resets VmHWM (Linux >= 4.0), so the peak excludes the imports.
+    Path("/proc/self/clear_refs").write_text("5")
 
 
 if __name__ == "__main__":

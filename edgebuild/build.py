@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import bundle, cache, compress, export, models, targets
-from .compile import relax, toolchain
+from .compile import relax, sparse, toolchain
 from .compile.runner import HostModel
 from .graph_stats import stats
 from .models import shapes
@@ -98,6 +98,8 @@ def build(project: Project, request: BuildRequest, say: Say = print) -> BuildRes
         outputs = export.graph_outputs(onnx_path)
         with stage("import"):
             mod = relax.import_onnx(onnx_path)
+            if pipeline.sparse_kernel_above is not None:  # matmuls this sparse run a CSR kernel
+                mod = sparse.rewrite(mod, pipeline.sparse_kernel_above)
         with stage("compile"):
             relax.compile_for(target, mod, tmp / bundle.SO, tools, project.cache_dir, project.tuning_dir / target.name)
         # Metrics and reference outputs come from the same graph compiled for this machine.

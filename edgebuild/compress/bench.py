@@ -18,14 +18,14 @@ from ..errors import EdgebuildError
 WARMUP = 2
 
 
-def run(project, model: str, recipes: list[str], runs: int, say=print) -> dict:
+def run(project, model: str, recipes: list[str], runs: int, say=print, calibration: str | None = None) -> dict:
     from ..build import BuildRequest, build
     from ..compile.runner import HostModel
 
     rows, loaded = [], []
     for name in ["none", *[r for r in recipes if r != "none"]]:
         try:
-            result = build(project, BuildRequest(model=model, recipe=name, target="host"), say=lambda s: None)
+            result = build(project, BuildRequest(model=model, recipe=name, target="host", calibration=calibration), say=lambda s: None)
         except EdgebuildError as exc:
             rows.append({"recipe": name, "error": str(exc).splitlines()[0]})
             say(f"{name}: failed: {str(exc).splitlines()[0]}")

@@ -62,6 +62,11 @@ def fine_tune(student, ctx, schedule: Schedule, teacher=None, after_step: Callab
     return student
 
 
+def trainable(name: str) -> bool:
+    """Whether the model has built-in training data (the seeded speed-only nets do not)."""
+    return name in ("digits-cnn", "minilm")
+
+
 def _task(name: str, teacher, schedule: Schedule):
     if name == "digits-cnn":
         return _digits(teacher, schedule)

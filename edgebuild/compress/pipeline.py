@@ -39,6 +39,12 @@ class Pipeline:
     def active(self) -> bool:
         return bool(self.steps)
 
+    @property
+    def sparse_kernel_above(self) -> float | None:
+        """The sparsity from which a step asks the compiler for a sparse matmul kernel, if any."""
+        found = [c.sparse_kernel_above for _, c in self.steps if getattr(c, "sparse_kernel_above", None) is not None]
+        return min(found) if found else None
+
     def _context(self) -> Context:
         return Context(self.model, self.specs, self.say, calibration_source=self.calibration)
 

@@ -1,7 +1,9 @@
 """prune: unstructured magnitude pruning of Conv/Linear weights to a target sparsity.
 
 The zeros stay in the dense weights, so the kernels are unchanged; what shrinks is what a deploy
-transfers (runs of zeros compress), and the manifest counts non-zero parameters. `scope = "global"`
+transfers (runs of zeros compress), and the manifest counts non-zero parameters. With
+`sparse-kernel-above`, matmuls (Linear layers) at least that sparse are compiled to a CSR kernel
+that stores and multiplies only the non-zeros; it pays off from about 75% zeros on this host. `scope = "global"`
 ranks all weights together (layers that matter less lose more), `"layer"` prunes each layer alike.
 An optional short fine-tune keeps the zeros (masks are re-applied after every step).
 """
@@ -21,10 +23,16 @@ class Prune:
     scope: Literal["global", "layer"] = "global"
     fine_tune_steps: int = 0
     learning_rate: float = 1e-3
+    # Matmuls whose weight is at least this sparse run a CSR kernel (edgebuild/compile/sparse.py);
+    # measured crossover on this host ~75% zeros (below it edgebuild's dense kernel wins), so off by default.
+    sparse_kernel_above: float | None = None
 
     def __post_init__(self):
         if not 0 <= self.sparsity < 1:
             raise ValueError("sparsity: must be in [0, 1)")
+        if self.sparse_kernel_above is not None and not 0 < self.sparse_kernel_above <= 1:
+            raise ValueError("sparse-kernel-above: must be in (0, 1], the share of zeros from which a "
+                             "matmul runs the sparse kernel")
 
 
 def prunable(module):

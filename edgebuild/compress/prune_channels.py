@@ -1,10 +1,11 @@
 """prune-channels: structured pruning that physically removes channels, then a short fine-tune.
 
-Convolution filters (with their BatchNorm entries and the next layer's input channels) in a
-sequential CNN, and feed-forward neurons of every transformer block in a BERT encoder, are ranked
-by magnitude. The ratio per layer comes from one global budget: scores are normalised per layer and
-ranked together, so layers with many weak channels give up more; each layer keeps at least
-`min-keep` of its channels. Smaller tensors mean fewer MACs and faster kernels, not only zeros.
+In a CNN, channels are pruned by dependency group (channel_groups.py: channels tied by residual
+adds, laid side by side by concats, passed through BatchNorm and depthwise convs are removed
+together, by their summed importance); in a BERT encoder, the feed-forward neurons of every block.
+The ratio per group comes from one global budget: scores are normalised per group and ranked
+together, so groups with many weak channels give up more; each keeps at least `min-keep` of its
+channels. Smaller tensors mean fewer MACs and faster kernels, not only zeros.
 """
 
 from __future__ import annotations
@@ -13,23 +14,26 @@ from dataclasses import dataclass
 
 from ..errors import ModelError
 from .base import Context, Technique
-from .finetune import Schedule, fine_tune
+from .finetune import Schedule, fine_tune, trainable
 
 
 @dataclass(frozen=True)
 class PruneChannels:
     ratio: float = 0.3  # share of all prunable channels removed
     min_keep: float = 0.25  # no layer keeps fewer than this share of its channels
+    channel_multiple: int = 16  # kept counts are rounded to this (SIMD width: odd counts defeat vector kernels)
     fine_tune_steps: int = 200
     learning_rate: float = 1e-3
 
     def __post_init__(self):
         if not 0 <= self.ratio < 1 or not 0 < self.min_keep <= 1:
             raise ValueError("ratio must be in [0, 1) and min-keep in (0, 1]")
+        if self.channel_multiple < 1:
+            raise ValueError("channel-multiple: must be >= 1")
 
 
-def _keep(scores: list, ratio: float, min_keep: float):
-    """Indices kept per layer under one global budget of normalised scores."""
+def _keep(scores: list, ratio: float, min_keep: float, multiple: int = 1):
+    """Indices kept per group under one global budget of normalised scores, `multiple` at a time."""
     import torch
 
     normed = [s / (s.mean() + 1e-12) for s in scores]
@@ -38,63 +42,36 @@ def _keep(scores: list, ratio: float, min_keep: float):
     threshold = flat.kthvalue(drop).values if drop > 0 else flat.min() - 1
     kept = []
     for s in normed:
-        idx = (s > threshold).nonzero().flatten()
-        floor = max(1, int(round(min_keep * s.numel())))
-        if idx.numel() < floor:
-            idx = s.topk(floor).indices.sort().values
-        kept.append(idx)
+        count = max(int((s > threshold).sum()), 1, int(round(min_keep * s.numel())))
+        step = multiple
+        while step > 1 and step >= s.numel():  # narrow groups: half-width vectors
+            step //= 2
+        # vector-friendly widths: odd counts leave SIMD lanes idle or scalar
+        count = min(s.numel(), max(step, step * round(count / step)))
+        kept.append(s.topk(count).indices.sort().values)
     return kept
 
 
-def _sequential_cnn(net, config: PruneChannels) -> list[tuple[int, int]]:
-    import torch.nn as nn
+def _cnn(net, config: PruneChannels, example: tuple) -> list[tuple[int, int]]:
+    """Prune the channel groups of any traceable CNN (residual adds, concats, depthwise convs)."""
+    from .channel_groups import analyse, remove
 
-    layers = list(net.children())
-    pairs = []  # (producer conv index, bn index or None, consumer index)
-    for i, layer in enumerate(layers):
-        if not isinstance(layer, nn.Conv2d) or layer.groups != 1:
-            continue
-        bn = i + 1 if i + 1 < len(layers) and isinstance(layers[i + 1], nn.BatchNorm2d) else None
-        j = i + 1
-        while j < len(layers) and isinstance(layers[j], (nn.BatchNorm2d, nn.ReLU, nn.ReLU6, nn.MaxPool2d,
-                                                          nn.AdaptiveAvgPool2d, nn.Flatten, nn.Dropout)):
-            if isinstance(layers[j], nn.Flatten) and not isinstance(layers[j - 1], nn.AdaptiveAvgPool2d):
-                break  # flattening a spatial map ties channels to many features: leave it
-            j += 1
-        if j < len(layers) and isinstance(layers[j], (nn.Conv2d, nn.Linear)) and not (
-                isinstance(layers[j], nn.Conv2d) and layers[j].groups != 1):
-            pairs.append((i, bn, j))
-    if not pairs:
-        raise ModelError("prune-channels found no prunable conv -> conv/linear chain in this network")
-    scores = []
-    for i, bn, _ in pairs:
-        s = layers[i].weight.detach().abs().sum(dim=(1, 2, 3))
-        if bn is not None:
-            s = s * layers[bn].weight.detach().abs()
-        scores.append(s)
-    kept = _keep(scores, config.ratio, config.min_keep)
-    for (i, bn, j), idx in zip(pairs, kept):
-        conv, nxt = layers[i], layers[j]
-        _slice(conv, "weight", 0, idx)
-        _slice(conv, "bias", 0, idx)
-        conv.out_channels = len(idx)
-        if bn is not None:
-            for name in ("weight", "bias", "running_mean", "running_var"):
-                _slice(layers[bn], name, 0, idx)
-            layers[bn].num_features = len(idx)
-        _slice(nxt, "weight", 1, idx)
-        if isinstance(nxt, nn.Conv2d):
-            nxt.in_channels = len(idx)
-        else:
-            nxt.in_features = len(idx)
-    return [(int(s.numel()), int(k.numel())) for s, k in zip(scores, kept)]
+    groups = analyse(net, example)
+    scores = groups.importance()
+    roots = [r for r in groups.roots() if r in scores and groups.sizes[r] > 1]
+    if not roots:
+        raise ModelError("prune-channels found no prunable channel group (conv/linear outputs that do not "
+                         "reach the network's output) in this network")
+    kept = _keep([scores[r] for r in roots], config.ratio, config.min_keep, config.channel_multiple)
+    remove(groups, dict(zip(roots, kept)))
+    return [(int(scores[r].numel()), int(k.numel())) for r, k in zip(roots, kept)]
 
 
 def _bert_ffn(bert, config: PruneChannels) -> list[tuple[int, int]]:
     blocks = bert.encoder.layer
     scores = [b.intermediate.dense.weight.detach().norm(dim=1) * b.output.dense.weight.detach().norm(dim=0)
               for b in blocks]
-    kept = _keep(scores, config.ratio, config.min_keep)
+    kept = _keep(scores, config.ratio, config.min_keep, config.channel_multiple)
     for block, idx in zip(blocks, kept):
         up, down = block.intermediate.dense, block.output.dense
         _slice(up, "weight", 0, idx)
@@ -119,16 +96,17 @@ def _slice(layer, name: str, dim: int, idx) -> None:
 
 
 def apply(module, config: PruneChannels, ctx: Context):
-    import torch.nn as nn
+    import torch
 
     bert = getattr(module, "bert", None)
     if bert is not None and hasattr(bert, "encoder"):
         sizes = _bert_ffn(bert, config)
-    elif isinstance(module, nn.Sequential):
-        sizes = _sequential_cnn(module, config)
     else:
-        raise ModelError("prune-channels supports sequential CNNs and BERT encoders; this model is neither")
+        sizes = _cnn(module, config, tuple(torch.zeros(s.shape, dtype=getattr(torch, s.dtype)) for s in ctx.specs))
     ctx.notes["channels"] = [f"{before}->{after}" for before, after in sizes]
+    if config.fine_tune_steps and not trainable(ctx.model.name):
+        ctx.notes["fine_tune"] = "skipped: this model has no training data (seeded weights, for speed work)"
+        return module
     return fine_tune(module, ctx, Schedule(config.fine_tune_steps, config.learning_rate))
 
 

@@ -9,7 +9,7 @@ from ..project import Project
 from .base import Model, TensorSpec
 from . import onnx_file
 
-BUILTIN = ("digits-cnn", "minilm", "mobilenetv2", "resnet18")
+BUILTIN = ("digits-cnn", "minilm", "mobilenetv2", "resnet18", "tinydet")
 DEFAULT = "digits-cnn"
 
 
@@ -27,6 +27,10 @@ def resolve(spec: str, project: Project) -> Model:
         from .vision import MobileNetV2, ResNet18
 
         return (MobileNetV2 if spec == "mobilenetv2" else ResNet18)(project.cache_dir)
+    if spec == "tinydet":
+        from .detector import TinyDetector
+
+        return TinyDetector(project.cache_dir)
     path = Path(spec).expanduser()
     if path.suffix.lower() == ".onnx" or path.is_file():
         return onnx_file.load(path)

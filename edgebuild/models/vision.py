@@ -79,7 +79,7 @@ class _VisionNet(CachedTorchModel):
         return self.architecture()
 
     def make_weights(self) -> dict[str, np.ndarray]:
-        return seeded_weights(self.network)
+        return seeded_weights(self.network, input_shape=self.inputs()[0].shape)
 
     def inputs(self) -> list[TensorSpec]:
         return [TensorSpec(INPUT, (1, 3, 224, 224), "float32")]

@@ -18,6 +18,9 @@ def test_bench_runs_every_engine_side_by_side_and_writes_json_and_plot():
     assert set(model["engines"]) == {"onnxruntime", "tvm", "tvm-untuned", "pytorch"}
     assert model["engines"]["onnxruntime"]["ratio_median"] == 1.0
     assert all(e["median_ms"] > 0 and e["min_ms"] > 0 for e in model["engines"].values())
+    # Memory is the model's own: the peak above the process after importing its runtime.
+    assert all(0 < e["model_rss_mib"] < e["peak_rss_mib"] for e in model["engines"].values())
+    assert model["engines"]["onnxruntime"]["model_rss_ratio"] == 1.0
     assert report["onnxruntime_options"]["intra_op_num_threads"] == report["threads"]
     assert len(model["bundle_sha256"]) == 64
     json_file, svg_file = map(Path, report["files"])

@@ -55,12 +55,16 @@ def test_manifest_and_output_carry_the_per_step_table(rpi5):
     assert "compression (per step" in done.stdout and "int8-static" in done.stdout
 
 
+def build_own_recipe(project, out, name, body):
+    """`invoke build` of digits-cnn with a recipe written into the (temporary) project."""
+    (project.recipes_dir / f"{name}.toml").write_text(body)
+    return invoke(project.root, "build", f"--recipe={name}", f"--out={out}")
+
+
 def test_gate_exceeded_fails_with_the_table_and_writes_no_bundle(tmp_project, tmp_path):
-    (tmp_project.recipes_dir / "harsh.toml").write_text(
-        'description = "prune 95% with no fine-tune"\n[[steps]]\ntechnique = "prune"\nsparsity = 0.95\n'
-        '[gate]\nmax-accuracy-drop = 0.5\n')
     out = tmp_path / "bundle"
-    done = invoke(tmp_project.root, "build", "--recipe=harsh", f"--out={out}")
+    done = build_own_recipe(tmp_project, out, "harsh", 'description = "prune 95% with no fine-tune"\n[[steps]]\n'
+                            'technique = "prune"\nsparsity = 0.95\n[gate]\nmax-accuracy-drop = 0.5\n')
     assert done.returncode == 1
     assert "exceeds its gate on the compiled graph" in done.stderr and "compiled graph" in done.stderr
     assert not out.exists() and not list(tmp_path.glob(".bundle*"))
@@ -88,3 +92,14 @@ def test_int8_static_on_an_onnx_file_needs_calibration_data_and_uses_the_file_gi
     rows = manifest["compression"]
     assert rows[1]["notes"]["calibration"] == "file calib.npz" and rows[1]["notes"]["calibration_samples"] == 50
     assert manifest["metrics"]["cosine_to_fp32"] >= 0.99  # agreement with the fp32 graph gates ONNX files
+
+
+def test_sparse_kernel_above_compiles_the_pruned_linear_layer_to_csr_with_parity(tmp_project, tmp_path):
+    out = tmp_path / "bundle"
+    done = build_own_recipe(tmp_project, out, "sparse", 'description = "90% zeros, CSR from 80%"\n[[steps]]\n'
+                            'technique = "prune"\nsparsity = 0.9\nscope = "layer"\nsparse-kernel-above = 0.8\n'
+                            '[gate]\nmax-accuracy-drop = 100.0\n')
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert b"csr_matmul" in (out / "model.so").read_bytes()  # digits-cnn's Linear runs the CSR kernel
+    assert manifest["metrics"]["max_abs_diff_vs_onnxruntime"] < 1e-4  # same outputs as the dense graph

@@ -1,6 +1,8 @@
-"""`invoke tune` mechanics on a tiny budget: records land in compile/tuning/<target>/ and builds apply them."""
+"""`invoke tune` mechanics on a tiny budget: the search lands in build/.cache/tune-search/<target>/,
+only kernels that beat the schedule rules reach compile/tuning/<target>/, and builds apply records."""
 
 import json
+import shutil
 
 import pytest
 
@@ -16,13 +18,20 @@ def test_records_are_written_then_applied_by_the_next_build(tmp_project, tmp_pat
     assert invoke(tmp_project.root, "build", f"--out={out}").returncode == 0
     untuned_key = json.loads((out / "manifest.json").read_text())["cache_key"]
 
-    done = invoke(tmp_project.root, "tune", "--trials=7")  # one candidate per digits-cnn kernel
+    done = invoke(tmp_project.root, "tune", "--trials=7")  # about one candidate per digits-cnn kernel
     assert done.returncode == 0, done.stderr
-    records = tmp_project.tuning_dir / "host" / "database_tuning_record.json"
-    lines = [json.loads(line) for line in records.read_text().splitlines()]
+    search = tmp_project.cache_dir / "tune-search" / "host"
+    lines = [json.loads(line) for line in (search / "database_tuning_record.json").read_text().splitlines()]
     measured = [r for r in lines if r[1][1][0] < 1e9]  # 1e10 marks a failed candidate
     assert measured, "no candidate was measured successfully"
+    table = [line.split() for line in done.stdout.splitlines() if line.endswith((" rule", " search"))]
+    assert len(table) >= 7 and all(row[1] != "-" for row in table), done.stdout  # every rule was timed
+    kept = tmp_project.tuning_dir / "host" / "database_tuning_record.json"
+    promoted = len(kept.read_text().splitlines()) if kept.exists() else 0
+    assert promoted == sum(row[-1] == "search" for row in table), done.stdout
 
+    # Whatever the records folder holds is applied by the next build (here: the whole search).
+    shutil.copytree(search, tmp_project.tuning_dir / "host", dirs_exist_ok=True)
     done = invoke(tmp_project.root, "build", f"--out={out}")
     assert done.returncode == 0 and "up to date" not in done.stdout  # records are part of the cache key
     manifest = json.loads((out / "manifest.json").read_text())
@@ -35,5 +44,5 @@ def test_budget_and_target_are_checked(project):
 
     with pytest.raises(UsageError, match="exactly one budget"):
         tune.tune(project, "digits-cnn", "host")
-    with pytest.raises(UsageError, match="--target=rpi4: only targets that run on this machine"):
+    with pytest.raises(UsageError, match="--target=rpi4: aarch64 code cannot be measured on this machine"):
         tune.tune(project, "digits-cnn", "rpi4", trials=1)

@@ -61,7 +61,11 @@ def vectorize_inner(sch, block, params: Params) -> None:
 
 
 def par_vec(sch, block, params: Params) -> None:
-    """Parallelise (and for element-wise blocks vectorise) a block's loop nest."""
+    """Parallelise (and for element-wise blocks vectorise) a block's loop nest.
+
+    Element-wise and layout blocks keep their innermost loop: fusing it into one flat loop made
+    every vector lane a div/mod gather (a 320x320x3 transpose 0.49 -> 0.02 ms, a channel concat
+    0.99 -> 0.035 ms, one core). It is vectorised only where every input is contiguous along it."""
     loops = sch.get_loops(block)
     if not loops:
         return
@@ -72,12 +76,38 @@ def par_vec(sch, block, params: Params) -> None:
         if (extent(sch, fused) or 0) >= 2:
             sch.parallel(fused)
         return
-    fused = sch.fuse(*loops) if len(loops) > 1 else loops[0]
-    total = extent(sch, fused) or 0
-    if total >= params.vec and total % params.vec == 0:
-        outer, inner = sch.split(fused, [None, params.vec])
+    total = 1
+    for loop in loops:
+        total *= extent(sch, loop) or 1
+    if len(loops) == 1:
+        inner_loop = loops[0]
+        width = _widest_lane(extent(sch, inner_loop), params)
+        outer, inner = sch.split(inner_loop, [None, width]) if width else (inner_loop, None)
+    else:
+        outer, inner = sch.fuse(*loops[:-1]), loops[-1]
+        width = _widest_lane(extent(sch, inner), params) if _contiguous_inner(sch, block) else None
+        if width:
+            _, inner = sch.split(inner, [None, width])
+    if width:
         sch.vectorize(inner)
-        if total >= params.par_min_elems:
-            sch.parallel(outer)
-    elif total >= params.par_min_elems:
-        sch.parallel(fused)
+    if total >= params.par_min_elems and (extent(sch, outer) or 0) >= 2:
+        sch.parallel(outer)
+
+
+def _widest_lane(n: int | None, params: Params) -> int | None:
+    return next((w for w in (params.vec, params.vec // 2, params.vec // 4) if w >= 4 and n and n % w == 0), None)
+
+
+def _contiguous_inner(sch, block) -> bool:
+    """Whether every input's last index is the block's innermost iterator plus a constant offset."""
+    from tvm import tirx
+    from tvm.sym.pattern import detect_linear_equation
+
+    b = sch.get(block)
+    last = b.iter_vars[-1].var
+
+    def unit_stride(index) -> bool:
+        coefficients = detect_linear_equation(index, [last])
+        return len(coefficients) == 2 and isinstance(coefficients[0], tirx.IntImm) and int(coefficients[0]) == 1
+
+    return all(unit_stride(r.region[-1].min) for r in b.reads if r.region)

@@ -11,7 +11,7 @@ def test_builtin_models_resolve(project):
 
 
 def test_unknown_model_lists_the_valid_ones(project):
-    with pytest.raises(LookupFailed, match="unknown model 'resnet'; valid models: digits-cnn, minilm, mobilenetv2, resnet18. Or pass the path"):
+    with pytest.raises(LookupFailed, match="unknown model 'resnet'; valid models: digits-cnn, minilm, mobilenetv2, resnet18, tinydet. Or pass the path"):
         models.resolve("resnet", project)
 
 
