@@ -61,9 +61,17 @@ def file_entries(folder: Path) -> dict[str, dict[str, Any]]:
     }
 
 
+# A deploy sends each payload file zlib-compressed as NAME.z; the device inflates it before verifying.
+WIRE_SUFFIX = ".z"
+
+
+def wire_encode(data: bytes) -> bytes:
+    return zlib.compress(data, 9)
+
+
 def transfer_bytes(folder: Path) -> int:
-    """Bytes a deploy sends (model.so and reference.npz), zlib-compressed as they go over the wire."""
-    return sum(len(zlib.compress((folder / name).read_bytes(), 9)) for name in (SO, REFERENCE))
+    """Bytes a deploy sends for model.so and reference.npz (wire_encode'd)."""
+    return sum(len(wire_encode((folder / name).read_bytes())) for name in (SO, REFERENCE))
 
 
 def write_reference(path: Path, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray]) -> None:

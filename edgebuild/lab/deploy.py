@@ -1,14 +1,15 @@
 """Deploy a bundle to a device: staged upload, sha256 verified on the device, atomic switch.
 
 Layout in the device's work dir: bundles/NAME is a symlink to bundles/.v-SHA-ID/ (NAME is
-model--recipe--target). A deploy uploads into bundles/.tmp-ID/, the device checks every file
-against manifest.json, and only then is the symlink replaced (rename(2), atomic). A failed or
+model--recipe--target). A deploy uploads into bundles/.tmp-ID/ (model.so and reference.npz
+zlib-compressed), the device inflates them and checks every file against manifest.json, and only then is the symlink replaced (rename(2), atomic). A failed or
 killed deploy leaves the previous one intact; the next deploy removes its leftovers. Deploys to one
 device are serialized by a lock that dies with its connection.
 """
 
 from __future__ import annotations
 
+import io
 import posixpath
 import secrets
 import time
@@ -96,13 +97,13 @@ def deploy(conn: Connection, probe: remote.Probe, local: LocalBundle, progress: 
     conn.sftp.mkdir(remote_dir)
     sent = 0
     for name in [*local.payload, bundles.MANIFEST]:
-        path = local.folder / name
-        size = path.stat().st_size
+        data = (local.folder / name).read_bytes()
+        if name != bundles.MANIFEST:  # compressed on the wire (what the manifest's transfer_bytes counts)
+            data, name = bundles.wire_encode(data), name + bundles.WIRE_SUFFIX
         target = posixpath.join(remote_dir, name)
         callback = (lambda done, total, t=target: progress(t, done, total)) if progress else None
-        with open(path, "rb") as f:
-            conn.sftp.putfo(f, target, file_size=size, callback=callback, confirm=True)
-        sent += size
+        conn.sftp.putfo(io.BytesIO(data), target, file_size=len(data), callback=callback, confirm=True)
+        sent += len(data)
     remote.commit(conn, ["bundle", probe.work_dir, local.name, staging, local.sha256, *local.payload], timeout=120)
     return Deployed(device.name, local.name, link, local.sha256, sent, time.monotonic() - began, removed)
 

@@ -2,7 +2,8 @@
 # Standard library only. Prints one JSON object; exit status 3 when a check fails (nothing changed).
 #   python - runtime WORK ID             verify runtime/.upload-ID.tar.gz, unpack, switch current.json
 #   python - bundle WORK NAME STAGING MANIFEST_SHA256 FILE...
-#                                         verify STAGING's files against its manifest, then swap the
+#                                         inflate STAGING's FILE.z uploads, verify its files against
+#                                         its manifest, then swap the
 #                                         bundles/NAME symlink to them (the old deploy stays until then)
 #   python - clean WORK                   remove stale staging folders and uploads of killed runs
 #                                         (the caller holds the device lock)
@@ -12,6 +13,7 @@ import os
 import shutil
 import sys
 import tarfile
+import zlib
 
 
 def sha256(path):
@@ -61,6 +63,21 @@ def runtime(work, rid):
     print(json.dumps({"ok": True, "runtime": final}))
 
 
+def inflate(source, path, file):
+    """NAME.z (zlib, as deploys send payload files) -> NAME, in chunks: a Pi has little memory."""
+    inflater = zlib.decompressobj()
+    try:
+        with open(source, "rb") as src, open(path, "wb") as out:
+            for chunk in iter(lambda: src.read(1 << 20), b""):
+                out.write(inflater.decompress(chunk))
+            out.write(inflater.flush())
+    except zlib.error as exc:
+        raise ValueError("%s: corrupt compressed upload (%s)" % (file, exc))
+    if not inflater.eof:
+        raise ValueError("%s: compressed upload is truncated" % file)
+    os.remove(source)
+
+
 def bundle(work, name, staging, manifest_sha, files):
     folder = os.path.join(work, "bundles")
     staging = os.path.join(folder, staging)
@@ -72,11 +89,13 @@ def bundle(work, name, staging, manifest_sha, files):
             listed = json.load(f)["files"]
         for file in files:
             path = os.path.join(staging, file)
+            if os.path.exists(path + ".z"):
+                inflate(path + ".z", path, file)
             entry = listed[file]
             got = sha256(path)
             if got != entry["sha256"] or os.path.getsize(path) != entry["bytes"]:
                 raise ValueError("%s sha256 %s != manifest %s" % (file, got[:16], entry["sha256"][:16]))
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, zlib.error) as exc:
         shutil.rmtree(staging, ignore_errors=True)
         fail("verification failed, nothing deployed: %s" % exc)
     version = os.path.join(folder, ".v-%s-%s" % (manifest_sha[:12], os.path.basename(staging)[5:]))

@@ -61,6 +61,27 @@ def test_corrupted_file_fails_closed(tmp_path):
     assert not (work / "bundles" / ".tmp-bbbb").exists()
 
 
+def test_compressed_uploads_are_inflated_then_verified(tmp_path):
+    import zlib
+
+    work = tmp_path / "work"
+    sha = stage(work, ".tmp-aaaa", {"model.so": b"so" * 1000, "reference.npz": b"ref"})
+    folder = work / "bundles" / ".tmp-aaaa"
+    (folder / "model.so.z").write_bytes(zlib.compress((folder / "model.so").read_bytes(), 9))
+    (folder / "model.so").unlink()
+    status, data = run("commit.py", "bundle", work, "m", ".tmp-aaaa", sha, "model.so", "reference.npz")
+    assert status == 0 and (work / "bundles" / "m" / "model.so").read_bytes() == b"so" * 1000
+    assert not (work / "bundles" / "m" / "model.so.z").exists()
+
+    sha = stage(work, ".tmp-bbbb", {"model.so": b"new" * 1000, "reference.npz": b"ref"})
+    folder = work / "bundles" / ".tmp-bbbb"
+    (folder / "model.so.z").write_bytes(zlib.compress(b"new" * 1000, 9)[:-9])  # cut off mid-stream
+    (folder / "model.so").unlink()
+    status, data = run("commit.py", "bundle", work, "m", ".tmp-bbbb", sha, "model.so", "reference.npz")
+    assert status == 3 and "nothing deployed: model.so: compressed upload is truncated" in data["error"]
+    assert (work / "bundles" / "m" / "model.so").read_bytes() == b"so" * 1000 and not folder.exists()
+
+
 def test_manifest_must_match_the_hosts(tmp_path):
     work = tmp_path / "work"
     stage(work, ".tmp-aaaa", {"model.so": b"x"})
