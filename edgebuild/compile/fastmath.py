@@ -7,6 +7,8 @@ TVM's FastMathTransform leaves sigmoid alone, so sigmoid is first rewritten as 1
 
 from __future__ import annotations
 
+from .passes import each_function
+
 
 def fast_math():
     import tvm
@@ -30,12 +32,4 @@ def _sigmoid_as_exp():
             one = relax.const(1.0, str(x.ty.dtype))
             return relax.op.divide(one, relax.op.add(one, relax.op.exp(relax.op.negative(x))))
 
-    @tvm.transform.module_pass(opt_level=0, name="SigmoidAsExp")
-    def rewrite(mod, _ctx):
-        mutate = Rewrite(mod)
-        for gv, func in mod.functions_items():
-            if isinstance(func, relax.Function):
-                mod[gv] = mutate.visit_expr(func)
-        return relax.transform.Normalize()(mod)
-
-    return rewrite
+    return each_function("SigmoidAsExp", Rewrite)

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .passes import each_function
+
 BINARY = {"relax.maximum", "relax.minimum", "relax.add", "relax.multiply", "relax.subtract", "relax.divide"}
 
 
@@ -78,23 +80,7 @@ def _expand_scalar_consts():
                     return relax.Call(call.op, [tensor, k] if first else [k, tensor], call.attrs)
             return call
 
-    return _each_function("ExpandScalarConsts", Expand)
-
-
-def _each_function(name: str, mutator_class):
-    """A module pass applying `mutator_class` to every Relax function."""
-    import tvm
-    from tvm import relax
-
-    @tvm.transform.module_pass(opt_level=0, name=name)
-    def run(mod, _ctx):
-        mutate = mutator_class(mod)
-        for gv, func in mod.functions_items():
-            if isinstance(func, relax.Function):
-                mod[gv] = mutate.visit_expr(func)
-        return mod
-
-    return run
+    return each_function("ExpandScalarConsts", Expand)
 
 
 def _bounds_to_clip():
@@ -124,4 +110,4 @@ def _bounds_to_clip():
             low, high = (v, info.max.item()) if call.op.name == "relax.maximum" else (info.min.item(), v)
             return relax.op.clip(x, relax.prim_value(low), relax.prim_value(high))
 
-    return _each_function("BoundsToClip", Bounds)
+    return each_function("BoundsToClip", Bounds)

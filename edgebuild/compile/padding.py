@@ -8,6 +8,8 @@ at build time.
 
 from __future__ import annotations
 
+from .passes import each_function
+
 
 def padded_channels(out: int, vec: int) -> int:
     """Channels after padding: unchanged when a multiple of half a vector (24 and 40 are tiled with
@@ -59,12 +61,4 @@ def pad_out_channels(vec: int):
                 return bound if bound is not None else expr
             return expr
 
-    @tvm.transform.module_pass(opt_level=0, name="PadOutChannels")
-    def pad(mod, _ctx):
-        mutate = Pad(mod)
-        for gv, func in mod.functions_items():
-            if isinstance(func, relax.Function):
-                mod[gv] = mutate.visit_expr(func)
-        return relax.transform.Normalize()(mod)
-
-    return pad
+    return each_function("PadOutChannels", Pad)
