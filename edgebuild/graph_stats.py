@@ -25,6 +25,8 @@ def stats(path: Path) -> dict[str, int]:
     macs = 0
     for node in graph.node:
         out = shapes.get(node.output[0]) if node.output else None
+        if not out and node.op_type == "QGemm":  # a com.microsoft op: ONNX shape inference leaves it unknown
+            out = _gemm_out(node, shapes)
         if not out or not all(out):
             continue
         if node.op_type in ("Conv", "QLinearConv", "ConvInteger"):
@@ -42,3 +44,11 @@ def stats(path: Path) -> dict[str, int]:
 
 def _attr(node, name: str) -> int:
     return next((a.i for a in node.attribute if a.name == name), 0)
+
+
+def _gemm_out(node, shapes) -> list[int] | None:
+    """[M, N] of a Gemm-like node (A, B at inputs 0 and 3 for QGemm) from its inputs' shapes."""
+    a, b = shapes.get(node.input[0]), shapes.get(node.input[3])
+    if not a or not b or len(a) != 2 or len(b) != 2:
+        return None
+    return [a[1] if _attr(node, "transA") else a[0], b[0] if _attr(node, "transB") else b[1]]

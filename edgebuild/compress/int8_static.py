@@ -9,6 +9,7 @@ what the integer lowering needs (no zero-point correction, padding stays exact).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -24,10 +25,24 @@ class Int8Static:
     per_channel: bool = True
     fold_relu: bool = True  # keep Relu/MaxPool between int8 convolutions in int8 (see int8_fuse)
     operators: list[Literal["Conv", "MatMul", "Gemm"]] = ("Conv", "MatMul", "Gemm")
+    # Regular expressions (re.search) on node names: matching nodes stay fp32, e.g. a transformer's FFN
+    # down-projection, whose input (the GELU output) has outliers that one int8 scale cannot hold.
+    exclude: list[str] = ()
 
     def __post_init__(self):
         if self.calibration_samples < 1:
             raise ValueError("calibration-samples: must be >= 1")
+        for pattern in self.exclude:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"exclude: {pattern!r} is not a regular expression ({exc})") from None
+
+
+def excluded_nodes(proto, config: Int8Static) -> list[str]:
+    """Names of the nodes of `proto` that config.exclude keeps in fp32."""
+    patterns = [re.compile(p) for p in config.exclude]
+    return [n.name for n in proto.graph.node if n.name and any(p.search(n.name) for p in patterns)]
 
 
 def apply(proto, config: Int8Static, ctx: Context):
@@ -44,10 +59,14 @@ def apply(proto, config: Int8Static, ctx: Context):
 
     method = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
               "percentile": CalibrationMethod.Percentile}[config.method]
+    exclude = excluded_nodes(proto, config)
+    if config.exclude:
+        ctx.notes["int8_excluded_nodes"] = len(exclude)
     with quantizer_io(proto) as (src, dst), ort_quiet():
         quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QOperator,
                         per_channel=config.per_channel, activation_type=QuantType.QInt8,
                         weight_type=QuantType.QInt8, op_types_to_quantize=list(config.operators),
+                        nodes_to_exclude=exclude,
                         calibrate_method=method,
                         extra_options={"ActivationSymmetric": True, "WeightSymmetric": True})
         quantized = dst.load()

@@ -105,3 +105,59 @@ def test_matmul_integer_keeps_int8_weights_and_corrects_uint8_zero_point(tmp_pat
 
 def test_the_lowered_operators_are_listed():
     assert set(qlinear.OPS) == {"QLinearConv", "QLinearMatMul", "QGemm", "MatMulInteger"}
+
+
+def test_transformer_linear_exported_as_gemm_quantizes_to_int8_qgemm_with_int8_weights(tmp_path):
+    """MiniLM's linear layers export as Gemm(transB=1): int8-static must turn them into QGemm with
+    per-channel int8 weights, lowered to an int8 x int8 -> int32 matmul that keeps the weights int8."""
+    import onnxruntime as ort
+
+    from edgebuild.compress import int8_static
+
+    w = RNG.normal(0, 0.1, (24, 32)).astype(np.float32)  # [out, in], as torch's Linear exports
+    inits = [numpy_helper.from_array(w, "w"), numpy_helper.from_array(RNG.normal(0, 0.1, 24).astype(np.float32), "b")]
+    node = helper.make_node("Gemm", ["x", "w", "b"], ["y"], transB=1, name="/layer.0/attention/output/dense/Gemm")
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [8, 32])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [8, 24])], inits)
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    samples = [{"x": RNG.normal(0, 1, (8, 32)).astype(np.float32)} for _ in range(8)]
+
+    class Ctx:
+        notes = {}
+
+        def calibration(self, n):
+            return samples[:n]
+
+    config = int8_static.Int8Static(calibration_samples=8, operators=["Conv", "MatMul", "Gemm"])
+    quantized = int8_static.apply(proto, config, Ctx())
+    assert [n.op_type for n in quantized.graph.node if n.op_type.startswith("Q")][:2] == ["QuantizeLinear", "QGemm"]
+    path = tmp_path / "gemm.onnx"
+    onnx.save(quantized, str(path))
+    mod = relax.import_onnx(path)
+    text = mod.script()
+    matmul = re.search(r'R\.matmul\(([^\n]*)out_dtype="int32"', text)
+    assert matmul and "float32" not in matmul.group(0)
+    relax.compile_host(mod, tmp_path / "gemm.so")
+    q_w = next(numpy_helper.to_array(i) for i in quantized.graph.initializer if numpy_helper.to_array(i).dtype == np.int8
+               and numpy_helper.to_array(i).size == w.size)
+    data = (tmp_path / "gemm.so").read_bytes()
+    assert q_w.tobytes() in data or q_w.T.copy().tobytes() in data  # the weights, int8 and verbatim
+    assert q_w.astype(np.float32).tobytes()[:64] not in data and q_w.T.astype(np.float32).tobytes()[:64] not in data
+    (got,) = HostModel(tmp_path / "gemm.so", ["x"])(samples[0])
+    (want,) = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, samples[0])
+    (ref,) = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, samples[0])
+    assert np.abs(got - want).max() < 1e-3 * np.abs(want).max() + 1e-5
+    assert np.abs(got - ref).max() < 0.05 * np.abs(ref).max()
+
+
+def test_int8_static_exclude_keeps_matching_nodes_fp32():
+    from edgebuild.compress import int8_static
+
+    names = ["/bert/encoder/layer.0/attention/output/dense/MatMul_output_0",
+             "/bert/encoder/layer.0/output/dense/MatMul_output_0", "/bert/encoder/layer.11/output/dense/Gemm"]
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], [f"y{i}"], name=n) for i, n in enumerate(names)],
+                              "g", [], [])
+    config = int8_static.Int8Static(exclude=[r"layer\.\d+/output/dense/"])
+    assert int8_static.excluded_nodes(helper.make_model(graph), config) == names[1:]
+    with pytest.raises(ValueError, match="not a regular expression"):
+        int8_static.Int8Static(exclude=["layer.("])

@@ -110,6 +110,16 @@ def test_shipped_int8_recipes_refuse_the_host_where_int8_measured_slower(project
     assert recipe.for_model("det-1234").for_target("host").target == "host"  # not measured: not refused
 
 
+def test_int8_static_quantizes_minilms_gemm_weights_but_keeps_the_ffn_down_projections_fp32(project):
+    recipe = compress.load(project, "int8-static")
+    (minilm,) = recipe.for_model("minilm").for_target("rpi5").configs
+    assert "Gemm" in minilm.operators and "MatMul" in minilm.operators  # MiniLM's linears export as Gemm
+    assert minilm.exclude == [r"layer\.\d+/output/dense/"]
+    assert recipe.for_model("minilm").gate.min_cosine_to_fp32 == 0.98
+    (digits,) = recipe.for_model("digits-cnn").configs
+    assert list(digits.operators) == ["Conv", "MatMul"] and not digits.exclude  # the classifier head stays fp32
+
+
 def test_every_technique_lists_a_typed_config_and_stage():
     for name, technique in compress.techniques().items():
         assert technique.name == name and technique.stage in ("torch", "onnx")
