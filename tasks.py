@@ -7,10 +7,11 @@ from pathlib import Path
 from invoke import Collection, task
 from invoke.exceptions import Exit
 
-from edgebuild import build as builder
+from edgebuild.flows import build as builder
 from edgebuild.cli import build_summary, targets_table, user_errors
 from edgebuild.lab import emulate as emulator
-from edgebuild.lab import inventory, jobs, provision as provisioner, results
+from edgebuild.flows import jobs
+from edgebuild.lab import inventory, provision as provisioner, results
 from edgebuild.lab import status as device_status, trust as device_trust
 from edgebuild.lab.agent_run import AgentOptions
 from edgebuild.project import Project
@@ -63,7 +64,7 @@ def recipes(c):
 @user_errors
 def bench(c, model="digits-cnn", runs=50, threads=0, input_shape=None, untuned=True, json=False):
     """Latency of host builds vs ONNX Runtime (and PyTorch), side by side; writes results/bench/ (JSON, SVG)."""
-    from edgebuild.bench import BENCH_MODELS, bench as run_bench, format_report
+    from edgebuild.flows.bench import BENCH_MODELS, bench as run_bench, format_report
 
     models = BENCH_MODELS if model == "all" else tuple(m for m in model.split(",") if m)
     report = run_bench(PROJECT, models=models, runs=runs, threads=threads or None,
@@ -83,7 +84,7 @@ def bench(c, model="digits-cnn", runs=50, threads=0, input_shape=None, untuned=T
 @user_errors
 def tune(c, model="digits-cnn", target="", device="", trials=0, minutes=0.0, input_shape=None):
     """MetaSchedule tuning, measured here (host) or on a lab device; records go to compile/tuning/<target>/."""
-    from edgebuild.compile.tune import tune as run_tune
+    from edgebuild.flows.tune import tune as run_tune
 
     result = run_tune(PROJECT, model=model, target=target, device=device, trials=trials, minutes=minutes,
                       input_shapes=tuple(input_shape or ()))
@@ -100,7 +101,7 @@ def tune(c, model="digits-cnn", target="", device="", trials=0, minutes=0.0, inp
 @user_errors
 def bench_compress(c, model="digits-cnn", recipes="", runs=20, json=False, calibration=None):
     """Every compression recipe on one model (host builds): metric, sizes, MACs, latency vs none."""
-    from edgebuild.compress.bench import format_report, run
+    from edgebuild.flows.bench_compress import format_report, run
 
     names = [r for r in recipes.split(",") if r] or [r.name for r in builder.list_recipes(PROJECT)]
     report = run(PROJECT, model, names, int(runs), calibration=calibration)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Predict, TensorSpec, batches
+from .base import Predict, TensorSpec, Training, batches
 from .zoo import CachedTorchModel
 
 NAME = "digits-cnn"
@@ -119,3 +119,30 @@ class DigitsCNN(CachedTorchModel):
             predicted.append(predict({INPUT: chunk})[0][:real].argmax(axis=1))
         accuracy = float((np.concatenate(predicted) == y_test).mean() * 100.0)
         return {"accuracy": round(accuracy, 2), "accuracy_samples": len(y_test)}
+
+    has_training_data = True
+
+    def training(self, teacher, batch: int, temperature: float, soft_weight: float) -> Training:
+        """Cross-entropy on the training split (shifted), plus temperature-scaled soft targets of a teacher."""
+        import torch
+        import torch.nn.functional as F
+
+        x, y, _, _ = dataset()
+        xs, ys = torch.from_numpy(x), torch.from_numpy(y)
+        gen = torch.Generator().manual_seed(0)
+        if teacher is not None:
+            teacher.eval()
+
+        def loss(student, step):
+            idx = torch.randint(0, len(xs), (batch,), generator=gen)
+            inputs = _shift(xs[idx], gen)
+            logits = student(inputs)
+            hard = F.cross_entropy(logits, ys[idx])
+            if teacher is None:
+                return hard
+            with torch.no_grad():
+                soft_t = F.softmax(teacher(inputs) / temperature, dim=1)
+            soft = F.kl_div(F.log_softmax(logits / temperature, dim=1), soft_t, reduction="batchmean")
+            return soft_weight * soft * temperature ** 2 + (1 - soft_weight) * hard
+
+        return Training(loss)

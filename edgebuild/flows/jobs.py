@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .. import build as builder
+from . import build as builder
 from ..errors import DeviceError, EdgebuildError
 from ..project import Project
-from . import inventory, remote, results
-from .agent_run import AgentOptions, run_agent
-from .deploy import Deployed, LocalBundle, Progress, deploy
-from .inventory import Device
-from .transport import LINK_ERRORS, Timeouts, connect, link_lost
+from ..lab import inventory, remote, results
+from ..lab.agent_run import AgentOptions, run_agent
+from ..lab.deploy import Deployed, LocalBundle, Progress, deploy
+from ..lab.inventory import Device
+from ..lab.transport import LINK_ERRORS, Timeouts, connect, link_lost
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import bundle
+from .. import bundle
 from .build import BuildRequest, build
-from .errors import EdgebuildError
-from .project import Project
+from ..errors import EdgebuildError
+from ..project import Project
 
 
 class BenchError(EdgebuildError):
@@ -103,7 +103,7 @@ class Worker:
 
     def __init__(self, name: str, arg: str, folder: Path, threads: int, project: Project):
         self.name, self.times_ms, self.memory = name, [], {}
-        cmd = [sys.executable, "-m", "edgebuild.bench_worker", name, arg, str(folder), str(threads), str(project.root)]
+        cmd = [sys.executable, "-m", "edgebuild.flows.bench_worker", name, arg, str(folder), str(threads), str(project.root)]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         if self.proc.stdout.readline().strip() != "ready":
             raise BenchError(f"the {name} worker failed to start (see its output above)")
@@ -211,7 +211,7 @@ def _untuned_library(folder: Path, scratch: Path) -> Path:
     import tvm
     from tvm import relax as tvm_relax
 
-    from .compile import relax
+    from ..compile import relax
 
     target = relax.host_target()
     executable = tvm.compile(relax.import_onnx(folder / bundle.ONNX), target=target,
@@ -224,7 +224,7 @@ def _untuned_library(folder: Path, scratch: Path) -> Path:
 def _torch(project: Project, model: str, names: list[str], inputs, threads: int) -> Engine:
     import torch
 
-    from .models import resolve
+    from ..models import resolve
 
     torch.set_num_threads(threads)
     module = resolve(model, project).load()

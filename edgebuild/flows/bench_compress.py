@@ -13,15 +13,14 @@ import time
 from pathlib import Path
 
 from .. import bundle
+from ..compile.runner import HostModel
 from ..errors import EdgebuildError
+from .build import BuildRequest, build
 
 WARMUP = 2
 
 
 def run(project, model: str, recipes: list[str], runs: int, say=print, calibration: str | None = None) -> dict:
-    from ..build import BuildRequest, build
-    from ..compile.runner import HostModel
-
     rows, loaded = [], []
     for name in ["none", *[r for r in recipes if r != "none"]]:
         try:

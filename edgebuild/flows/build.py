@@ -16,12 +16,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import bundle, cache, compress, export, models, targets
-from .compile import relax, sparse, toolchain
-from .compile.runner import HostModel
-from .graph_stats import stats
-from .models import shapes
-from .project import Project
+from .. import bundle, compress, export, models, targets
+from ..compile import relax, sparse, toolchain
+from ..compile.runner import HostModel
+from ..graph_stats import stats
+from ..models import shapes
+from ..project import Project
+from . import cache
 
 Say = Callable[[str], None]
 PARITY_RTOL = 1e-3
