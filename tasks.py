@@ -108,6 +108,25 @@ def bench_compress(c, model="digits-cnn", recipes="", runs=20, json=False, calib
     print(jsonlib.dumps(report) if json else format_report(report))
 
 
+@task(help={
+    "model": "only this model", "device": "only this device (bench rows: the host's name)",
+    "since": "only runs since an ISO date/time (UTC) or an age: 7d, 12h, 30m",
+    "kind": "only build, bench, bench-compress, profile or tune runs",
+    "format": "table (default), csv or json", "json": "same as --format=json",
+    "import-json": "first import results/history.jsonl and results/*/*.json again (idempotent)",
+})
+@user_errors
+def history(c, model="", device="", since="", kind="", format="table", json=False, import_json=False):
+    """List the runs in the results history (results/history.sqlite, or results/config.toml's server)."""
+    from edgebuild.flows import history as results_history
+
+    err = lambda s: print(s, file=sys.stderr)  # noqa: E731
+    if import_json:
+        err(results_history.import_json(PROJECT, say=err).summary())
+    runs = results_history.list_runs(PROJECT, model=model, device=device, since=since, kind=kind, say=err)
+    print(results_history.export(runs, "json" if json else format))
+
+
 DEVICE_HELP = "NAME, TAG or all (devices/lab.toml and devices/local.toml)"
 ARTIFACT_HELP = {
     "model": "model to build for each device's target (default: digits-cnn)",

@@ -10,7 +10,7 @@ lab device's, which the lab package supplies).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import pipeline, promote
@@ -24,6 +24,7 @@ class SearchResult:
     tasks: int
     trials: int
     seconds: float
+    kernels: list[dict] = field(default_factory=list)  # name, rule_us, search_us, promoted (for the history)
 
 
 def tasks_of(fused, tvm_target):
@@ -69,4 +70,7 @@ def search(fused, tvm_target, tasks: list, builder, runner, search_dir: Path, re
         say(f"  {done} trials, {elapsed / 60:.1f} min, {promoted} new records beat the rules")
         if (trials and done >= trials) or (minutes and elapsed >= minutes * 60):
             say(promote.summary(kernels))
-            return SearchResult(len(tasks), done, elapsed)
+            return SearchResult(len(tasks), done, elapsed, [
+                {"name": k.name, "promoted": bool(k.promoted),
+                 "rule_us": None if k.rule_s is None else round(k.rule_s * 1e6, 3),
+                 "search_us": None if k.best_s is None else round(k.best_s * 1e6, 3)} for k in kernels])

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Callable
 
 from .. import bundle
+from . import history as results_history
 from .build import BuildRequest, build
+from ..history import from_bench, here, utc
 from ..errors import EdgebuildError
 from ..project import Project
 
@@ -49,7 +51,7 @@ def bench(project: Project, models: tuple[str, ...] = ("digits-cnn",), runs: int
     threads = threads or os.cpu_count() or 1
     reports = [_bench_model(project, m, runs, threads, input_shapes, untuned, say) for m in models]
     report = {
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "threads": threads, "runs": runs, "block": BLOCK,
+        "time": utc(), "threads": threads, "runs": runs, "block": BLOCK,
         "onnxruntime_options": {"graph_optimization_level": "ORT_ENABLE_ALL", "intra_op_num_threads": threads,
                                 "inter_op_num_threads": 1, "providers": ["CPUExecutionProvider"]},
         "models": reports,
@@ -59,6 +61,7 @@ def bench(project: Project, models: tuple[str, ...] = ("digits-cnn",), runs: int
     stem = out / time.strftime("%Y%m%d-%H%M%S")
     stem.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
     stem.with_suffix(".svg").write_text(plot(report))
+    results_history.record(project, from_bench(report, here()), say)
     report["files"] = [str(stem.with_suffix(".json")), str(stem.with_suffix(".svg"))]
     return report
 
@@ -82,6 +85,7 @@ def _bench_model(project, model, runs, threads, input_shapes, untuned, say) -> d
     ort_memory = engines[0].memory["peak_rss_bytes"] - engines[0].memory["baseline_rss_bytes"]
     return {
         "model": manifest["model"]["name"], "bundle_sha256": bundle.manifest_sha256(folder),
+        "toolchain": f"apache-tvm {manifest['toolchain'].get('apache-tvm')}",
         "engines": {
             e.name: {
                 "median_ms": round(statistics.median(e.times_ms), 4), "min_ms": round(min(e.times_ms), 4),

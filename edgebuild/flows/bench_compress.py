@@ -15,7 +15,9 @@ from pathlib import Path
 from .. import bundle
 from ..compile.runner import HostModel
 from ..errors import EdgebuildError
+from . import history as results_history
 from .build import BuildRequest, build
+from ..history import from_bench_compress, here, utc
 
 WARMUP = 2
 
@@ -53,10 +55,11 @@ def run(project, model: str, recipes: list[str], runs: int, say=print, calibrati
         if base and "error" not in row:
             for key in ("so_bytes", "weight_bytes", "transfer_bytes", "macs", "latency_ms"):
                 row[f"{key}_ratio"] = round(base[key] / row[key], 2) if row[key] else None
-    report = {"model": model, "runs": runs, "rows": rows, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    report = {"model": model, "runs": runs, "rows": rows, "time": utc()}
     out = project.root / "results" / "bench" / f"compress-{model.replace('/', '_')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
+    results_history.record(project, from_bench_compress(report, here()), say)
     report["file"] = str(out)
     return report
 

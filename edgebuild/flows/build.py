@@ -22,7 +22,8 @@ from ..compile.runner import HostModel
 from ..graph_stats import stats
 from ..models import shapes
 from ..project import Project
-from . import cache
+from . import cache, history as results_history
+from ..history import from_build, here, utc
 
 Say = Callable[[str], None]
 PARITY_RTOL = 1e-3
@@ -84,6 +85,7 @@ def build(project: Project, request: BuildRequest, say: Say = print) -> BuildRes
     tools = toolchain.require(target)  # fail before any slow work when a tool is missing
     pipeline = compress.Pipeline(recipe, model, specs, say, request.calibration)  # rejects recipes that do not fit the model
     say(f"building {model.name} x {recipe.name} x {target.name} -> {out}")
+    started = utc()
     stage = _Stages(say)
     with bundle.staged(out) as tmp, tempfile.TemporaryDirectory(prefix="edgebuild-host-") as scratch:
         with stage("load"):
@@ -139,6 +141,7 @@ def build(project: Project, request: BuildRequest, say: Say = print) -> BuildRes
             "timings_s": stage.timings,
         })
     manifest = bundle.read_manifest(out)
+    results_history.record(project, [from_build(manifest, bundle.manifest_sha256(out), started, here())], say)
     return BuildResult(out, manifest, cached=False, timings=stage.timings)
 
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from . import build as builder
+from . import build as builder, history as results_history
+from ..history import from_profile, here
 from ..errors import DeviceError, EdgebuildError
 from ..project import Project
 from ..lab import inventory, remote, results
@@ -90,6 +91,7 @@ def profile_on(project: Project, selector: str, artifact: Artifact, options: Age
                 agent = run_agent(conn, done.path, probe.runtime_site, options, agent_script)
         result = _result(device, bundle, probe, agent, time.monotonic() - began)
         stored = results.store(project, result)
+        results_history.record(project, [from_profile(result, here())], say)
         return Outcome(device.name, bool(agent.get("ok")), deployed=done, result=result, stored=stored,
                        error=agent.get("error"))
 

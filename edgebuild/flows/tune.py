@@ -22,11 +22,13 @@ from pathlib import Path
 from .. import export, models, targets
 from ..compile import cross_builder, pipeline, relax, search
 from ..errors import UsageError
+from ..history import from_tune, here, utc
 from ..lab import inventory
 from ..lab.inventory import Device
 from ..models import shapes
 from ..project import Project
 from ..targets import Target
+from . import history as results_history
 EMULATED_DIR = "tuning-emulated"
 SEARCH_DIR = "tune-search"
 
@@ -104,6 +106,12 @@ def tune(project: Project, model: str, target: str = "", trials: int = 0, minute
         finally:
             if hasattr(runner, "close"):
                 runner.close()
+        results_history.record(project, [from_tune({
+            "time": utc(), "model": chosen.name, "target": where.target.name,
+            "device": where.device.name if where.device else None, "emulated": where.emulated,
+            "records": str(where.records), "tasks": found.tasks, "trials": found.trials,
+            "seconds": round(found.seconds, 1), "promoted": sum(k["promoted"] for k in found.kernels),
+            "kernels": found.kernels}, here())], say)
         return TuneResult(where.records, found.tasks, found.trials, found.seconds)
 
 
