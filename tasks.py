@@ -127,6 +127,21 @@ def history(c, model="", device="", since="", kind="", format="table", json=Fals
     print(results_history.export(runs, "json" if json else format))
 
 
+@task(help={"model": "only this model", "since": "only runs since an ISO date/time (UTC) or an age: 7d, 12h",
+            "out": "write the page here (default: results/report.html)",
+            "baseline-runs": "N: earlier comparable runs pooled into a regression baseline (default 5)",
+            "mads": "k: flag a p50 worse than the baseline median by more than k MADs (default 3)",
+            "floor": "...and by more than this fraction of the median (default 0.05)"})
+@user_errors
+def report(c, model="", since="", out=None, baseline_runs=5, mads=3.0, floor=0.05):
+    """One self-contained HTML page of the history: tables, plots, regressions (no network needed to view it)."""
+    from edgebuild.flows.report import Settings, write
+
+    page = write(PROJECT, Path(out) if out else None, model=model, since=since,
+                 settings=Settings(int(baseline_runs), float(mads), float(floor)), say=lambda s: print(s, file=sys.stderr))
+    print(f"wrote {page} ({page.stat().st_size:,} bytes)")
+
+
 DEVICE_HELP = "NAME, TAG or all (devices/lab.toml and devices/local.toml)"
 ARTIFACT_HELP = {
     "model": "model to build for each device's target (default: digits-cnn)",
