@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from edgebuild.compile import tune
+from edgebuild.flows import tune
 
 from ..conftest import invoke
 
