@@ -15,6 +15,7 @@ from pathlib import Path
 from .. import bundle
 from ..compile.runner import HostModel
 from ..errors import EdgebuildError
+from ..progress import SILENT, Progress
 from . import history as results_history
 from .build import BuildRequest, build
 from ..history import from_bench_compress, here, utc
@@ -22,11 +23,13 @@ from ..history import from_bench_compress, here, utc
 WARMUP = 2
 
 
-def run(project, model: str, recipes: list[str], runs: int, say=print, calibration: str | None = None) -> dict:
+def run(project, model: str, recipes: list[str], runs: int, say=print, calibration: str | None = None,
+        progress: Progress = SILENT) -> dict:
     rows, loaded = [], []
     for name in ["none", *[r for r in recipes if r != "none"]]:
         try:
-            result = build(project, BuildRequest(model=model, recipe=name, target="host", calibration=calibration), say=lambda s: None)
+            result = build(project, BuildRequest(model=model, recipe=name, target="host", calibration=calibration),
+                           say=lambda s: None, progress=progress)  # its stages show as progress, not as lines
         except EdgebuildError as exc:
             rows.append({"recipe": name, "error": str(exc).splitlines()[0]})
             say(f"{name}: failed: {str(exc).splitlines()[0]}")
@@ -43,11 +46,13 @@ def run(project, model: str, recipes: list[str], runs: int, say=print, calibrati
     for _ in range(WARMUP):
         for _, runner, inputs in loaded:
             runner(inputs)
-    for _ in range(runs):
-        for i, runner, inputs in loaded:
-            start = time.perf_counter()
-            runner(inputs)
-            rows[i]["times"].append((time.perf_counter() - start) * 1000)
+    with progress.task(f"bench-compress {model}: timing", total=runs * len(loaded), unit="runs") as shown:
+        for _ in range(runs):
+            for i, runner, inputs in loaded:
+                start = time.perf_counter()
+                runner(inputs)
+                rows[i]["times"].append((time.perf_counter() - start) * 1000)
+            shown.advance(len(loaded))
     base = rows[0] if "error" not in rows[0] else None
     for row in rows:
         if "times" in row:
