@@ -77,7 +77,8 @@ class Run:
         return {"uid": self.uid, **out}
 
     def to_json(self) -> dict[str, Any]:
-        return {"uid": self.uid, **{f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "data"}}
+        fields = (f.name for f in dataclasses.fields(self) if f.name != "data")
+        return {"uid": self.uid, **{name: getattr(self, name) for name in fields}}
 
 
 COLUMNS = tuple(Run("", "", {}).columns())
@@ -126,7 +127,7 @@ def from_profile(result: dict[str, Any], origin: Origin | None = None) -> Run:
         emulated=bool(result.get("emulated")), bundle_sha256=result.get("bundle_sha256"),
         toolchain=result.get("runtime") and f"runtime {result['runtime']}", valid=valid,
         p50_ms=latency.get("p50"), p90_ms=latency.get("p90"), p99_ms=latency.get("p99"),
-        peak_model_bytes=result.get("model_peak_bytes"), ratio_ort=baseline.get("ratio"), **_origin(origin))
+        peak_model_bytes=result.get("model_rss_bytes"), ratio_ort=baseline.get("ratio"), **_origin(origin))
 
 
 def from_bench(report: dict[str, Any], origin: Origin | None = None) -> list[Run]:

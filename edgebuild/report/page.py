@@ -20,15 +20,18 @@ body{font-family:sans-serif;margin:1.5em;color:#222}table{border-collapse:collap
 th,td{border:1px solid #ccc;padding:2px 6px;text-align:right}th{background:#eee}td.text{text-align:left}
 tr.emulated td{background:#fff6e0}tr.flagged td{background:#fde0e0}.figures{display:flex;flex-wrap:wrap;gap:12px}
 figure{margin:0;border:1px solid #ddd;padding:4px}figcaption{font-size:11px;color:#555;max-width:560px}
-.chart .plot{fill:#fafafa;stroke:#999}.chart .grid{stroke:#e4e4e4}.chart .tick,.chart .label,.chart .legend{font-size:10px}
+.chart .plot{fill:#fafafa;stroke:#999}.chart .grid{stroke:#e4e4e4}
+.chart .tick,.chart .label,.chart .legend{font-size:10px}
 .chart .title{font-size:12px;font-weight:bold}.chart .axis{font-size:11px}.chart .point{fill:#1f77b4}
-.chart .pareto-marker{fill:none;stroke:#d62728;stroke-width:2}.chart .front{fill:none;stroke:#d62728;stroke-dasharray:4 3}
+.chart .pareto-marker{fill:none;stroke:#d62728;stroke-width:2}
+.chart .front{fill:none;stroke:#d62728;stroke-dasharray:4 3}
 .chart .series{fill:none;stroke-width:1.5}.chart .flagged{fill:#d62728}.chart .ref{stroke:#000}
 .emu{color:#b36b00;font-weight:bold}.settings{font-size:13px}
 """
 COLUMNS = ("recipe", "target", "device", "source", "measured on", "runs", "p50 ms", "p90 ms", "p99 ms",
            "peak model memory", "model.so bytes", "transfer bytes", "accuracy / cosine", "TVM / ORT", "validity",
            "baseline p50 (median ± MAD)", "change", "regression", "origin")
+TEXT = {"recipe", "target", "device", "source", "validity", "origin"}  # left-aligned columns
 
 
 def _f(value, fmt: str = "{:.3f}") -> str:
@@ -57,7 +60,8 @@ def _cells(row: Row) -> dict[str, str]:
         "recipe": r.recipe or "–", "target": r.target or "–", "device": r.device or "–",
         "source": r.kind + (f" ({r.engine})" if r.kind == "bench" else ""), "measured on": _where(r),
         "runs": str(row.runs), "p50 ms": _f(r.p50_ms), "p90 ms": _f(r.p90_ms), "p99 ms": _f(r.p99_ms),
-        "peak model memory": _f(memory and memory / 2**20, "{:.1f} MiB"), "model.so bytes": _f(row.figure("so_bytes"), "{:,}"),
+        "peak model memory": _f(memory and memory / 2**20, "{:.1f} MiB"),
+        "model.so bytes": _f(row.figure("so_bytes"), "{:,}"),
         "transfer bytes": _f(row.figure("transfer_bytes"), "{:,}"),
         "accuracy / cosine": f"{metric} {row.figure('metric_value'):g}" if metric else "–",
         "TVM / ORT": _f(r.ratio_ort, "{:.2f}x"), "validity": row.validity,
@@ -75,10 +79,11 @@ def _table(model: str, model_rows: list[Row]) -> str:
         cells = _cells(row)
         cls = " ".join(c for c, on in (("emulated", row.latest.emulated),
                                         ("flagged", bool(row.verdict and row.verdict.flagged))) if on)
-        tds = "".join(f'<td data-col="{escape(c)}"{" class=text" if c in ("recipe", "target", "device", "source", "validity", "origin") else ""}>'
-                      f"{escape(cells[c])}</td>" for c in COLUMNS)
+        tds = "".join(f'<td data-col="{escape(c)}"{" class=text" if c in TEXT else ""}>{escape(cells[c])}</td>'
+                      for c in COLUMNS)
         body.append(f'<tr data-row="{escape(row.key)}" class="{cls}">{tds}</tr>')
-    return f'<table class="runs" data-model="{escape(model)}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    return (f'<table class="runs" data-model="{escape(model)}"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table>')
 
 
 def _figure(chart: str, runs: list[Run], note: str = "") -> str:
@@ -156,9 +161,10 @@ def _regressions(runs: list[Run], judged: dict[str, Verdict]) -> str:
     for run in runs:
         v = judged.get(run.uid)
         if v and v.flagged:
-            items.append(f'<li data-uid="{run.uid[:12]}">{escape(run.time[:19])}Z {escape(run.kind)} {escape(str(run.recipe))}'
-                         f" x {escape(str(run.target))} on {escape(str(run.device))}{' (EMULATED)' if run.emulated else ''}:"
-                         f" p50 {run.p50_ms:.3f} ms vs baseline {v.median:.3f} ± {v.mad:.3f} ms ({v.change:+.1%})</li>")
+            what = (f"{run.time[:19]}Z {run.kind} {run.recipe} x {run.target} on {run.device}"
+                    f"{' (EMULATED)' if run.emulated else ''}: p50 {run.p50_ms:.3f} ms vs baseline "
+                    f"{v.median:.3f} ± {v.mad:.3f} ms ({v.change:+.1%})")
+            items.append(f'<li data-uid="{run.uid[:12]}">{escape(what)}</li>')
     return f'<ul class="regressions">{"".join(items)}</ul>' if items else "<p>No regressions flagged.</p>"
 
 

@@ -46,3 +46,18 @@ def test_invoke_history_exports_json_and_csv(tmp_project):
     assert table[0].split()[:3] == ["time", "kind", "model"] and table[-1] == "2 runs"
     bad = invoke(tmp_project.root, "history", "--format=xml")
     assert bad.returncode == 1 and "--format='xml': use table, csv or json" in bad.stderr
+
+
+def test_the_first_open_imports_old_json_results_once(tmp_project):
+    results = tmp_project.root / "results"
+    results.mkdir()
+    old = {"device": "pi-1", "bundle_sha256": "ab", "model": "digits-cnn", "recipe": "none", "target": "rpi4",
+           "time": "2026-11-01T10:00:00Z", "ok": True, "latency_ms": {"p50": 3.5}}
+    (results / "history.jsonl").write_text(json.dumps(old) + "\nnot json\n")
+    said = []
+    [run] = flow.list_runs(tmp_project, say=said.append)
+    assert (run.device, run.p50_ms, run.time) == ("pi-1", 3.5, "2026-11-01T10:00:00.000000Z")
+    assert said == [f"history {results / 'history.sqlite'}: created; imported 1 runs, skipped 0 already in the "
+                    f"history, skipped 1 unreadable: {results / 'history.jsonl'}:2: not JSON (Expecting value: line 1 "
+                    f"column 1 (char 0))"]
+    assert len(flow.list_runs(tmp_project, say=said.append)) == 1 and len(said) == 1  # not imported again

@@ -31,7 +31,7 @@ def _profile(recipe, device, p50, minute, emulated=False, valid=True, model="dig
         "device": device, "target": "rpi4", "model": model, "recipe": recipe, "bundle_sha256": BUILDS[recipe][0],
         "emulated": emulated, "ok": True, "valid": valid, "time": _time(minute), "runtime": "0.27.0",
         "latency_ms": {"p50": p50, "p90": round(p50 * 1.1, 4), "p99": round(p50 * 1.3, 4)},
-        "model_peak_bytes": 3 * 2**20, **extra}, ORIGIN)
+        "model_rss_bytes": 3 * 2**20, **extra}, ORIGIN)
 
 
 def runs() -> list[history.Run]:
