@@ -14,7 +14,8 @@ import threading
 import time
 from typing import IO, Callable
 
-LINE_EVERY_S = 5.0  # Lines: at most one line per task this often, besides each tenth of the total
+# Lines: a task's line when it passes a tenth of its total (at most once a second), else every few seconds.
+TENTH_GAP_S, LINE_EVERY_S = 1.0, 5.0
 
 
 def _amount(value: float, unit: str) -> str:
@@ -85,7 +86,7 @@ SILENT = Progress()
 
 
 class Lines(Progress):
-    """One line when a task starts, changes part, passes a tenth of its total or every few seconds, and ends."""
+    """One line when a task starts, changes part, passes a tenth of its total, every few seconds, and at its end."""
 
     def __init__(self, stream: IO[str]):
         self.stream, self.lock, self.marks = stream, threading.Lock(), {}
@@ -101,7 +102,8 @@ class Lines(Progress):
     def _update(self, task: Task, changed: bool = False) -> None:
         tenth, last = self.marks.get(id(task), (0, task.started))
         now_tenth = int(10 * task.done / task.total) if task.total else tenth
-        if changed or now_tenth > tenth or time.monotonic() - last >= LINE_EVERY_S:
+        quiet = time.monotonic() - last
+        if changed or (now_tenth > tenth and quiet >= TENTH_GAP_S) or quiet >= LINE_EVERY_S:
             self.marks[id(task)] = (now_tenth, time.monotonic())
             self._say(f"{task.description}: {task.amount()}"
                       + (f" ({100 * task.done / task.total:.0f}%)" if task.total else ""))
@@ -109,7 +111,8 @@ class Lines(Progress):
     def _finish(self, task: Task, failed: bool) -> None:
         self.marks.pop(id(task), None)
         state = "failed" if failed else "done"
-        self._say(f"{task.description}: {state} after {time.monotonic() - task.started:.1f} s ({task.amount()})")
+        amount = f" ({task.amount()})" if task.total or task.done else ""
+        self._say(f"{task.description}: {state} after {time.monotonic() - task.started:.1f} s{amount}")
 
 
 class Bars(Progress):
