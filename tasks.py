@@ -108,6 +108,24 @@ def bench_compress(c, model="digits-cnn", recipes="", runs=20, json=False, calib
     print(jsonlib.dumps(report) if json else format_report(report))
 
 
+@task(help={
+    "ops": "comma-separated ONNX operators (default: every operator ONNX ships test cases for)",
+    "sample": "run the committed CI sample (tests/data/conformance-sample.toml) instead",
+    "jobs": "worker processes in parallel (default 2)",
+    "by": "table rows: operators (default) or families",
+    "json": "print the result as JSON",
+})
+@user_errors
+def conformance(c, ops="", sample=False, jobs=2, by="operators", json=False):
+    """ONNX's operator test cases through edgebuild, TVM's stock pipeline and ONNX Runtime, side by side."""
+    from edgebuild.flows.conformance import SAMPLE, format_report, run
+
+    chosen = {o for o in ops.split(",") if o} or None
+    report = run(PROJECT, ops=chosen, sample=PROJECT.root / SAMPLE if sample else None, jobs=int(jobs),
+                 say=_say(json))
+    print(jsonlib.dumps(report) if json else format_report(report, by))
+
+
 DEVICE_HELP = "NAME, TAG or all (devices/lab.toml and devices/local.toml)"
 ARTIFACT_HELP = {
     "model": "model to build for each device's target (default: digits-cnn)",

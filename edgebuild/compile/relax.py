@@ -117,7 +117,7 @@ def _finish_pipeline(target):
     return relax.get_default_pipeline(target) if target.kind.name == "llvm" else "default"
 
 
-def compile_for(target: Target, mod, out: Path, tools: dict[str, str], cache_dir: Path, records: Path) -> None:
+def compile_for(target: Target, mod, out: Path, tools: dict[str, str], cache_dir: Path, records: Path | None) -> None:
     """Build model.so for a bundle's target (tools: from toolchain.require) and link it with zig."""
     env = {}
     if "nvcc_path" in tools:
