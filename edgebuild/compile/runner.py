@@ -20,7 +20,8 @@ class HostModel:
         self.input_names = input_names
 
     def __call__(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
-        args = [self._tvm.runtime.tensor(np.ascontiguousarray(inputs[n])) for n in self.input_names]
+        # np.ascontiguousarray makes a 0-d array 1-d: a scalar input would reach the VM with the wrong rank.
+        args = [self._tvm.runtime.tensor(np.require(inputs[n], requirements="C")) for n in self.input_names]
         return flatten(self.vm["main"](*args))
 
 
