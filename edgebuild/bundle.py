@@ -19,7 +19,7 @@ import numpy as np
 from .errors import UsageError
 from .models.base import sha256_file
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: `kernels` (per-kernel scheduler and run-time share, fallback), metrics.onnxruntime_unavailable
 MANIFEST = "manifest.json"
 SO, ONNX, REFERENCE = "model.so", "model.onnx", "reference.npz"
 # What a deploy sends; model.onnx stays on the host.

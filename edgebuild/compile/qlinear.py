@@ -22,11 +22,16 @@ OPS = ("QLinearConv", "QLinearMatMul", "QGemm", "MatMulInteger")
 
 def importer_class():
     """The TVM ONNX importer with our converters for OPS and Clip (subclassed, not patched)."""
+    from tvm import relax
     from tvm.relax.frontend.onnx.onnx_frontend import ONNXGraphImporter
 
+    from .kernels import record_nodes
     from .layout import clip, elementwise_extreme
+    from .tvm_errors import message
 
     class Importer(ONNXGraphImporter):
+        nodes_by_op: dict[str, list[str]]  # Relax operator -> ONNX nodes that produced it (kernels.py)
+
         def _check_for_unsupported_ops(self, graph):
             from onnx import helper
 
@@ -35,6 +40,19 @@ def importer_class():
             super()._check_for_unsupported_ops(stripped)
 
         def _convert_operator(self, op_name, inputs, attrs, opset):
+            node = attrs.get("tvm_custom", {}).get("name") or "?"
+            try:
+                out = self._convert(op_name, inputs, attrs, opset)
+            except CompileError:
+                raise
+            except Exception as exc:  # the importer's converters raise anything; name the node
+                raise CompileError(f"TVM's importer failed on ONNX node {node!r} ({op_name}): "
+                                   f"{type(exc).__name__}: {message(exc)}") from None
+            stop = [i for i in inputs if isinstance(i, relax.Expr)]
+            record_nodes(out, f"{op_name} {node!r}", stop, self.nodes_by_op, self.bb)
+            return out
+
+        def _convert(self, op_name, inputs, attrs, opset):
             if op_name in OPS:
                 return self.bb.normalize(CONVERTERS[op_name](self.bb, inputs, attrs))
             if op_name == "Clip":  # layout-convertible ReLU6 (see layout.py)

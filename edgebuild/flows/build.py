@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import bundle, compress, export, models, targets
 from ..compile import relax, sparse, toolchain
+from ..compile.kernels import table as kernel_table
 from ..compile.runner import HostModel
 from ..graph_stats import stats
 from ..models import shapes
@@ -107,7 +108,9 @@ def build(project: Project, request: BuildRequest, say: Say = print) -> BuildRes
             if pipeline.sparse_kernel_above is not None:  # matmuls this sparse run a CSR kernel
                 mod = sparse.rewrite(mod, pipeline.sparse_kernel_above)
         with stage("compile"):
-            relax.compile_for(target, mod, tmp / bundle.SO, tools, project.cache_dir, records(target.name))
+            scheduled = relax.compile_for(target, mod, tmp / bundle.SO, tools, project.cache_dir, records(target.name))
+        if scheduled["fallback"]:
+            say(f"  warning: compiled unscheduled, {scheduled['fallback']}")
         # Metrics and reference outputs come from the same graph compiled for this machine.
         host_so = tmp / bundle.SO if _runs_here(target) else Path(scratch) / "host.so"
         if host_so != tmp / bundle.SO:
@@ -118,6 +121,8 @@ def build(project: Project, request: BuildRequest, say: Say = print) -> BuildRes
             inputs = model.reference_inputs(specs)
             got = runner(inputs)
             bundle.write_reference(tmp / bundle.REFERENCE, inputs, dict(zip((o.name for o in outputs), got)))
+            # shares measured on this machine's build of the same kernels (the target's own for host builds)
+            shares = runner.profile(inputs)
         with stage("metrics"):
             metrics = model.metrics(runner, specs)
             metrics.update(_ort_diff(model, onnx_path, inputs, got))
@@ -139,6 +144,7 @@ def build(project: Project, request: BuildRequest, say: Say = print) -> BuildRes
             "inputs": [s.to_json() for s in specs],
             "outputs": [o.to_json() for o in outputs],
             "metrics": metrics,
+            "kernels": kernel_table(scheduled["kernels"], shares, scheduled["fallback"]),
             "compression": table,
             "toolchain": {**versions, **tools, "build_host": platform.machine()},
             "timings_s": stage.timings,

@@ -34,7 +34,7 @@ def qconv_graph(tmp_path, x_zp=0):
 
 
 def asm_of(mod, target_name, project):
-    ex = relax.compile_executable(mod, relax.tvm_target(targets.load(project, target_name)))
+    ex, _ = relax.compile_executable(mod, relax.tvm_target(targets.load(project, target_name)))
     return "\n".join(m.inspect_source("asm") for m in [ex.mod, *ex.mod.imports] if m.kind == "llvm")
 
 

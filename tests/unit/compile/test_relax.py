@@ -24,6 +24,16 @@ def test_unsupported_operator_is_named_with_its_node(tmp_path):
         relax.import_onnx(path)
 
 
+def test_every_unsupported_operator_is_listed_at_once_with_its_nodes(tmp_path):
+    path = save(tmp_path, [helper.make_node("LSTMish", ["x"], ["a"], name="l1", domain="com.example"),
+                           helper.make_node("Relu", ["a"], ["b"], name="ok"),
+                           helper.make_node("LSTMish", ["b"], ["c"], name="l2", domain="com.example"),
+                           helper.make_node("Foo", ["c"], ["y"], name="f", domain="com.example")],
+                opsets=(("", 17), ("com.example", 1)))
+    with pytest.raises(CompileError, match=r"com.example::LSTMish \(nodes 'l1', 'l2'\); com.example::Foo \(node 'f'\)"):
+        relax.import_onnx(path)
+
+
 def test_supported_graph_imports_and_runs_on_host(tmp_path):
     path = save(tmp_path, [helper.make_node("Relu", ["x"], ["y"])])
     mod = relax.import_onnx(path)
