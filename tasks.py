@@ -114,11 +114,17 @@ def bench_compress(c, model="digits-cnn", recipes="", runs=20, json=False, calib
     "jobs": "worker processes in parallel (default 2)",
     "by": "table rows: operators (default) or families",
     "json": "print the result as JSON",
+    "write-sample": "(re)write the CI sample from the installed onnx by its rule, and stop",
 })
 @user_errors
-def conformance(c, ops="", sample=False, jobs=2, by="operators", json=False):
+def conformance(c, ops="", sample=False, jobs=2, by="operators", json=False, write_sample=False):
     """ONNX's operator test cases through edgebuild, TVM's stock pipeline and ONNX Runtime, side by side."""
-    from edgebuild.flows.conformance import SAMPLE, format_report, run
+    from edgebuild.flows.conformance import SAMPLE, format_report, run, write_sample as write
+
+    if write_sample:
+        taken = write(PROJECT.root / SAMPLE)
+        print(f"{SAMPLE}: {len(taken.cases)} cases from onnx {taken.onnx}")
+        return
 
     chosen = {o for o in ops.split(",") if o} or None
     report = run(PROJECT, ops=chosen, sample=PROJECT.root / SAMPLE if sample else None, jobs=int(jobs),

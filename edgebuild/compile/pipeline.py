@@ -35,6 +35,10 @@ def fuse(mod, target):
     import tvm
     from tvm import relax
 
+    from .kernels import NODES_ATTR
+
+    if mod.attrs is not None and NODES_ATTR in mod.attrs:  # provenance for messages, not part of the IR
+        mod = mod.without_attr(NODES_ATTR)
     cpu = [layout.to_nhwc(), padding.pad_out_channels(schedule.params_for(target).vec),
            fastmath.fast_math()] if target.kind.name == "llvm" else []
     with target:

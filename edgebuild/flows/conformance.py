@@ -29,6 +29,7 @@ from .conformance_cases import ATOL, RTOL, Case, collect
 
 ENGINES = ("edgebuild", "tvm", "onnxruntime")
 SAMPLE = "tests/data/conformance-sample.toml"  # the committed CI sample, relative to the project root
+SAMPLE_PER_OP = 3
 BATCH = 40  # cases per worker process: amortises importing TVM (~2 s) and bounds its memory
 CASE_TIMEOUT_S = 180.0
 # The operator families edge models use (issue 9); other operators are reported under "other".
@@ -67,6 +68,32 @@ class Sample:
 
 def load_sample(path: Path) -> Sample:
     return build_typed(Sample, load_toml(path), Where(path))
+
+
+def sample_by_rule(cases: list[Case], per_op: int = SAMPLE_PER_OP) -> list[Case]:
+    """The CI sample's rule: the first `per_op` in-scope cases by name of every operator in FAMILIES."""
+    taken: Counter = Counter()
+    chosen = []
+    for case in sorted(cases, key=lambda c: c.name):
+        if case.out_of_scope is None and case.op in FAMILY_OF and taken[case.op] < per_op:
+            taken[case.op] += 1
+            chosen.append(case)
+    return chosen
+
+
+def write_sample(path: Path, per_op: int = SAMPLE_PER_OP) -> Sample:
+    """Take the sample from the installed onnx by the rule and write it to `path` (TOML)."""
+    import onnx
+
+    chosen = sample_by_rule(collect(), per_op)
+    sample = Sample(onnx=onnx.__version__, rule=f"the first {per_op} in-scope cases by name of every operator "
+                    "of the edge families (edgebuild.flows.conformance.FAMILIES)",
+                    modules=sorted({c.module for c in chosen}), cases=[c.name for c in chosen])
+    quoted = lambda items: "[\n" + "".join(f'  "{i}",\n' for i in items) + "]"  # noqa: E731
+    path.write_text(f'# Written by `invoke conformance --write-sample`; CI runs these (tests/integration).\n'
+                    f'onnx = "{sample.onnx}"\nrule = "{sample.rule}"\nmodules = {quoted(sample.modules)}\n'
+                    f'cases = {quoted(sample.cases)}\n')
+    return sample
 
 
 def select(cases: list[Case], ops: set[str] | None = None, names: set[str] | None = None) -> list[Case]:

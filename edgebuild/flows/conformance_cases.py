@@ -29,6 +29,9 @@ SHAPE_INPUTS = {
 }
 
 
+_BY_MODULE: dict[str, list] = {}  # generator module -> its cases (onnx's TestCase)
+
+
 @dataclass
 class Case:
     name: str
@@ -54,9 +57,11 @@ def collect(modules: set[str] | None = None) -> list[Case]:
     for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
         if modules is not None and info.name not in modules:
             continue
-        start = len(registry)
-        importlib.import_module(f"{NODE_PACKAGE}.{info.name}")
-        found += [(info.name, c) for c in registry[start:]]
+        if info.name not in _BY_MODULE:  # a module generates its cases once, when first imported
+            start = len(registry)
+            importlib.import_module(f"{NODE_PACKAGE}.{info.name}")
+            _BY_MODULE[info.name] = registry[start:]
+        found += [(info.name, c) for c in _BY_MODULE[info.name]]
     singles = {c.name: c.model.graph.node[0].op_type for _, c in found if len(c.model.graph.node) == 1}
     cases = []
     for module, tc in found:
