@@ -19,6 +19,7 @@ import numpy as np
 from .. import bundle, compress, export, models, targets
 from ..compile import relax, sparse, toolchain
 from ..compile.kernels import table as kernel_table
+from ..compress.onnx_tools import ort_errors
 from ..compile.runner import HostModel
 from ..graph_stats import stats
 from ..models import shapes
@@ -101,7 +102,8 @@ def build(project: Project, request: BuildRequest, say: Say = print) -> BuildRes
             export.to_onnx(loaded, specs, model.output_names, onnx_path)
         if pipeline.active:
             with stage("quantize"):
-                pipeline.graph_steps(onnx_path)  # model.onnx becomes the exact (quantized) graph compiled
+                # model.onnx becomes the exact (quantized) graph compiled
+                pipeline.graph_steps(onnx_path, _fp32_build(Path(scratch), specs, records("host")))
         outputs = export.graph_outputs(onnx_path)
         with stage("import"):
             mod = relax.import_onnx(onnx_path)
@@ -153,6 +155,20 @@ def build(project: Project, request: BuildRequest, say: Say = print) -> BuildRes
     return BuildResult(out, manifest, cached=False, timings=stage.timings)
 
 
+def _fp32_build(scratch: Path, specs, records: Path | None):
+    """ModelProto -> predict through edgebuild's own host build: the fp32 reference where ONNX Runtime
+    cannot run the graph."""
+    import onnx
+
+    def build_predict(proto):
+        path = scratch / "fp32.onnx"
+        onnx.save(proto, str(path))
+        relax.compile_host(relax.import_onnx(path), scratch / "fp32.so", records)
+        return HostModel(scratch / "fp32.so", [s.name for s in specs])
+
+    return build_predict
+
+
 def _calibration_id(source: str | None) -> str:
     """Part of the cache key: a changed calibration file means a different int8 graph."""
     if source is None or source == "random":
@@ -177,7 +193,7 @@ def _ort_diff(model: models.Model, onnx_path: Path, inputs: dict[str, np.ndarray
         options.log_severity_level = 3
         session = ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
         expected = session.run(None, inputs)
-    except Exception as exc:  # ORT raises its own Fail/InvalidGraph/NotImplemented... for graphs it cannot run
+    except ort_errors() as exc:
         reason = " ".join(str(exc).split())[:300] or type(exc).__name__
         return {"max_abs_diff_vs_onnxruntime": None, "onnxruntime_unavailable": reason}
     return {"max_abs_diff_vs_onnxruntime": float(max(
