@@ -2,7 +2,7 @@
 QOperator format, lowered the way ONNX Runtime computes them.
 
 Sigmoid, LeakyRelu and a Concat input whose scale differs from the output's are 256-entry lookup
-tables computed here (ONNX Runtime builds the same tables); Add, Mul and GlobalAveragePool compute
+tables computed here (ONNX Runtime builds the same tables); Add, Mul, GlobalAveragePool and Softmax compute
 in float32 from the integer values with ONNX Runtime's scale ratios, then round half to even and
 saturate. Scales and zero points must be constants, as the quantizer writes them.
 """
@@ -129,6 +129,22 @@ def qlinear_concat(bb, inputs, attrs, op):
     return relax.op.concat(parts, axis=int(attrs.get("axis", 0)))
 
 
+def qlinear_softmax(bb, inputs, attrs, op):
+    """Softmax of the dequantized input, quantized (ONNX Runtime tabulates the same exponentials)."""
+    from tvm import relax
+
+    x = inputs[0]
+    x_scale, x_zp = _params(inputs, 1, op)
+    y_scale, y_zp = _params(inputs, 3, op)
+    ndim = len(x.ty.shape)
+    axis = int(attrs.get("axis", -1)) % ndim
+    if int(attrs.get("opset", 13)) < 13 and axis != ndim - 1:
+        raise CompileError(f"{op}: softmax over flattened axes (opset < 13, axis {axis}) is not supported")
+    real = qint.binary("multiply", _float(_centred(x, x_zp)), x_scale)
+    probs = relax.op.nn.softmax(qint.norm(real), axis=axis)
+    return _saturate(bb, qint.binary("divide", probs, y_scale), y_zp, _out_dtype(inputs, 4, x))
+
+
 def _float(x):
     from tvm import relax
 
@@ -141,6 +157,6 @@ def _named(fn, op):
 
 CONVERTERS = {name: _named(fn, name) for name, fn in {
     "QLinearAdd": qlinear_add, "QLinearMul": qlinear_mul, "QLinearGlobalAveragePool": qlinear_global_average_pool,
-    "QLinearConcat": qlinear_concat, "QLinearSigmoid": _unary(_sigmoid), "QLinearLeakyRelu": _unary(_leaky_relu),
+    "QLinearConcat": qlinear_concat, "QLinearSoftmax": qlinear_softmax, "QLinearSigmoid": _unary(_sigmoid), "QLinearLeakyRelu": _unary(_leaky_relu),
 }.items()}
 OPS = tuple(CONVERTERS)

@@ -20,7 +20,8 @@ class HostModel:
         self.input_names = input_names
 
     def __call__(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
-        args = [self._tvm.runtime.tensor(np.ascontiguousarray(inputs[n])) for n in self.input_names]
+        # np.asarray, not np.ascontiguousarray: that makes a 0-d input (a scale, a zero point) 1-d
+        args = [self._tvm.runtime.tensor(np.asarray(inputs[n], order="C")) for n in self.input_names]
         return flatten(self.vm["main"](*args))
 
 

@@ -11,6 +11,8 @@ from edgebuild import targets
 from edgebuild.compile import qlinear, relax
 from edgebuild.compile.runner import HostModel
 
+from . import quantized_graphs as qg
+
 RNG = np.random.default_rng(0)
 W = RNG.integers(-127, 128, (32, 16, 3, 3), dtype=np.int8)
 BIAS = RNG.integers(-500, 500, 32).astype(np.int32)
@@ -104,7 +106,7 @@ def test_matmul_integer_keeps_int8_weights_and_corrects_uint8_zero_point(tmp_pat
 def test_the_lowered_operators_are_listed():
     assert set(qlinear.OPS) == {"QLinearConv", "QLinearMatMul", "QGemm", "MatMulInteger", "ConvInteger", "QLinearAdd",
                                 "QLinearMul", "QLinearConcat", "QLinearGlobalAveragePool", "QLinearSigmoid",
-                                "QLinearLeakyRelu"}
+                                "QLinearLeakyRelu", "QLinearSoftmax"}
 
 
 def test_transformer_linear_exported_as_gemm_quantizes_to_int8_qgemm_with_int8_weights(tmp_path):
@@ -161,3 +163,46 @@ def test_int8_static_exclude_keeps_matching_nodes_fp32():
     assert int8_static.excluded_nodes(helper.make_model(graph), config) == names[1:]
     with pytest.raises(ValueError, match="not a regular expression"):
         int8_static.Int8Static(exclude=["layer.("])
+
+
+def _check_int8_build(path, inputs, want, step):
+    """Build `path` for the host: every conv/matmul int8 x int8 -> int32, every int8 weight stored as
+    int8 in model.so, and the output within one quantization step of `want`."""
+    mod, so = qg.build(path)
+    ops = qg.heavy_ops(mod)
+    assert ops and all(ins == ("int8", "int8") and out == "int32" for _, ins, out in ops), ops
+    data = so.read_bytes()
+    weights = qg.int8_weights(path)
+    assert weights and all(qg.stored_int8(w, data) for w in weights)
+    (got,) = qg.run(so, inputs)
+    assert np.abs(got - want).max() <= step * 1.0001
+
+
+def test_ort_qoperator_conv_net_with_uint8_activations_matches_onnxruntime(tmp_path):
+    """quantize_static in QOperator format, uint8 activations with zero points, per-channel int8 weights:
+    QLinearConv (strided, depthwise, pointwise), QLinearAdd/Sigmoid/Mul/GlobalAveragePool, QGemm."""
+    model, inputs = qg.conv_net()
+    path = qg.quantize(model, inputs, tmp_path, "QOperator", "uint8")
+    ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert {"QLinearConv", "QLinearAdd", "QLinearSigmoid", "QLinearMul", "QLinearGlobalAveragePool", "QGemm"} <= ops
+    (want,) = qg.ort_run(qg.ort_exact(path), inputs)
+    _check_int8_build(path, inputs, want, qg.output_step(path))
+
+
+def test_ort_qoperator_transformer_block_with_int8_activations_matches_onnxruntime(tmp_path):
+    """QLinearMatMul on weights and between activations (attention), QLinearSoftmax, int8 zero points."""
+    model, inputs = qg.transformer_block()
+    path = qg.quantize(model, inputs, tmp_path, "QOperator", "int8")
+    assert {"QLinearMatMul", "QLinearSoftmax"} <= {n.op_type for n in onnx.load(str(path)).graph.node}
+    (want,) = qg.ort_run(path, inputs)
+    _check_int8_build(path, inputs, want, qg.output_step(path))
+
+
+def test_ort_quantize_dynamic_conv_net_builds_conv_integer_as_int8(tmp_path):
+    """The issue's failing case: quantize_dynamic writes ConvInteger + DynamicQuantizeLinear (uint8
+    activations and uint8 weights, both with zero points); the output is float."""
+    model, inputs = qg.conv_net()
+    path = qg.quantize(model, inputs, tmp_path, "dynamic")
+    assert {"ConvInteger", "DynamicQuantizeLinear", "MatMulInteger"} <= {n.op_type for n in onnx.load(str(path)).graph.node}
+    (want,) = qg.ort_run(path, inputs)
+    _check_int8_build(path, inputs, want, 1e-5 * np.abs(want).max())
