@@ -49,9 +49,9 @@ def import_onnx(path: Path):
     import onnx
     from tvm.relax.frontend.onnx.onnx_frontend import _get_convert_map
 
-    from . import qlinear
+    from . import qdq, qlinear
 
-    model = onnx.load(str(path))
+    model, _ = qdq.to_qoperator(onnx.load(str(path)))
     supported = _get_convert_map()
     ours = set(qlinear.OPS)  # lowered to integer Relax by qlinear, whatever their domain
 
