@@ -18,6 +18,9 @@ import numpy as np
 
 from .passes import each_function
 
+# conv2d_transpose follows its input into NHWC unless told otherwise, and TVM 0.27 has no NHWC
+# legalization for it ("CodeGenVM cannot emit this Relax operator"): it keeps NCHW between transposes.
+DESIRED = {"relax.nn.conv2d": ["NHWC", "HWIO"], "relax.nn.conv2d_transpose": ["NCHW", "IOHW"]}
 BINARY = {"relax.maximum", "relax.minimum", "relax.add", "relax.multiply", "relax.subtract", "relax.divide"}
 
 
@@ -27,7 +30,7 @@ def to_nhwc():
 
     return tvm.transform.Sequential([
         _expand_scalar_consts(), relax.transform.Normalize(),
-        relax.transform.ConvertLayout({"relax.nn.conv2d": ["NHWC", "HWIO"]}),
+        relax.transform.ConvertLayout(DESIRED),
         relax.transform.FoldConstant(), _bounds_to_clip(),
     ])
 

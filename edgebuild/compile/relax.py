@@ -47,9 +47,9 @@ def import_onnx(path: Path):
     import onnx
     from tvm.relax.frontend.onnx.onnx_frontend import _get_convert_map
 
-    from . import qlinear
+    from . import qlinear, recurrent
 
-    model = onnx.load(str(path))
+    model = recurrent.lower(onnx.load(str(path)))  # LSTM/GRU/RNN: the importer has none
     supported = _get_convert_map()
     ours = set(qlinear.OPS)  # lowered to integer Relax by qlinear, whatever their domain
 
