@@ -43,9 +43,11 @@ def test_padded_channels(channels, vec, padded):
 
 
 def test_odd_output_channels_are_padded_and_sliced_and_sigmoid_is_vectorisable(head):
-    fused = pipeline.fuse(relax.import_onnx(head), relax.host_target())
+    target = relax.host_target()
+    fused = pipeline.fuse(relax.import_onnx(head), target)
     text = fused.script()
-    assert "T.int64(80)" in text and "strided_slice" in text  # 65 conv channels computed as 80
+    wide = padding.padded_channels(65, schedule.params_for(target).vec)  # 80 with AVX-512, 72 with AVX2
+    assert wide > 65 and f"T.int64({wide})" in text and "strided_slice" in text  # 65 conv channels computed wide
     assert "fast_exp" in text and "sigmoid" not in text.lower()
 
 

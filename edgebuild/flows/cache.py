@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .models.base import TensorSpec, sha256_file
-from .targets import Target, host_cpu_fingerprint
+from ..models.base import TensorSpec, sha256_file
+from ..targets import Target, host_cpu_fingerprint
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
