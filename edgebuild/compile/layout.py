@@ -30,9 +30,28 @@ def to_nhwc():
 
     return tvm.transform.Sequential([
         _expand_scalar_consts(), relax.transform.Normalize(),
-        relax.transform.ConvertLayout(DESIRED),
+        _when_convolutions(relax.transform.ConvertLayout(DESIRED)),
         relax.transform.FoldConstant(), _bounds_to_clip(),
     ])
+
+
+def _when_convolutions(convert):
+    """`convert` only for modules with a conv2d: with none there is nothing to convert, and TVM 0.27's
+    layout inference can still fail on other operators (std::bad_alloc on a transformer whose
+    squeeze has a negative axis)."""
+    import tvm
+    from tvm import relax
+
+    @tvm.transform.module_pass(opt_level=0, name="ConvertLayoutWhenConvolutions")
+    def run(mod, _ctx):
+        found = []
+        for func in mod.functions.values():
+            if isinstance(func, relax.Function):
+                relax.analysis.post_order_visit(func, lambda e: found.append(
+                    isinstance(e, relax.Call) and getattr(e.op, "name", "") == "relax.nn.conv2d"))
+        return convert(mod) if any(found) else mod
+
+    return run
 
 
 def clip(bb, inputs, attrs, opset):
@@ -57,6 +76,19 @@ def clip(bb, inputs, attrs, opset):
         if bound is not None:
             value = float(np.asarray(bound.value.numpy()))
             out = bb.normalize(op(out, relax.const(np.full(ones, value, dtype))))
+    return out
+
+
+def min_max(bb, op_name: str, inputs):
+    """ONNX Max/Min of any number of inputs as pairwise relax maximum/minimum (broadcasting, as ONNX).
+    The importer's own stacks the inputs into one more dimension, which ConvertLayout cannot place
+    ("Invalid SLayout: can't find S in source layout ABCDE")."""
+    from tvm import relax
+
+    op = relax.op.maximum if op_name == "Max" else relax.op.minimum
+    out = inputs[0]
+    for other in inputs[1:]:
+        out = bb.normalize(op(out, other))
     return out
 
 

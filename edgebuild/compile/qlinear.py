@@ -24,7 +24,7 @@ def importer_class():
     """The TVM ONNX importer with our converters for OPS and Clip (subclassed, not patched)."""
     from tvm.relax.frontend.onnx.onnx_frontend import ONNXGraphImporter
 
-    from .layout import clip
+    from .layout import clip, min_max
 
     class Importer(ONNXGraphImporter):
         def _check_for_unsupported_ops(self, graph):
@@ -41,6 +41,8 @@ def importer_class():
                 converted = clip(self.bb, inputs, attrs, opset)
                 if converted is not None:
                     return converted
+            if op_name in ("Max", "Min") and inputs and all(i is not None for i in inputs):
+                return min_max(self.bb, op_name, inputs)  # layout-convertible (see layout.py)
             return super()._convert_operator(op_name, inputs, attrs, opset)
 
     return Importer

@@ -47,9 +47,9 @@ def import_onnx(path: Path):
     import onnx
     from tvm.relax.frontend.onnx.onnx_frontend import _get_convert_map
 
-    from . import qlinear, recurrent
+    from . import qlinear, recurrent, scalar_gather
 
-    model = recurrent.lower(onnx.load(str(path)))  # LSTM/GRU/RNN: the importer has none
+    model = scalar_gather.rewrite(recurrent.lower(onnx.load(str(path))))  # LSTM/GRU/RNN: the importer has none
     supported = _get_convert_map()
     ours = set(qlinear.OPS)  # lowered to integer Relax by qlinear, whatever their domain
 

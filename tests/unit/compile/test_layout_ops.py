@@ -40,6 +40,9 @@ FAMILIES = {
     "PRelu": ([helper.make_node("PRelu", ["c", "slope"], ["y"])], [_const("slope", RNG.uniform(0, .5, (8, 1, 1)).astype(np.float32))]),
     "BatchNormalization": ([helper.make_node("BatchNormalization", ["c", "g", "b", "m", "v"], ["y"])],
                            [_const(n, RNG.uniform(.5, 1.5, 8).astype(np.float32)) for n in ("g", "b", "m", "v")]),
+    # variadic and broadcasting: imported as pairwise maximum/minimum, which ConvertLayout places
+    "Max/Min": ([helper.make_node("Max", ["c", "k"], ["m"]), helper.make_node("Min", ["m", "c", "k2"], ["y"])],
+                [_const("k", np.float32(0.1)), _const("k2", RNG.standard_normal((8, 1, 1)).astype(np.float32))]),
 }
 
 
@@ -58,3 +61,4 @@ def test_operator_after_a_channels_last_conv_matches_onnxruntime(family, tmp_pat
     expected = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     got = HostModel(tmp_path / "m.so", ["x"])({"x": x})[0]
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
