@@ -220,20 +220,32 @@ def remove(g: Groups, kept: dict[int, object]) -> None:
         _resize(modules[name], 1, index(layout))
 
 
+def slice_param(layer, name: str, dim: int, idx) -> None:
+    """Keep entries `idx` of `layer.name` along `dim` (a parameter stays a parameter, a buffer a buffer)."""
+    import torch
+
+    tensor = getattr(layer, name, None)
+    if tensor is None:
+        return
+    new = tensor.detach().index_select(dim, idx).clone()
+    if isinstance(tensor, torch.nn.Parameter):
+        setattr(layer, name, torch.nn.Parameter(new, requires_grad=tensor.requires_grad))
+    else:
+        layer.register_buffer(name, new)
+
+
 def _resize(layer, dim: int, idx) -> None:
     import torch.nn as nn
-
-    from .prune_channels import _slice
 
     n = len(idx)
     if isinstance(layer, nn.BatchNorm2d):
         for name in ("weight", "bias", "running_mean", "running_var"):
-            _slice(layer, name, 0, idx)
+            slice_param(layer, name, 0, idx)
         layer.num_features = n
         return
-    _slice(layer, "weight", dim, idx)
+    slice_param(layer, "weight", dim, idx)
     if dim == 0:
-        _slice(layer, "bias", 0, idx)
+        slice_param(layer, "bias", 0, idx)
     if isinstance(layer, nn.Linear):
         setattr(layer, "out_features" if dim == 0 else "in_features", n)
     elif layer.groups > 1:  # depthwise: one filter per channel

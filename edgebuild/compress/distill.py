@@ -22,7 +22,7 @@ class Distill:
     width: float = 0.5  # CNN students: hidden channels x width
     layers: int = 0  # transformer students: blocks kept (0: half the teacher's)
     steps: int = 600  # CNN students (a few seconds on digits)
-    transformer_steps: int = 300  # BERT students (fine_tune runs TRANSFORMER_STEP_SHARE of them: 60)
+    transformer_steps: int = 300  # BERT students (MiniLM's Training.step_share runs 60 of them)
     learning_rate: float = 3e-3
     temperature: float = 4.0
     soft_weight: float = 0.7

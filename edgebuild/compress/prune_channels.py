@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from ..errors import ModelError
 from .base import Context, Technique
-from .finetune import Schedule, fine_tune, trainable
+from .channel_groups import analyse, remove, slice_param
+from .finetune import Schedule, fine_tune
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,6 @@ def _keep(scores: list, ratio: float, min_keep: float, multiple: int = 1):
 
 def _cnn(net, config: PruneChannels, example: tuple) -> list[tuple[int, int]]:
     """Prune the channel groups of any traceable CNN (residual adds, concats, depthwise convs)."""
-    from .channel_groups import analyse, remove
-
     groups = analyse(net, example)
     scores = groups.importance()
     roots = [r for r in groups.roots() if r in scores and groups.sizes[r] > 1]
@@ -74,25 +73,12 @@ def _bert_ffn(bert, config: PruneChannels) -> list[tuple[int, int]]:
     kept = _keep(scores, config.ratio, config.min_keep, config.channel_multiple)
     for block, idx in zip(blocks, kept):
         up, down = block.intermediate.dense, block.output.dense
-        _slice(up, "weight", 0, idx)
-        _slice(up, "bias", 0, idx)
+        slice_param(up, "weight", 0, idx)
+        slice_param(up, "bias", 0, idx)
         up.out_features = len(idx)
-        _slice(down, "weight", 1, idx)
+        slice_param(down, "weight", 1, idx)
         down.in_features = len(idx)
     return [(int(s.numel()), int(k.numel())) for s, k in zip(scores, kept)]
-
-
-def _slice(layer, name: str, dim: int, idx) -> None:
-    import torch
-
-    tensor = getattr(layer, name, None)
-    if tensor is None:
-        return
-    new = tensor.detach().index_select(dim, idx).clone()
-    if isinstance(tensor, torch.nn.Parameter):
-        setattr(layer, name, torch.nn.Parameter(new, requires_grad=tensor.requires_grad))
-    else:
-        layer.register_buffer(name, new)
 
 
 def apply(module, config: PruneChannels, ctx: Context):
@@ -104,7 +90,7 @@ def apply(module, config: PruneChannels, ctx: Context):
     else:
         sizes = _cnn(module, config, tuple(torch.zeros(s.shape, dtype=getattr(torch, s.dtype)) for s in ctx.specs))
     ctx.notes["channels"] = [f"{before}->{after}" for before, after in sizes]
-    if config.fine_tune_steps and not trainable(ctx.model.name):
+    if config.fine_tune_steps and not ctx.model.has_training_data:
         ctx.notes["fine_tune"] = "skipped: this model has no training data (seeded weights, for speed work)"
         return module
     return fine_tune(module, ctx, Schedule(config.fine_tune_steps, config.learning_rate))

@@ -34,7 +34,7 @@ def apply(module, config: Qat, ctx: Context):
     import torch
     from torch.nn.utils import parametrize
 
-    if ctx.model.name not in ("digits-cnn", "minilm"):
+    if not ctx.model.has_training_data:
         raise ModelError("qat fine-tunes on a built-in model's training data; use int8-static for this model")
 
     class FakeQuant(torch.nn.Module):

@@ -10,6 +10,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..progress import SILENT, Progress
+
 # Runs the compiled graph: named inputs -> outputs in graph order.
 Predict = Callable[[dict[str, np.ndarray]], list[np.ndarray]]
 
@@ -22,10 +24,21 @@ class TensorSpec:
 
     @property
     def is_static(self) -> bool:
-        return all(isinstance(d, int) and d > 0 for d in self.shape)
+        return all(isinstance(d, int) and d >= 0 for d in self.shape)
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
+
+
+@dataclass(frozen=True)
+class Training:
+    """What fine-tuning (compress/finetune.py) needs from a model: a loss per step, and the model's limits."""
+
+    loss: Callable[[Any, int], Any]  # (student, step) -> scalar loss tensor
+    # Recipes count steps and learning rates for a small CNN; a large pretrained model runs this share
+    # of the steps and caps the learning rate so that fine-tuning does not wreck it.
+    step_share: float = 1.0
+    max_lr: float | None = None
 
 
 class Model(ABC):
@@ -34,6 +47,7 @@ class Model(ABC):
     name: str  # used in build paths and the manifest
     kind: str  # "torch" or "onnx"
     output_names: list[str] | None = None  # names given to exported outputs (ONNX files keep theirs)
+    progress: Progress = SILENT  # where making the model (e.g. training it) shows progress; set by the caller
 
     @abstractmethod
     def describe(self) -> dict[str, Any]:
@@ -64,6 +78,15 @@ class Model(ABC):
     def metrics(self, predict: Predict, specs: list[TensorSpec]) -> dict[str, float]:
         """Quality metrics of a compiled graph (e.g. accuracy on a held-out split)."""
         return {}
+
+    has_training_data = False  # whether `training` gives a loss (the seeded speed-only nets have none)
+
+    def training(self, teacher, batch: int, temperature: float, soft_weight: float) -> Training:
+        """Fine-tuning batches and loss; with a teacher, the loss distils it (soft targets at `temperature`)."""
+        from ..errors import ModelError
+
+        raise ModelError(f"model {self.name!r} has no training data, so this step cannot fine-tune it; "
+                         "set fine-tune-steps = 0 in the recipe")
 
 
 def sha256_file(path: Path) -> str:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Predict, TensorSpec, batches
+from ..progress import SILENT, Progress
+from .base import Predict, TensorSpec, Training, batches
 from .zoo import CachedTorchModel
 
 NAME = "digits-cnn"
@@ -55,7 +56,7 @@ def _shift(x, generator):
     return torch.roll(x, shifts=(dy, dx), dims=(2, 3))
 
 
-def train() -> dict[str, np.ndarray]:
+def train(progress: Progress = SILENT) -> dict[str, np.ndarray]:
     """Train from scratch; returns the state dict as numpy arrays."""
     import torch
 
@@ -70,15 +71,17 @@ def train() -> dict[str, np.ndarray]:
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, EPOCHS)
         gen = torch.Generator().manual_seed(0)
         net.train()
-        for _ in range(EPOCHS):
-            order = torch.randperm(len(xs), generator=gen)
-            for start in range(0, len(order), 64):
-                idx = order[start : start + 64]
-                opt.zero_grad()
-                loss = torch.nn.functional.cross_entropy(net(_shift(xs[idx], gen)), ys[idx])
-                loss.backward()
-                opt.step()
-            sched.step()
+        with progress.task(f"training {NAME}", total=EPOCHS, unit="epochs") as shown:
+            for _ in range(EPOCHS):
+                order = torch.randperm(len(xs), generator=gen)
+                for start in range(0, len(order), 64):
+                    idx = order[start : start + 64]
+                    opt.zero_grad()
+                    loss = torch.nn.functional.cross_entropy(net(_shift(xs[idx], gen)), ys[idx])
+                    loss.backward()
+                    opt.step()
+                sched.step()
+                shown.advance()
         return {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
     finally:
         torch.set_num_threads(threads)
@@ -93,7 +96,7 @@ class DigitsCNN(CachedTorchModel):
         return network()
 
     def make_weights(self) -> dict[str, np.ndarray]:
-        return train()
+        return train(self.progress)
 
     def inputs(self) -> list[TensorSpec]:
         return [TensorSpec(INPUT, (1, 1, 8, 8), "float32")]
@@ -119,3 +122,30 @@ class DigitsCNN(CachedTorchModel):
             predicted.append(predict({INPUT: chunk})[0][:real].argmax(axis=1))
         accuracy = float((np.concatenate(predicted) == y_test).mean() * 100.0)
         return {"accuracy": round(accuracy, 2), "accuracy_samples": len(y_test)}
+
+    has_training_data = True
+
+    def training(self, teacher, batch: int, temperature: float, soft_weight: float) -> Training:
+        """Cross-entropy on the training split (shifted), plus temperature-scaled soft targets of a teacher."""
+        import torch
+        import torch.nn.functional as F
+
+        x, y, _, _ = dataset()
+        xs, ys = torch.from_numpy(x), torch.from_numpy(y)
+        gen = torch.Generator().manual_seed(0)
+        if teacher is not None:
+            teacher.eval()
+
+        def loss(student, step):
+            idx = torch.randint(0, len(xs), (batch,), generator=gen)
+            inputs = _shift(xs[idx], gen)
+            logits = student(inputs)
+            hard = F.cross_entropy(logits, ys[idx])
+            if teacher is None:
+                return hard
+            with torch.no_grad():
+                soft_t = F.softmax(teacher(inputs) / temperature, dim=1)
+            soft = F.kl_div(F.log_softmax(logits / temperature, dim=1), soft_t, reduction="batchmean")
+            return soft_weight * soft * temperature ** 2 + (1 - soft_weight) * hard
+
+        return Training(loss)

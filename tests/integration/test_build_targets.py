@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from edgebuild.build import BuildRequest, build
+from edgebuild.flows.build import BuildRequest, build
 from edgebuild.compile import toolchain
 from edgebuild.errors import ToolchainError
 

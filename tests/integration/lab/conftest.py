@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from edgebuild import build as builder
+from edgebuild.flows import build as builder
 from edgebuild.lab import deploy, emulate, inventory, provision
 from edgebuild.lab.inventory import Device, Inventory
 from edgebuild.project import Project

@@ -13,7 +13,8 @@ import paramiko
 import pytest
 
 from edgebuild.errors import DeviceError
-from edgebuild.lab import agent_run, emulate, inventory, jobs, remote
+from edgebuild.flows import jobs
+from edgebuild.lab import agent_run, emulate, inventory, remote
 from edgebuild.lab.agent_run import AgentOptions
 from edgebuild.lab.deploy import deploy
 from edgebuild.lab.inventory import Inventory

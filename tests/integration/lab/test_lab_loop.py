@@ -3,7 +3,8 @@
 import json
 import time
 
-from edgebuild.lab import jobs, provision
+from edgebuild.flows import jobs
+from edgebuild.lab import provision
 from edgebuild.lab.agent_run import AgentOptions
 
 FIELDS = {"device", "target", "model", "recipe", "bundle_sha256", "emulated", "machine", "cpu_model", "python",

@@ -1,6 +1,8 @@
 """Schedule rules on small real graphs: which rule each kernel gets, what it does, and that the
 scheduled build still computes what ONNX Runtime computes."""
 
+from collections import Counter
+
 import numpy as np
 import onnx
 import pytest
@@ -43,16 +45,19 @@ def test_padded_channels(channels, vec, padded):
 
 
 def test_odd_output_channels_are_padded_and_sliced_and_sigmoid_is_vectorisable(head):
-    fused = pipeline.fuse(relax.import_onnx(head), relax.host_target())
+    target = relax.host_target()
+    fused = pipeline.fuse(relax.import_onnx(head), target)
     text = fused.script()
-    assert "T.int64(80)" in text and "strided_slice" in text  # 65 conv channels computed as 80
+    wide = padding.padded_channels(65, schedule.params_for(target).vec)  # 80 with AVX-512, 72 with AVX2
+    assert wide > 65 and f"T.int64({wide})" in text and "strided_slice" in text  # 65 conv channels computed wide
     assert "fast_exp" in text and "sigmoid" not in text.lower()
 
 
 def test_every_kernel_gets_a_rule_and_layout_kernels_stay_contiguous(head):
     target = relax.host_target()
     fused = pipeline.fuse(relax.import_onnx(head), target)
-    scheduled, stats = schedule.schedule_module(fused, target)
+    scheduled, kinds = schedule.schedule_module(fused, target)
+    stats = Counter(kinds.values())
     assert stats["gemm"] == 2 and stats["none"] == 0, stats
     kernels = {gv.name_hint: f.script() for gv, f in scheduled.functions.items() if "concat" in gv.name_hint}
     (concat,) = kernels.values()

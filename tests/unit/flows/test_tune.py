@@ -2,7 +2,7 @@
 
 import pytest
 
-from edgebuild.compile.tune import place
+from edgebuild.flows.tune import place
 from edgebuild.errors import LookupFailed, UsageError
 from edgebuild.project import Project
 

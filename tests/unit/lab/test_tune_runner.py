@@ -2,7 +2,7 @@
 
 import pytest
 
-from edgebuild.compile.remote_runner import DeviceRunner
+from edgebuild.lab.tune_runner import DeviceRunner
 from edgebuild.errors import DeviceError
 from edgebuild.lab.inventory import Device, Inventory
 from edgebuild.lab.measure_protocol import Measured

@@ -9,28 +9,27 @@ beats the schedule rules' own kernel, measured the same way at the start (promot
 
 The host target is measured here. Any other CPU target is measured on a lab device of that target
 (`--device=NAME`): candidates are cross-compiled here, linked with zig and timed on the device over
-SSH (remote_runner). An emulated device's timings are emulation, not the board's: its records go
+SSH (lab/tune_runner.py). An emulated device's timings are emulation, not the board's: its records go
 to the git-ignored build/tuning-emulated/<target>/, which builds do not apply.
 """
 
 from __future__ import annotations
 
 import tempfile
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import export, models, targets
+from ..compile import cross_builder, pipeline, relax, search
 from ..errors import UsageError
+from ..progress import SILENT, Progress
+from ..history import from_tune, here, utc
 from ..lab import inventory
 from ..lab.inventory import Device
 from ..models import shapes
 from ..project import Project
 from ..targets import Target
-from . import cross_builder, pipeline, promote, relax
-
-# Each search round measures about this many candidates per kernel before checking the clock.
-TRIALS_PER_TASK_ROUND = 8
+from . import history as results_history
 EMULATED_DIR = "tuning-emulated"
 SEARCH_DIR = "tune-search"
 
@@ -41,6 +40,11 @@ class TuneResult:
     tasks: int
     trials: int
     seconds: float
+    kernels: list[dict] = field(default_factory=list)  # name, rule_us, search_us, promoted
+
+    @property
+    def promoted(self) -> int:
+        return sum(k["promoted"] for k in self.kernels)
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,7 @@ def place(project: Project, target: str = "", device: str = "") -> Placement:
 
 
 def tune(project: Project, model: str, target: str = "", trials: int = 0, minutes: float = 0.0,
-         input_shapes: tuple[str, ...] = (), device: str = "", say=print) -> TuneResult:
+         input_shapes: tuple[str, ...] = (), device: str = "", say=print, progress: Progress = SILENT) -> TuneResult:
     if (trials > 0) == (minutes > 0):
         raise UsageError("give exactly one budget: --trials=N or --minutes=N")
     where = place(project, target, device)
@@ -97,51 +101,24 @@ def tune(project: Project, model: str, target: str = "", trials: int = 0, minute
         export.to_onnx(chosen.load(), specs, chosen.output_names, onnx_path)
         fused = pipeline.fuse(relax.import_onnx(onnx_path), tvm_target)
         logs = project.cache_dir / "tune-logs" / f"{chosen.name}-{where.target.name}"
-        return _search(project, fused, tvm_target, where, trials, minutes, logs, say)
-
-
-def _search(project, fused, tvm_target, where: Placement, trials: int, minutes: float, logs: Path, say) -> TuneResult:
-    from tvm.s_tir import meta_schedule as ms
-
-    tasks = ms.relax_integration.extract_tasks(fused, tvm_target)
-    # Spread every round over all kernels (the default scheduler gives its first pick a whole batch).
-    # Round-robin, because it commits each batch to the database as soon as it is measured; the
-    # default (gradient) one joins nothing until it has visited every kernel, so a run killed or
-    # stopped in its first round would keep no records.
-    per_task = TRIALS_PER_TASK_ROUND if minutes else max(1, min(TRIALS_PER_TASK_ROUND, trials // max(1, len(tasks))))
-    per_round = max(1, len(tasks)) * per_task
-    builder, runner = _measurers(project, where, per_task, say)
-    start, done = time.monotonic(), 0
-    on = f" on {where.device.name}" if where.device else ""
-    say(f"tuning {len(tasks)} kernels for {tvm_target.attrs.get('mcpu', tvm_target.kind.name)}{on}; "
-        f"search -> {where.search_dir(project)}, records that beat the schedule rules -> {where.records}")
-    try:
-        kernels = promote.rule_times(tasks, tvm_target, builder, runner)
-        say(f"  measured the schedule rules' kernels ({sum(k.rule_s is not None for k in kernels)} of {len(tasks)})")
-        search, committed = pipeline.database(where.search_dir(project)), pipeline.database(where.records)
-        while True:
-            budget = min(per_round, trials - done) if trials else per_round
-            try:
-                ms.relax_integration.tune_relax(
-                    mod=fused, params={}, target=tvm_target, work_dir=str(logs), database=search,
-                    max_trials_global=budget, max_trials_per_task=per_task, num_trials_per_iter=per_task,
-                    seed=done, builder=builder, runner=runner, task_scheduler="round-robin",
-                )
-            except Exception:
-                # A device that stayed down surfaces here wrapped by MetaSchedule's C++ loop.
-                if getattr(runner, "fatal", None) is not None:
-                    raise runner.fatal from None
-                raise
-            done += budget
-            promoted = promote.promote(tasks, kernels, search, committed)
-            elapsed = time.monotonic() - start
-            say(f"  {done} trials, {elapsed / 60:.1f} min, {promoted} new records beat the rules")
-            if (trials and done >= trials) or (minutes and elapsed >= minutes * 60):
-                say(promote.summary(kernels))
-                return TuneResult(where.records, len(tasks), done, elapsed)
-    finally:
-        if hasattr(runner, "close"):
-            runner.close()
+        tasks = search.tasks_of(fused, tvm_target)
+        builder, runner = _measurers(project, where, search.per_task_batch(tasks, trials, minutes), say)
+        on = f" on {where.device.name}" if where.device else ""
+        say(f"tuning {len(tasks)} kernels for {tvm_target.attrs.get('mcpu', tvm_target.kind.name)}{on}; "
+            f"search -> {where.search_dir(project)}, records that beat the schedule rules -> {where.records}")
+        try:
+            found = search.search(fused, tvm_target, tasks, builder, runner, where.search_dir(project), where.records,
+                                  trials, minutes, logs, say, progress)
+        finally:
+            if hasattr(runner, "close"):
+                runner.close()
+        result = TuneResult(where.records, found.tasks, found.trials, found.seconds, found.kernels)
+        results_history.record(project, [from_tune({
+            "time": utc(), "model": chosen.name, "target": where.target.name,
+            "device": where.device.name if where.device else None, "emulated": where.emulated,
+            "records": str(where.records), "tasks": found.tasks, "trials": found.trials,
+            "seconds": round(found.seconds, 1), "promoted": result.promoted, "kernels": found.kernels}, here())], say)
+        return result
 
 
 def _measurers(project: Project, where: Placement, batch: int, say):
@@ -150,7 +127,7 @@ def _measurers(project: Project, where: Placement, batch: int, say):
         from tvm.s_tir import meta_schedule as ms
 
         return cross_builder.local_builder(batch=batch), ms.runner.LocalRunner()
-    from .remote_runner import DeviceRunner
+    from ..lab.tune_runner import DeviceRunner
 
     runner = DeviceRunner(inventory.load(project), where.device, kept=str(where.search_dir(project)), say=say)
     runner.open()

@@ -1,4 +1,4 @@
-"""One benchmark engine in its own process: `python -m edgebuild.bench_worker ENGINE ARG BUNDLE THREADS ROOT`.
+"""One benchmark engine in its own process: `python -m edgebuild.flows.bench_worker ENGINE ARG BUNDLE THREADS ROOT`.
 
 Prints "ready" after warm-up, then for each line "N" on stdin times N runs (after one untimed run)
 and prints their milliseconds as a JSON list. When stdin closes it prints the process's memory as
@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from .bench import RUNTIME_MODULES, WARMUP, make_engine
-from .project import Project
+from ..project import Project
 
 
 def main(argv: list[str]) -> None:

@@ -1,4 +1,5 @@
-from edgebuild import cache, targets
+from edgebuild import targets
+from edgebuild.flows import cache
 from edgebuild.models import TensorSpec
 
 

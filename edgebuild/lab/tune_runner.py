@@ -1,4 +1,4 @@
-"""MetaSchedule runner that measures candidates on a lab device over SSH (lab/measure.py).
+"""MetaSchedule runner that measures candidates on a lab device over SSH (measure.py); `invoke tune --device`.
 
 One connection is reused across batches. When a batch fails on the link or the device, its
 candidates come back as errors (MetaSchedule records them as failed and goes on) and the next
@@ -16,10 +16,10 @@ from tvm.s_tir import meta_schedule as ms
 from tvm.s_tir.meta_schedule.runner.local_runner import LocalRunnerFuture
 
 from ..errors import DeviceError
-from ..lab.inventory import Device, Inventory
-from ..lab.measure import MeasureSession
-from ..lab.measure_protocol import Evaluator, Measured
-from ..lab.transport import LINK_ERRORS, Timeouts
+from .inventory import Device, Inventory
+from .measure import MeasureSession
+from .measure_protocol import Evaluator, Measured
+from .transport import LINK_ERRORS, Timeouts
 
 # Consecutive failed batches before the tune stops: one drop is retried, a device still down is not.
 MAX_FAILED_BATCHES = 1

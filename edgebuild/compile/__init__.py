@@ -1,0 +1,1 @@
+"""The compile stage: ONNX -> Relax -> edgebuild's passes and schedule rules -> model.so (TVM)."""
