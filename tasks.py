@@ -71,16 +71,20 @@ def recipes(c, json=False):
     "input-shape": "NAME:D1,D2,... as for build",
     "untuned": "also time TVM's stock pipeline (default on; --no-untuned skips it: MiniLM takes ~1.5 s a run)",
     "json": "print the result as one JSON object (progress and logs go to stderr)",
+    "recipe": "compression recipe of the timed build (default none); ONNX Runtime runs that same graph",
+    "calibration": "FILE.npz or random, for int8 recipes on models without data of their own",
 })
 @user_errors
-def bench(c, model="digits-cnn", runs=50, threads=0, input_shape=None, untuned=True, json=False):
+def bench(c, model="digits-cnn", runs=50, threads=0, input_shape=None, untuned=True, json=False, recipe="none",
+          calibration=None):
     """Latency of host builds vs ONNX Runtime (and PyTorch), side by side; writes results/bench/ (JSON, SVG)."""
     from edgebuild.flows.bench import BENCH_MODELS, bench as run_bench, format_report
 
     models = BENCH_MODELS if model == "all" else tuple(m for m in model.split(",") if m)
     with stdout_to_stderr(json), for_stderr() as progress:
         report = run_bench(PROJECT, models=models, runs=runs, threads=threads or None,
-                           input_shapes=tuple(input_shape or ()), untuned=untuned, say=_say(json), progress=progress)
+                           input_shapes=tuple(input_shape or ()), untuned=untuned, say=_say(json), progress=progress,
+                           recipe=recipe, calibration=calibration)
     print(jsonlib.dumps(report) if json else format_report(report))
 
 

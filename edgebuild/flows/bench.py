@@ -48,13 +48,14 @@ class Engine:
 
 
 def bench(project: Project, models: tuple[str, ...] = ("digits-cnn",), runs: int = 50, threads: int | None = None,
-          input_shapes: tuple[str, ...] = (), untuned: bool = True, say=print, progress: Progress = SILENT) -> dict:
-    """Benchmark each model; writes results/bench/<time>.json and .svg. Returns the report."""
+          input_shapes: tuple[str, ...] = (), untuned: bool = True, say=print, progress: Progress = SILENT,
+          recipe: str = "none", calibration: str | None = None) -> dict:
+    """Benchmark each model built with `recipe`; writes results/bench/<time>.json and .svg. Returns the report."""
     threads = threads or os.cpu_count() or 1
-    reports = [_bench_or_error(project, m, runs, threads, input_shapes, untuned, say, progress)
+    reports = [_bench_or_error(project, m, runs, threads, input_shapes, untuned, say, progress, recipe, calibration)
                for m in expand(project, models)]
     report = {
-        "time": utc(), **machine(), "threads": threads, "runs": runs, "block": BLOCK,
+        "time": utc(), **machine(), "recipe": recipe, "threads": threads, "runs": runs, "block": BLOCK,
         "onnxruntime_options": {"graph_optimization_level": "ORT_ENABLE_ALL", "intra_op_num_threads": threads,
                                 "inter_op_num_threads": 1, "providers": ["CPUExecutionProvider"]},
         "models": reports,
@@ -82,9 +83,9 @@ def _bench_or_error(project, model, *args) -> dict:
         return {"model": model, "error": str(exc)}
 
 
-def _bench_model(project, model, runs, threads, input_shapes, untuned, say, progress) -> dict:
-    result = build(project, BuildRequest(model=model, target="host", input_shapes=input_shapes), say=say,
-                   progress=progress)
+def _bench_model(project, model, runs, threads, input_shapes, untuned, say, progress, recipe, calibration) -> dict:
+    request = BuildRequest(model=model, recipe=recipe, target="host", input_shapes=input_shapes, calibration=calibration)
+    result = build(project, request, say=say, progress=progress)
     folder, manifest = result.bundle, result.manifest
     with tempfile.TemporaryDirectory(prefix="edgebuild-bench-") as scratch:
         specs = [("onnxruntime", str(folder / bundle.ONNX)), ("tvm", str(folder / bundle.SO))]
