@@ -10,7 +10,7 @@ weight tile of lanes x group bytes. Weights are packed at build time as [N/lanes
   avx512wd  x86 AVX-512       vpmovsxbw+vpmaddwd  i16 x s8, 16 lanes x 2
   avx2wd    x86 AVX2          vpmovsxbw+vpmaddwd  i16 x s8, 8 lanes x 2
   sdot      AArch64 +dotprod  sdot              s8 x s8, 4 lanes x 4 (TVM's dot_4x4_i8i8s32_sdot)
-  neon      AArch64 / ARMv7   smull+saddlp+addp  s8 x s8, 4 lanes x 4 (TVM's dot_4x4_i8i8s32_neon on AArch64)
+  neon      AArch64           smull+saddlp+addp  s8 x s8, 4 lanes x 4 (TVM's dot_4x4_i8i8s32_neon)
 The x86 paths without VNNI widen activations to int16 once per kernel and use vpmaddwd: exact,
 where vpmaddubsw (u8 x s8 -> saturating int16 pairs) overflows on large activations and weights;
 the instruction count per multiply port is the same.

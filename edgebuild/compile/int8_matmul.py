@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .int8_intrin import Scheme, scheme_for
+from .weights import constant_weight, rewrite_functions
 
 BLOCK_ATTR = "edgebuild_int8_dot"
 
@@ -57,7 +58,6 @@ def kernel(x, packed, shift: int, scheme: Scheme):
 def pack(mod, target):
     """`mod` with its int8 constant-weight matmuls on the target's packed kernel (unchanged without one)."""
     from tvm import relax
-    from tvm.ir.expr import Constant
 
     scheme = scheme_for(target)
     if scheme is None:
@@ -65,27 +65,11 @@ def pack(mod, target):
 
     @relax.expr_functor.mutator
     class Pack(relax.PyExprMutator):
-        def transform(self):
-            for gv, func in mod.functions.items():
-                if isinstance(func, relax.Function):
-                    self.builder_.update_func(gv, self.visit_expr(func))
-            return self.builder_.get()
-
-        def constant(self, expr):
-            """A constant weight, seen through a transpose (how Gemm with transB imports)."""
-            bound = self.lookup_binding(expr) if isinstance(expr, relax.Var) else None
-            if isinstance(expr, Constant):
-                return expr.value.numpy()
-            if bound is not None and getattr(bound.op, "name", "") == "relax.permute_dims" and \
-                    isinstance(bound.args[0], Constant) and len(bound.args[0].ty.shape) == 2:
-                return bound.args[0].value.numpy().T
-            return None
-
         def visit_call_(self, call):
             call = super().visit_call_(call)
             if getattr(call.op, "name", "") != "relax.matmul" or str(call.attrs.out_dtype) != "int32":
                 return call
-            w, x = self.constant(call.args[1]), call.args[0]
+            w, x = constant_weight(self, call.args[1]), call.args[0]
             x_dtype = str(x.ty.dtype)
             if w is None or w.ndim != 2 or w.dtype != np.int8 or x_dtype not in ("int8", "uint8") \
                     or not fits(*w.shape, scheme) or any(not isinstance(d, int) and not hasattr(d, "value") for d in x.ty.shape):
@@ -99,4 +83,4 @@ def pack(mod, target):
             colsum = w.astype(np.int64).sum(axis=0).astype(np.int32)
             return relax.op.subtract(out, relax.const((shift * colsum).astype(np.int32)))
 
-    return Pack(mod).transform()
+    return rewrite_functions(mod, Pack(mod))

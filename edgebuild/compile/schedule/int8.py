@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ..int8_intrin import SCHEMES, register
 from ..int8_matmul import BLOCK_ATTR
-from .common import Params, extent, inline_all_but, iter_kinds, par_vec, try_
+from .common import Params, extent, inline_all_but, iter_kinds, par_vec, parallel_tiles, try_
 
 
 def int8_block(sch):
@@ -72,13 +72,7 @@ def schedule_int8(sch, block, params: Params) -> bool:
     for e in epilogue:
         sch.reverse_compute_at(e, tile_loop)
         try_(sch.vectorize, sch.get_loops(e)[-1])
-    outer = [no, *batch, *tile_m]
-    fused = sch.fuse(*outer) if len(outer) > 1 else outer[0]
-    macs = 1
-    for loop in sch.get_loops(block):
-        macs *= extent(sch, loop) or 1
-    if macs >= params.par_min_macs:
-        sch.parallel(fused)
+    parallel_tiles(sch, block, [no, *batch, *tile_m], params)
     if mv is not None:
         sch.unroll(mv)
     sch.unroll(nvl)
