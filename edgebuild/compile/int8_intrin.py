@@ -9,8 +9,8 @@ weight tile of lanes x group bytes. Weights are packed at build time as [N/lanes
                                                  declares the pre-LLVM-20 signature and fails to verify)
   avx512wd  x86 AVX-512       vpmovsxbw+vpmaddwd  i16 x s8, 16 lanes x 2
   avx2wd    x86 AVX2          vpmovsxbw+vpmaddwd  i16 x s8, 8 lanes x 2
-  sdot      AArch64 +dotprod  sdot              s8 x s8, 4 lanes x 4 (TVM's dot_4x4_i8i8s32_sdot)
-  neon      AArch64           smull+saddlp+addp  s8 x s8, 4 lanes x 4 (TVM's dot_4x4_i8i8s32_neon)
+  sdot      AArch64 +dotprod  sdot              s8 x s8, 4 lanes x 4
+  neon      AArch64           smull+saddlp+addp  s8 x s8, 4 lanes x 4
 The x86 paths without VNNI widen activations to int16 once per kernel and use vpmaddwd: exact,
 where vpmaddubsw (u8 x s8 -> saturating int16 pairs) overflows on large activations and weights;
 the instruction count per multiply port is the same.
@@ -37,8 +37,8 @@ SCHEMES = {s.name: s for s in (
     Scheme("vnni", "edgebuild_vnni_16x4", "uint8", 16, 4, 32),
     Scheme("avx512wd", "edgebuild_avx512_wd_16x2", "int16", 16, 2, 32),
     Scheme("avx2wd", "edgebuild_avx2_wd_8x2", "int16", 8, 2, 16),
-    Scheme("sdot", "dot_4x4_i8i8s32_sdot", "int8", 4, 4, 32),
-    Scheme("neon", "dot_4x4_i8i8s32_neon", "int8", 4, 4, 32),
+    Scheme("sdot", "edgebuild_sdot_4x4", "int8", 4, 4, 32),
+    Scheme("neon", "edgebuild_neon_4x4", "int8", 4, 4, 32),
 )}
 
 
@@ -67,19 +67,18 @@ def register(scheme: Scheme) -> Scheme:
     """`scheme`, with its tensor intrinsic registered in TVM."""
     from tvm.s_tir import TensorIntrin
 
-    if not scheme.intrin.startswith("edgebuild_"):
-        # TVM's own (sdot, neon); only this module: the package imports every backend's (minutes)
-        import tvm.s_tir.tensor_intrin.arm_cpu  # noqa: F401
-    if scheme.intrin.startswith("edgebuild_") and scheme.intrin not in _REGISTERED:
+    if scheme.intrin not in _REGISTERED:
         try:
-            TensorIntrin.register(scheme.intrin, *_x86(scheme), override=True)
+            TensorIntrin.register(scheme.intrin, *_intrin(scheme), override=True)
         except TypeError:  # older signature without override
-            TensorIntrin.register(scheme.intrin, *_x86(scheme))
+            TensorIntrin.register(scheme.intrin, *_intrin(scheme))
         _REGISTERED.add(scheme.intrin)
     return scheme
 
 
-def _x86(scheme: Scheme):
+def _intrin(scheme: Scheme):
+    # Written here rather than imported from tvm.s_tir.tensor_intrin: importing arm_cpu parses every
+    # SME intrinsic (minutes of CPU), and TVM's VNNI one declares the pre-LLVM-20 signature.
     from tvm.script import tirx as T
 
     lanes, group, a_dtype = scheme.lanes, scheme.group, scheme.a_dtype
@@ -110,6 +109,40 @@ def _x86(scheme: Scheme):
                     T.llvm_lookup_intrinsic_id("llvm.x86.avx512.vpdpbusd.512"), C.vload([0], dtype="int32x16"),
                     a, B.vload([0, 0], dtype="int8x64"), dtype="int32x16")
         return desc, impl
+
+    if scheme.name == "sdot":
+        @T.prim_func(s_tir=True)
+        def impl_sdot(A: T.Buffer((group,), a_dtype, offset_factor=1), B: T.Buffer((lanes, group), "int8", offset_factor=1),
+                      C: T.Buffer((lanes,), "int32", offset_factor=1)) -> None:
+            with T.sblock("root"):
+                T.reads(C[0:lanes], A[0:group], B[0:lanes, 0:group])
+                T.writes(C[0:lanes])
+                a = T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "int8x4"), dtype="int32"), 4), dtype="int8x16")
+                C[T.ramp(T.int32(0), 1, 4)] = T.call_llvm_pure_intrin(
+                    T.llvm_lookup_intrinsic_id("llvm.aarch64.neon.sdot.v4i32.v16i8"), C.vload([0], dtype="int32x4"),
+                    a, B.vload([0, 0], dtype="int8x16"), dtype="int32x4")
+        return desc, impl_sdot
+
+    if scheme.name == "neon":  # smull (8 x i16 products), saddlp (pairs -> i32), addp (pairs of pairs)
+        @T.prim_func(s_tir=True)
+        def impl_neon(A: T.Buffer((group,), a_dtype, offset_factor=1), B: T.Buffer((lanes, group), "int8", offset_factor=1),
+                      C: T.Buffer((lanes,), "int32", offset_factor=1)) -> None:
+            with T.sblock("root"):
+                T.reads(C[0:lanes], A[0:group], B[0:lanes, 0:group])
+                T.writes(C[0:lanes])
+                a = T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "int8x4"), dtype="int32"), 2), dtype="int8x8")
+                b = B.vload([0, 0], dtype="int8x16")
+                low = T.call_llvm_pure_intrin(T.llvm_lookup_intrinsic_id("llvm.aarch64.neon.saddlp.v4i32.v8i16"),
+                                              T.call_llvm_pure_intrin(T.llvm_lookup_intrinsic_id("llvm.aarch64.neon.smull.v8i16"),
+                                                                      a, T.vectorlow(b, dtype="int8x8"), dtype="int16x8"),
+                                              dtype="int32x4")
+                high = T.call_llvm_pure_intrin(T.llvm_lookup_intrinsic_id("llvm.aarch64.neon.saddlp.v4i32.v8i16"),
+                                               T.call_llvm_pure_intrin(T.llvm_lookup_intrinsic_id("llvm.aarch64.neon.smull.v8i16"),
+                                                                       a, T.vectorhigh(b, dtype="int8x8"), dtype="int16x8"),
+                                               dtype="int32x4")
+                C[T.ramp(T.int32(0), 1, 4)] = C.vload([0], dtype="int32x4") + T.call_llvm_pure_intrin(
+                    T.llvm_lookup_intrinsic_id("llvm.aarch64.neon.addp.v4i32"), low, high, dtype="int32x4")
+        return desc, impl_neon
 
     llvm = "llvm.x86.avx2.pmadd.wd" if lanes == 8 else "llvm.x86.avx512.pmaddw.d.512"
 
