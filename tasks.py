@@ -236,12 +236,22 @@ def release(c, plan, version, previous=None, allow=None, scheduler=None, workers
 
 @release_task("verify", positional=["folder"], help={
     "folder": "a release folder, e.g. dist/1.0.0",
-    "rebuild": "also rebuild every bundle from its provenance and compare bytes"})
-def release_verify(c, folder, rebuild=False):
+    "rebuild": "also rebuild every bundle from its provenance and compare bytes",
+    "public-key": "also check release.sig with this public key (offline)"})
+def release_verify(c, folder, rebuild=False, public_key=None):
     """Re-hash a release; fail on any added, removed or changed file or provenance mismatch."""
     from edgebuild.flows.release.verify import verify
 
-    print(verify(Path(folder), PROJECT, rebuild=rebuild).summary())
+    print(verify(Path(folder), PROJECT, rebuild=rebuild, public_key=Path(public_key) if public_key else None).summary())
+
+
+@release_task("sign", positional=["folder"], help={"folder": "a release folder, e.g. dist/1.0.0",
+                                                   "key": "elliptic-curve private key (PEM)"})
+def release_sign(c, folder, key):
+    """Sign a release folder with model-signing and a local key: writes FOLDER/release.sig."""
+    from edgebuild.flows.release.signing import sign
+
+    print(f"signed: {sign(Path(folder), Path(key))}")
 
 
 ns = Collection.from_module(sys.modules[__name__])

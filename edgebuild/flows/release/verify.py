@@ -45,7 +45,8 @@ class Verified:
         return "\n".join(lines + [f"  {n}" for n in self.notes])
 
 
-def verify(folder: Path, project: Project | None = None, rebuild: bool = False, say: Say = print) -> Verified:
+def verify(folder: Path, project: Project | None = None, rebuild: bool = False, public_key: Path | None = None,
+           say: Say = print) -> Verified:
     folder = folder.resolve()
     manifest = dist.read_manifest(folder)
     problems = check_files(folder, manifest)
@@ -60,6 +61,11 @@ def verify(folder: Path, project: Project | None = None, rebuild: bool = False, 
     if problems:
         raise VerifyFailed(f"{folder} does not verify:\n  " + "\n  ".join(problems))
     done = Verified(folder, len(manifest["files"]), len(statements))
+    if public_key is not None:
+        from .signing import verify_signature
+
+        verify_signature(folder, public_key)
+        done.notes.append(f"release.sig verifies with {public_key}")
     if rebuild:
         _rebuild(folder, manifest, statements, project, done, say)
     return done
