@@ -245,6 +245,21 @@ def release_verify(c, folder, rebuild=False, public_key=None):
     print(verify(Path(folder), PROJECT, rebuild=rebuild, public_key=Path(public_key) if public_key else None).summary())
 
 
+@release_task("scale", help={
+    "plan": "also build this plan's matrix from scratch with 1 and 2 build workers (slow)",
+    "boards": "boards of the simulated lab (default 100)", "build-hosts": "simulated build hosts (default 4)",
+})
+def release_scale(c, plan="", boards=100, build_hosts=4):
+    """Measure Dask's overhead per task, a simulated lab (sleep jobs), and optionally the real matrix."""
+    from edgebuild.flows.release import scale
+
+    out = {"uptime": Path("/proc/loadavg").read_text().split()[:3],
+           "simulation": scale.simulate(boards=int(boards), build_hosts=int(build_hosts))}
+    if plan:
+        out["matrix"] = [scale.matrix_wall(PROJECT, plan, n, say=_say(True)) for n in (1, 2)]
+    print(jsonlib.dumps(out, indent=2))
+
+
 @release_task("sign", positional=["folder"], help={"folder": "a release folder, e.g. dist/1.0.0",
                                                    "key": "elliptic-curve private key (PEM)"})
 def release_sign(c, folder, key):

@@ -24,6 +24,9 @@ from . import matrix, tls
 
 Say = Callable[[str], None]
 SSH_TIMEOUT_S = 20
+# Dask's default 30 s comm timeouts drop the client on a busy build host (measured here at a load
+# average above 30 on 2 cores); builds run minutes, so waiting longer costs nothing.
+PATIENT = {"distributed.comm.timeouts.connect": "120s", "distributed.comm.timeouts.tcp": "300s"}
 
 
 @contextlib.contextmanager
@@ -35,6 +38,7 @@ def open_cluster(inventory: Inventory, *, boards: list[str], scheduler: str | No
 
     logging.getLogger("distributed").setLevel(logging.ERROR)
     with contextlib.ExitStack() as stack:
+        stack.enter_context(dask.config.set(PATIENT))
         folder = None
         if scheduler:
             if not scheduler.startswith("tls://"):
@@ -49,12 +53,12 @@ def open_cluster(inventory: Inventory, *, boards: list[str], scheduler: str | No
         else:
             n = workers or os.cpu_count() or 1
             cluster = stack.enter_context(LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                                       resources={matrix.BUILD: 1}, dashboard_address=None,
+                                                       resources={matrix.BUILD: 1}, dashboard_address=":0",
                                                        silence_logs=logging.ERROR))
             client = stack.enter_context(Client(cluster))
         if boards:
             lab = matrix.lab_worker(client.scheduler.address, boards, tls.worker_args(folder) if folder else [])
-            stack.callback(_stop, lab)
+            stack.callback(matrix.stop_worker, lab)
             _wait_for(client, lambda info: any(w.get("name") == "lab" for w in info["workers"].values()), lab)
         say(f"dask: {client.scheduler.address}, {len(_build_workers(client))} build workers"
             + (f", lab worker for {len(boards)} boards" if boards else ""))
@@ -73,15 +77,6 @@ def _wait_for(client, ready, proc, timeout: float = 60) -> None:
             err = proc.stderr.read().decode(errors="replace")[-800:] if proc.poll() is not None else "timed out"
             raise UsageError(f"the lab worker did not join the Dask scheduler: {err}")
         time.sleep(0.2)
-
-
-def _stop(proc) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except Exception:
-        proc.kill()
-        proc.wait()
 
 
 def connect_options(inventory: Inventory, device: Device) -> dict:
@@ -112,7 +107,7 @@ def _ssh_cluster(inventory: Inventory, hosts: list[Device], folder: Path, dask):
             cluster = SSHCluster(
                 [d.host for d in everyone], connect_options=[connect_options(inventory, d) for d in everyone],
                 worker_options={"nthreads": 1, "resources": {matrix.BUILD: 1}},
-                scheduler_options={"protocol": "tls", "port": 0, "dashboard_address": None},
+                scheduler_options={"protocol": "tls", "port": 0, "dashboard_address": ":0"},
                 remote_python=[" ".join(shlex.quote(a) for a in d.python) for d in everyone],
                 security=tls.security(folder))
         except Exception as exc:  # asyncssh's HostKeyNotVerifiable, PermissionDenied, OSError...

@@ -6,14 +6,11 @@ signature (release.sig, optional) signs the folder and is the only other file it
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
-import shutil
 from pathlib import Path
-from typing import Iterator
 
+from ... import bundle
 from ...errors import ReleaseRefused, UsageError
 from ...models.base import sha256_file
 
@@ -31,20 +28,9 @@ def target_folder(dist: Path, version: str) -> Path:
     return out
 
 
-@contextlib.contextmanager
-def staged(out: Path) -> Iterator[Path]:
-    """An empty folder beside `out`; renamed to `out` on success, removed on any failure."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        yield tmp
-        if out.exists():  # another release of this version finished meanwhile
-            raise ReleaseRefused(f"{out} appeared while this release ran; nothing was overwritten")
-        os.rename(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+def staged(out: Path):
+    """An empty folder beside `out`, renamed to `out` when complete; removed on any failure."""
+    return bundle.staged(out, replace=False)
 
 
 def file_entries(folder: Path) -> dict[str, dict]:

@@ -103,9 +103,21 @@ def lab_worker(address: str, boards: list[str], security_args: list[str]) -> sub
     argv = [sys.executable, "-m", "distributed.cli.dask_worker", address, "--name", "lab", "--nthreads",
             str(max(1, len(boards))), "--resources", resources, "--no-dashboard", "--nworkers", "1",
             *security_args]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(_package_root()),
-                                                                      os.environ.get("PYTHONPATH")]))}
+    import dask
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(_package_root()), os.environ.get("PYTHONPATH")])),
+           # this process's Dask settings (timeouts), as SSHCluster passes them to remote processes
+           "DASK_INTERNAL_INHERIT_CONFIG": dask.config.serialize(dask.config.global_config)}
     return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def stop_worker(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _package_root() -> Path:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from ... import bundle
 from ...errors import DeviceError, ReleaseRefused, UsageError
 from ...lab import inventory
 from ...lab.inventory import Device, Inventory
@@ -207,7 +208,7 @@ def _gate(cells, built, comparisons, old, previous, plan, allows):
         prior = old_cells.get(cell.key)
         if not prior:
             continue
-        prev_manifest = _bundle_manifest(previous / prior["path"])
+        prev_manifest = bundle.read_manifest(previous / prior["path"])
         rows = gates.evaluate(cell.key, built[cell.key]["manifest"], prev_manifest, comparisons[cell.key],
                               plan.thresholds)
         checks.extend(rows)
@@ -218,12 +219,6 @@ def _gate(cells, built, comparisons, old, previous, plan, allows):
     if bad:
         raise ReleaseRefused("release refused: on-device parity failed:\n  " + "\n  ".join(bad))
     return checks, refused
-
-
-def _bundle_manifest(folder: Path) -> dict:
-    import json
-
-    return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
 
 
 def _write(project, tmp, request, plan, cells, built, comparisons, checks, allows, skipped, src, old, began, tasks):

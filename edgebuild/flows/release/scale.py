@@ -47,12 +47,15 @@ def overhead(client, tasks: int = 400) -> dict:
 def simulate(boards: int = 100, build_hosts: int = 4, targets: int = 4, bundles_per_target: int = 20,
              build_s: float = 0.5, profile_s: float = 0.1, say: Say = print) -> dict:
     """Every bundle of a target is profiled on every board of that target, one job per board at a time."""
+    import dask
     from distributed import Client, LocalCluster, as_completed
+
+    from .cluster import PATIENT
 
     per_target = boards // targets
     board_names = [f"sim{i:03d}" for i in range(per_target * targets)]
-    with LocalCluster(n_workers=build_hosts, threads_per_worker=1, processes=True, resources={matrix.BUILD: 1},
-                      dashboard_address=None, silence_logs=logging.ERROR) as lc, Client(lc) as client:
+    with dask.config.set(PATIENT), LocalCluster(n_workers=build_hosts, threads_per_worker=1, processes=True, resources={matrix.BUILD: 1},
+                      dashboard_address=":0", silence_logs=logging.ERROR) as lc, Client(lc) as client:
         lab = matrix.lab_worker(lc.scheduler_address, board_names, [])
         try:
             while not any(w.get("name") == "lab" for w in client.scheduler_info(n_workers=-1)["workers"].values()):
@@ -78,7 +81,7 @@ def simulate(boards: int = 100, build_hosts: int = 4, targets: int = 4, bundles_
             wall = time.time() - began
             waits = [p.result()[0] - ready_at for p, ready_at in profiles]
         finally:
-            matrix_stop(lab)
+            matrix.stop_worker(lab)
     n_builds = targets * bundles_per_target
     # Ideal: builds spread evenly over the hosts, then the last target's boards each run every bundle.
     ideal = max(n_builds * build_s / build_hosts + profile_s,
@@ -90,6 +93,37 @@ def simulate(boards: int = 100, build_hosts: int = 4, targets: int = 4, bundles_
             "dask_overhead": cost}
 
 
-def matrix_stop(proc) -> None:
-    proc.terminate()
-    proc.wait(10)
+def matrix_wall(project, plan: str, workers: int, say: Say = print) -> dict:
+    """Build a plan's matrix from scratch (a fresh copy of the project: nothing cached but the trained
+    models) on a LocalCluster of `workers` build workers, without profiles; wall and per-build times."""
+    import shutil
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from ...project import Project
+    from . import dist
+    from .release import ReleaseRequest, release
+
+    with tempfile.TemporaryDirectory(prefix="edgebuild-scale-") as scratch:
+        root = Path(scratch) / "proj"
+        root.mkdir()
+        for name in ("tasks.py", ".gitignore"):
+            shutil.copy(project.root / name, root / name)
+        for folder in ("targets", "recipes", "releases", "devices", "compile"):
+            if (project.root / folder).is_dir():
+                shutil.copytree(project.root / folder, root / folder, ignore=shutil.ignore_patterns("dask-tls"))
+        (root / "build").mkdir()
+        (root / "build" / ".cache").symlink_to(project.cache_dir.resolve(), target_is_directory=True)
+        for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=s", "-c", "user.email=s@s", "commit", "-qm", "s"]):
+            subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
+        copy = Project(root)
+        from . import plan as plans
+
+        targets = tuple(plans.load(copy, plan).targets)
+        out = release(copy, ReleaseRequest(plan=plan, version=f"scale-{workers}", workers=workers,
+                                           no_profile=targets), say=say)
+        manifest = dist.read_manifest(out)
+    builds = [t["finished"] - t["started"] for t in manifest["matrix"]["tasks"]]
+    return {"workers": workers, "cells": len(manifest["cells"]), "wall_s": manifest["matrix"]["wall_s"],
+            "build_s_sum": round(sum(builds), 2), "build_s": [round(b, 2) for b in builds]}

@@ -68,12 +68,17 @@ def make_project(root: Path) -> Project:
     (root / "releases" / "test.toml").write_text(PLAN)
     (root / "models").mkdir()
     tiny_onnx(root / "models" / "tiny.onnx")
-    (root / "build").mkdir()
-    cache = ROOT / "build" / ".cache"
-    cache.mkdir(parents=True, exist_ok=True)
-    (root / "build" / ".cache").symlink_to(cache, target_is_directory=True)  # shared trained models, emulator
+    # Bundles persist across sessions in the checkout's build/ (a CI clone builds them once), beside the
+    # shared trained models and emulator; the build cache keys on content, not on the project's path.
+    builds = ROOT / "build" / "release-tests"
+    builds.mkdir(parents=True, exist_ok=True)
+    if not (builds / ".cache").exists():
+        (ROOT / "build" / ".cache").mkdir(exist_ok=True)
+        (builds / ".cache").symlink_to(ROOT / "build" / ".cache", target_is_directory=True)
+    (root / "build").symlink_to(builds, target_is_directory=True)
     project = Project(root)
     git(root, "init", "-q")
+    (root / ".git" / "info" / "exclude").write_text("/build\n")  # a symlink here, which "/build/" misses
     git(root, "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A")
     git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "project")
     return project

@@ -3,6 +3,7 @@ SSHCluster of two build hosts behind the real sshd of rpi4-emu on 127.0.0.1 (unk
 
 import asyncio
 import os
+import shutil
 import sys
 import threading
 import time
@@ -32,9 +33,11 @@ def test_killed_worker_is_retried_on_a_tls_scheduler(released):
     # Cells the shared matrix has not built, so each build takes seconds and can be killed mid-way.
     commit_plan(project, "kill", 'description = "k"\nmodels = ["digits-cnn"]\nrecipes = ["fp16"]\n'
                                  'targets = ["x86-64-v3", "rpi4"]\n')
+    for target in ("x86-64-v3", "rpi4"):  # bundles persist between test sessions (conftest.py)
+        shutil.rmtree(project.build_dir / "digits-cnn" / "fp16" / target, ignore_errors=True)
     folder = tls.ensure(project.root / "devices")
     with LocalCluster(n_workers=2, threads_per_worker=1, resources={"build": 1}, protocol="tls",
-                      security=tls.security(folder), dashboard_address=None) as lc, \
+                      security=tls.security(folder), dashboard_address=":0") as lc, \
             Client(lc, security=tls.security(folder)) as client:
         assert lc.scheduler_address.startswith("tls://")
         killed = {}
