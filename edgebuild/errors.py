@@ -53,3 +53,7 @@ class ReleaseRefused(EdgebuildError):
 
 class VerifyFailed(EdgebuildError):
     """A released folder does not match its release manifest, provenance or a rebuild."""
+
+
+class HistoryError(EdgebuildError):
+    """The results history cannot be opened, read or written (corrupt, newer schema, server unreachable)."""

@@ -11,6 +11,7 @@ from edgebuild import targets
 from edgebuild.compile import qlinear, relax
 from edgebuild.compile.runner import HostModel
 from edgebuild.errors import CompileError
+from edgebuild.progress import SILENT
 
 RNG = np.random.default_rng(0)
 W = RNG.integers(-127, 128, (32, 16, 3, 3), dtype=np.int8)
@@ -34,7 +35,7 @@ def qconv_graph(tmp_path, x_zp=0):
 
 
 def asm_of(mod, target_name, project):
-    ex = relax.compile_executable(mod, relax.tvm_target(targets.load(project, target_name)))
+    ex, _ = relax.compile_executable(mod, relax.tvm_target(targets.load(project, target_name)))
     return "\n".join(m.inspect_source("asm") for m in [ex.mod, *ex.mod.imports] if m.kind == "llvm")
 
 
@@ -127,6 +128,7 @@ def test_transformer_linear_exported_as_gemm_quantizes_to_int8_qgemm_with_int8_w
 
     class Ctx:
         notes = {}
+        progress = SILENT
 
         def calibration(self, n):
             return samples[:n]
@@ -164,3 +166,20 @@ def test_int8_static_exclude_keeps_matching_nodes_fp32():
     assert int8_static.excluded_nodes(helper.make_model(graph), config) == names[1:]
     with pytest.raises(ValueError, match="not a regular expression"):
         int8_static.Int8Static(exclude=["layer.("])
+
+
+def test_matmul_integer_our_lowering_refuses_falls_back_to_tvms_conversion(tmp_path):
+    # uint8 weights: not the symmetric int8 our lowering takes; TVM's own (int32) conversion is exact.
+    a = RNG.integers(0, 256, (2, 3), dtype=np.uint8)
+    b = RNG.integers(0, 256, (3, 4), dtype=np.uint8)
+    graph = helper.make_graph([helper.make_node("MatMulInteger", ["a", "b"], ["y"])], "g",
+                              [helper.make_tensor_value_info("a", TensorProto.UINT8, [2, 3])],
+                              [helper.make_tensor_value_info("y", TensorProto.INT32, [2, 4])],
+                              [numpy_helper.from_array(b, "b")])
+    path = tmp_path / "mu.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    with pytest.warns(UserWarning, match="using TVM's own conversion of MatMulInteger"):
+        mod = relax.import_onnx(path)
+    relax.compile_host(mod, tmp_path / "mu.so")
+    (got,) = HostModel(tmp_path / "mu.so", ["a"])({"a": a})
+    assert np.array_equal(got, a.astype(np.int32) @ b.astype(np.int32))
