@@ -53,9 +53,10 @@ def compare_on(root: str, device_name: str, bundles: dict[str, str], profiling: 
         raise DeviceError(f"{device.name}: the side-by-side timing failed (status {run.status}): "
                           f"{(run.stderr.strip() or run.stdout.strip())[-800:]}")
     data = json.loads(line[len(MARKER):])
-    shas = {name: bundle.manifest_sha256(Path(folder)) for name, folder in bundles.items()}
     for name, entry in data["bundles"].items():
-        entry["bundle_sha256"] = shas[name]
+        manifest = bundle.read_manifest(Path(bundles[name]))
+        entry.update(bundle_sha256=bundle.manifest_sha256(Path(bundles[name])), model=manifest["model"]["name"],
+                     recipe=manifest["recipe"]["name"])
     return {"device": device.name, "target": device.target, "emulated": device.emulated,
             "emulator": device.description if device.emulated else None, "cpu_model": probe.cpu_model,
             "machine": data["machine"], "python": data["python"], "runtime": data["runtime"],

@@ -122,7 +122,7 @@ def release(project: Project, request: ReleaseRequest, say: Say = print) -> Path
                                  + gates.table(refused) + "\nAccept one with --allow=MODEL:RECIPE:TARGET:REASON")
         manifest = _write(project, tmp, request, plan, cells, built, comparisons, checks, allows, skipped, src,
                           old, began, tasks)
-        summary.write_report(tmp, manifest)
+        summary.write_report(project, tmp, manifest, old)
         summary.write_changelog(tmp, manifest, old)
         manifest["files"] = dist.file_entries(tmp)
         dist.write_json(tmp / dist.MANIFEST, manifest)

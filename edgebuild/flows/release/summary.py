@@ -6,6 +6,11 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from ... import report
+from ...history import utc
+from ...project import Project
+from ...report import Settings
+from .. import history as results_history
 from .compare import ratios
 
 REPORT, CHANGELOG = "report.html", "CHANGELOG.md"
@@ -28,7 +33,19 @@ def _profile_text(cell: dict) -> str:
     return "; ".join(out) or "not profiled"
 
 
-def write_report(folder: Path, manifest: dict) -> None:
+def write_report(project: Project, folder: Path, manifest: dict, old: dict | None) -> None:
+    """The results report (the history's page) over this release's bundles and the previous release's,
+    headed by the release's own table: cells, metrics, side-by-side profiles and gates."""
+    shas = {c["bundle_sha256"] for c in manifest["cells"]} | {c["bundle_sha256"] for c in (old or {}).get("cells", [])}
+    with results_history.open_history(project, say=lambda s: None) as store:
+        where = store.where
+        runs = [r for r in store.runs() if r.bundle_sha256 in shas]
+    page = report.render(runs, Settings(), where, utc()[:19] + "Z", f", release {manifest['version']}")
+    head = page.index("<body>") + len("<body>")
+    (folder / REPORT).write_text(page[:head] + _release_section(manifest) + page[head:], encoding="utf-8")
+
+
+def _release_section(manifest: dict) -> str:
     esc = html.escape
     rows = []
     for c in manifest["cells"]:
@@ -38,21 +55,13 @@ def write_report(folder: Path, manifest: dict) -> None:
             c["model"], c["recipe"], c["target"], _metric_text(c["metrics"]), _profile_text(c), gate)) + "</tr>")
     skipped = "".join(f"<li>{esc(t)}: {esc(r)}</li>" for t, r in manifest["profiles_skipped"].items())
     allowed = "".join(f"<li>{esc(a['cell'])}: {esc(a['reason'])}</li>" for a in manifest["allowed"])
-    page = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>edgebuild release {esc(manifest['version'])}</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px}}</style>
-</head><body>
-<h1>Release {esc(manifest['version'])}</h1>
-<p>Plan {esc(manifest['plan']['name'])}, commit {esc(manifest['source']['project']['commit'])}, created {esc(manifest['created'])}.
-Gates: {esc(manifest['gates'])}. Emulated devices time an emulator, not hardware.</p>
-<table><tr><th>model</th><th>recipe</th><th>target</th><th>metrics</th><th>profiles</th><th>gates</th></tr>
-{''.join(rows)}
-</table>
-<h2>Targets released without profiles</h2><ul>{skipped or '<li>none</li>'}</ul>
-<h2>Accepted regressions</h2><ul>{allowed or '<li>none</li>'}</ul>
-</body></html>
-"""
-    (folder / REPORT).write_text(page, encoding="utf-8")
+    return (f"<section class=\"release\"><h1>Release {esc(manifest['version'])}</h1>"
+            f"<p>Plan {esc(manifest['plan']['name'])}, commit {esc(manifest['source']['project']['commit'])}, "
+            f"created {esc(manifest['created'])}. Gates: {esc(manifest['gates'])}. Emulated devices time an "
+            f"emulator, not hardware.</p><table><tr><th>model</th><th>recipe</th><th>target</th><th>metrics</th>"
+            f"<th>profiles (side by side with the previous release)</th><th>gates</th></tr>{''.join(rows)}</table>"
+            f"<h2>Targets released without profiles</h2><ul>{skipped or '<li>none</li>'}</ul>"
+            f"<h2>Accepted regressions</h2><ul>{allowed or '<li>none</li>'}</ul></section>")
 
 
 def write_changelog(folder: Path, manifest: dict, old: dict | None) -> None:

@@ -38,6 +38,9 @@ def test_release_layout_and_provenance(released):
     assert set(manifest["files"]) == set(dist.file_entries(released.folder))
     for name in ("report.html", "CHANGELOG.md"):
         assert name in manifest["files"]
+    page = (released.folder / "report.html").read_text()
+    assert "<h1>Release 1.0.0</h1>" in page and "edgebuild results" in page  # the history's page, headed
+    assert "rpi4-emu" in page  # the side-by-side profiles went into the history the page is drawn from
     rpi4 = [c for c in manifest["cells"] if c["target"] == "rpi4"]
     assert all(len(c["profiles"]) == 1 and c["profiles"][0]["emulated"] for c in rpi4)
     cell = rpi4[0]
