@@ -57,9 +57,7 @@ def open_cluster(inventory: Inventory, *, boards: list[str], scheduler: str | No
                                                        silence_logs=logging.ERROR))
             client = stack.enter_context(Client(cluster))
         if boards:
-            lab = matrix.lab_worker(client.scheduler.address, boards, tls.worker_args(folder) if folder else [])
-            stack.callback(matrix.stop_worker, lab)
-            _wait_for(client, lambda info: any(w.get("name") == "lab" for w in info["workers"].values()), lab)
+            stack.callback(matrix.stop_worker, start_lab_worker(client, boards, tls.worker_args(folder) if folder else []))
         say(f"dask: {client.scheduler.address}, {len(_build_workers(client))} build workers"
             + (f", lab worker for {len(boards)} boards" if boards else ""))
         yield client
@@ -70,13 +68,19 @@ def _build_workers(client) -> list[str]:
             if matrix.BUILD in w.get("resources", {})]
 
 
-def _wait_for(client, ready, proc, timeout: float = 60) -> None:
+def start_lab_worker(client, boards: list[str], security_args: list[str], timeout: float = 600):
+    """The lab worker process, once the scheduler lists it (a slow start on a loaded machine is not an
+    error; a dead process is)."""
+    proc = matrix.lab_worker(client.scheduler.address, boards, security_args)
     deadline = time.monotonic() + timeout
-    while not ready(client.scheduler_info(n_workers=-1)):
+    while not any(w.get("name") == "lab" for w in client.scheduler_info(n_workers=-1)["workers"].values()):
         if proc.poll() is not None or time.monotonic() > deadline:
-            err = proc.stderr.read().decode(errors="replace")[-800:] if proc.poll() is not None else "timed out"
+            proc.log.seek(0)
+            err = proc.log.read().decode(errors="replace")[-800:] if proc.poll() is not None else "timed out"
+            matrix.stop_worker(proc)
             raise UsageError(f"the lab worker did not join the Dask scheduler: {err}")
         time.sleep(0.2)
+    return proc
 
 
 def connect_options(inventory: Inventory, device: Device) -> dict:

@@ -14,6 +14,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,7 +109,10 @@ def lab_worker(address: str, boards: list[str], security_args: list[str]) -> sub
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(_package_root()), os.environ.get("PYTHONPATH")])),
            # this process's Dask settings (timeouts), as SSHCluster passes them to remote processes
            "DASK_INTERNAL_INHERIT_CONFIG": dask.config.serialize(dask.config.global_config)}
-    return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = tempfile.TemporaryFile()  # a pipe nobody reads would fill up and stall the worker
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=log)
+    proc.log = log
+    return proc
 
 
 def stop_worker(proc: subprocess.Popen) -> None:

@@ -15,6 +15,7 @@ import time
 from typing import Callable
 
 from . import matrix
+from .cluster import PATIENT, start_lab_worker
 
 Say = Callable[[str], None]
 
@@ -50,16 +51,12 @@ def simulate(boards: int = 100, build_hosts: int = 4, targets: int = 4, bundles_
     import dask
     from distributed import Client, LocalCluster, as_completed
 
-    from .cluster import PATIENT
-
     per_target = boards // targets
     board_names = [f"sim{i:03d}" for i in range(per_target * targets)]
     with dask.config.set(PATIENT), LocalCluster(n_workers=build_hosts, threads_per_worker=1, processes=True, resources={matrix.BUILD: 1},
                       dashboard_address=":0", silence_logs=logging.ERROR) as lc, Client(lc) as client:
-        lab = matrix.lab_worker(lc.scheduler_address, board_names, [])
+        lab = start_lab_worker(client, board_names, [])
         try:
-            while not any(w.get("name") == "lab" for w in client.scheduler_info(n_workers=-1)["workers"].values()):
-                time.sleep(0.2)
             cost = overhead(client)
             began = time.time()
             builds, profiles, ready = [], [], {}
