@@ -102,7 +102,8 @@ def lab_worker(address: str, boards: list[str], security_args: list[str]) -> sub
     """A worker process on the release host holding one `board-NAME` resource per board."""
     resources = " ".join(f"{board(b)}=1" for b in boards)
     argv = [sys.executable, "-m", "distributed.cli.dask_worker", address, "--name", "lab", "--nthreads",
-            str(max(1, len(boards))), "--resources", resources, "--no-dashboard", "--nworkers", "1",
+            str(max(1, len(boards))), "--resources", resources, "--no-dashboard", "--no-nanny",
+            "--death-timeout", "120",  # gone with the release host (a killed release leaves no worker behind)
             *security_args]
     import dask
 
