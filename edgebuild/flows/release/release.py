@@ -22,7 +22,7 @@ from ...lab.results import now
 from ...lab.transport import Timeouts, connect
 from ...project import Project
 from ...schema import dump
-from . import cluster, compare, dist, gates, matrix, plan as plans, provenance, records, source, summary
+from . import cluster, compare, dist, gates, matrix, plan as plans, provenance, records, source, summary, verify
 from .matrix import Cell
 
 Say = Callable[[str], None]
@@ -102,6 +102,11 @@ def release(project: Project, request: ReleaseRequest, say: Say = print) -> Path
     out = dist.target_folder(dist_dir, request.version)
     previous = (request.previous or dist.newest(dist_dir))
     old = dist.read_manifest(previous) if previous else None
+    if old is not None:  # gating against a tampered release would be worse than no gate
+        problems = verify.check_files(previous, old)
+        if problems:
+            raise ReleaseRefused(f"the previous release {previous} does not verify; give another with --previous:\n  "
+                                 + "\n  ".join(problems))
     cells = cells_of(project, plan)
     allows = parse_allows(request.allow, cells)
     inv = inventory.load(project)
@@ -115,6 +120,11 @@ def release(project: Project, request: ReleaseRequest, say: Say = print) -> Path
                                   scheduler=request.scheduler, workers=request.workers, build_hosts=hosts,
                                   say=say) as client:
             built, comparisons, tasks = _run_matrix(project, client, cells, boards, plan, tmp, previous, old, say)
+        elsewhere = sorted(f"{k} (built from {b['commit']} on {b['host']})" for k, b in built.items()
+                           if b["commit"] != src["project"]["commit"])
+        if elsewhere:
+            raise ReleaseRefused(f"bundles were built from another commit than {src['project']['commit']}; check "
+                                 f"out the same commit on every build host:\n  " + "\n  ".join(elsewhere))
         checks, refused = _gate(cells, built, comparisons, old, previous, plan, allows)
         if refused:
             raise ReleaseRefused(f"release {request.version} refused: {len(refused)} cell(s) regressed past the "
