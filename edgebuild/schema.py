@@ -17,6 +17,10 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from .errors import ConfigError
 
+# Versions of the shared contracts (DESIGN.md); bump one when its contract changes.
+# Bundle 2: weights in model.weights beside model.so; main takes them after the inputs.
+BUNDLE_SCHEMA = 2
+
 
 def load_toml(path: Path) -> dict[str, Any]:
     """Parse a TOML file; syntax errors name the file, line and column."""

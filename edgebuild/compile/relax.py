@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import CompileError
 from ..targets import NATIVE, Target
-from . import cuda, pipeline, toolchain
+from . import cuda, lift, pipeline, toolchain, weights
 
 
 def tvm_target(target: Target):
@@ -81,27 +81,40 @@ def _from_onnx(model, importer_class):
 
 def build(mod, target, out: Path, fcompile=None, env: dict[str, str] | None = None,
           records: Path | None = None) -> None:
-    """Compile `mod` for `target` (applying tuning records from `records`) and write the library `out`."""
+    """Compile `mod` for `target` (applying tuning records from `records`) and write the library `out`
+    and its weights file beside it (weights.beside(out); main takes the weights after its inputs)."""
+    # GPU kernels read device memory: a GPU library keeps its constants (its weights file is empty).
+    lifted: list | None = [] if target.kind.name == "llvm" else None
     with _environ(env or {}):
-        executable = compile_executable(mod, target, records)
+        executable = compile_executable(mod, target, records, lifted)
         kwargs = {"fcompile": fcompile} if fcompile is not None else {}
         executable.export_library(str(out), **kwargs)
+    weights.write(weights.beside(out), lifted or [])
 
 
-def compile_executable(mod, target, records: Path | None = None):
-    """The TVM executable of `mod` for `target`, before linking (its modules can be inspected)."""
+def compile_executable(mod, target, records: Path | None = None, lifted: list | None = None):
+    """The TVM executable of `mod` for `target`, before linking (its modules can be inspected).
+
+    With a list as `lifted`, main's constants become parameters after its inputs and are appended
+    to it (numpy arrays, in parameter order); otherwise they stay embedded."""
     import tvm
+
+    def lower(rules: bool):
+        scheduled = pipeline.lower(mod, target, records, rules=rules)
+        if lifted is None:
+            return scheduled
+        scheduled, arrays = lift.lift_constants(scheduled)
+        lifted[:] = arrays
+        return scheduled
 
     with target:  # the CUDA compile callback reads the arch from the current target
         try:
             try:
-                executable = tvm.compile(pipeline.lower(mod, target, records), target=target,
-                                         relax_pipeline=_finish_pipeline(target))
+                executable = tvm.compile(lower(True), target=target, relax_pipeline=_finish_pipeline(target))
             except Exception as exc:
                 # A schedule rule TVM cannot lower must cost speed, never the build.
                 warnings.warn(f"schedule rules failed to lower ({_first_line(exc)}); compiling unscheduled")
-                executable = tvm.compile(pipeline.lower(mod, target, records, rules=False), target=target,
-                                         relax_pipeline=_finish_pipeline(target))
+                executable = tvm.compile(lower(False), target=target, relax_pipeline=_finish_pipeline(target))
         except Exception as exc:
             raise CompileError(f"TVM failed to compile for {target.kind.name}: {type(exc).__name__}: {_first_line(exc)}") from None
     if target.kind.name == "cuda":

@@ -198,11 +198,11 @@ def _onnxruntime(model: Path, inputs, threads: int) -> Engine:
 
 def _tvm(name: str, library: Path, names: list[str], inputs) -> Engine:
     import tvm
-    from tvm.runtime.vm import VirtualMachine
 
-    vm = VirtualMachine(tvm.runtime.load_module(str(library)), tvm.cpu())
-    args = [tvm.runtime.tensor(inputs[n]) for n in names]
-    main = vm["main"]
+    from ..compile import runner
+
+    main, weights = runner.load(library)
+    args = [tvm.runtime.tensor(inputs[n]) for n in names] + weights
     return Engine(name, lambda: main(*args))
 
 

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 
 from ..errors import DeviceError
-from .device import source
+from .device import agent_source
 from .transport import Connection
 
 MARKER = "EDGEBUILD-RESULT "
@@ -37,7 +37,7 @@ def run_agent(conn: Connection, bundle_path: str, runtime_site: str, options: Ag
                + " ".join(shlex.quote(a) for a in argv))
     chan = conn.channel("agent")
     chan.exec_command(command)
-    chan.sendall((script or source("agent.py")).encode())
+    chan.sendall((script or agent_source()).encode())
     chan.shutdown_write()
     out, err = bytearray(), bytearray()
     deadline = time.monotonic() + options.timeout
