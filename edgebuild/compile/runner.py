@@ -9,6 +9,27 @@ import numpy as np
 
 from . import weights
 
+# TVM's thread-pool policy, read from the environment when the pool starts (first parallel kernel).
+# TVM's defaults pin each worker to a core and spin (300,000 sched_yield calls) before sleeping. Beside
+# another busy process a spinning, pinned worker only runs when the scheduler preempts the other
+# process, so each parallel kernel waits for time slices: measured here (`invoke bench --contention`,
+# 2 cores under load from other jobs), MiniLM took 2.8x its time beside a busy core with the defaults
+# and 0.64x with these (its workers sleep at once and wake with the scheduler's priority for sleepers,
+# and run on whichever core is free).
+THREAD_POOL_ENV = {"TVM_BIND_THREADS": "0", "TVM_THREAD_POOL_SPIN_COUNT": "0"}
+
+
+def runtime_env(threads: int | None = None) -> dict[str, str]:
+    """The environment TVM's runtime should start with: the thread-pool policy and `threads`
+    workers (default: every core; TVM's own default on x86 is half of them)."""
+    return {**THREAD_POOL_ENV, "TVM_NUM_THREADS": str(threads or os.cpu_count() or 1)}
+
+
+def configure(threads: int | None = None) -> None:
+    """Apply runtime_env in this process, keeping any of its variables the user set."""
+    for key, value in runtime_env(threads).items():
+        os.environ.setdefault(key, value)
+
 
 def load(path: Path):
     """(main, weights) of a library: call main(*inputs, *weights). The weights file beside the
@@ -16,6 +37,7 @@ def load(path: Path):
     import tvm
     from tvm.runtime.vm import VirtualMachine
 
+    configure()
     vm = VirtualMachine(tvm.runtime.load_module(str(path)), tvm.cpu())
     params = weights.beside(path)
     return vm["main"], (weights.load(params) if os.path.exists(params) else [])

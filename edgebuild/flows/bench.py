@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Callable
 
 from .. import bundle
+from ..compile import runner
+from .bench_load import BusyCore
 from .build import BuildRequest, build
 from ..errors import EdgebuildError
 from ..project import Project
@@ -44,12 +46,21 @@ class Engine:
 
 
 def bench(project: Project, models: tuple[str, ...] = ("digits-cnn",), runs: int = 50, threads: int | None = None,
-          input_shapes: tuple[str, ...] = (), untuned: bool = True, say=print) -> dict:
-    """Benchmark each model; writes results/bench/<time>.json and .svg. Returns the report."""
+          input_shapes: tuple[str, ...] = (), untuned: bool = True, contention: bool = False, say=print) -> dict:
+    """Benchmark each model; writes results/bench/<time>.json and .svg. Returns the report.
+
+    With `contention`, every block is also run beside a busy process on one core (bench_load.py)."""
     threads = threads or os.cpu_count() or 1
-    reports = [_bench_model(project, m, runs, threads, input_shapes, untuned, say) for m in models]
+    load = BusyCore() if contention else None
+    try:
+        reports = [_bench_model(project, m, runs, threads, input_shapes, untuned, load, say) for m in models]
+    finally:
+        if load:
+            load.close()
     report = {
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "threads": threads, "runs": runs, "block": BLOCK,
+        "contention": {"busy_core": load.core, "load": "one process running a pure-Python busy loop"} if load else None,
+        "tvm_runtime_env": runner.runtime_env(threads),
         "onnxruntime_options": {"graph_optimization_level": "ORT_ENABLE_ALL", "intra_op_num_threads": threads,
                                 "inter_op_num_threads": 1, "providers": ["CPUExecutionProvider"]},
         "models": reports,
@@ -63,7 +74,7 @@ def bench(project: Project, models: tuple[str, ...] = ("digits-cnn",), runs: int
     return report
 
 
-def _bench_model(project, model, runs, threads, input_shapes, untuned, say) -> dict:
+def _bench_model(project, model, runs, threads, input_shapes, untuned, load, say) -> dict:
     result = build(project, BuildRequest(model=model, target="host", input_shapes=input_shapes), say=say)
     folder, manifest = result.bundle, result.manifest
     with tempfile.TemporaryDirectory(prefix="edgebuild-bench-") as scratch:
@@ -74,7 +85,7 @@ def _bench_model(project, model, runs, threads, input_shapes, untuned, say) -> d
             specs.append(("pytorch", model))
         engines = [Worker(name, arg, folder, threads, project) for name, arg in specs]
         try:
-            _measure(engines, runs)
+            _measure(engines, runs, load)
         finally:
             for engine in engines:
                 engine.close()
@@ -83,7 +94,7 @@ def _bench_model(project, model, runs, threads, input_shapes, untuned, say) -> d
     return {
         "model": manifest["model"]["name"], "bundle_sha256": bundle.manifest_sha256(folder),
         "engines": {
-            e.name: {
+            e.name: _loaded(e, engines[0]) | {
                 "median_ms": round(statistics.median(e.times_ms), 4), "min_ms": round(min(e.times_ms), 4),
                 "ratio_median": round(statistics.median(e.times_ms) / statistics.median(ort), 3),
                 "ratio_min": round(min(e.times_ms) / min(ort), 3),
@@ -102,19 +113,19 @@ class Worker:
     pools of runtimes sharing one process (or spinning between runs) would bill each other."""
 
     def __init__(self, name: str, arg: str, folder: Path, threads: int, project: Project):
-        self.name, self.times_ms, self.memory = name, [], {}
+        self.name, self.times_ms, self.loaded_ms, self.memory = name, [], [], {}
         cmd = [sys.executable, "-m", "edgebuild.flows.bench_worker", name, arg, str(folder), str(threads), str(project.root)]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         if self.proc.stdout.readline().strip() != "ready":
             raise BenchError(f"the {name} worker failed to start (see its output above)")
 
-    def block(self, n: int) -> None:
+    def block(self, n: int) -> list[float]:
         self.proc.stdin.write(f"{n}\n")
         self.proc.stdin.flush()
         line = self.proc.stdout.readline()
         if not line:
             raise BenchError(f"the {self.name} worker died during a run")
-        self.times_ms.extend(json.loads(line))
+        return json.loads(line)
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -126,11 +137,24 @@ class Worker:
             self.memory = json.loads(line)
 
 
-def _measure(engines: list[Worker], runs: int) -> None:
+def _measure(engines: list[Worker], runs: int, load: BusyCore | None) -> None:
     for block in range(0, runs, BLOCK):
         for engine in engines:
-            engine.block(min(BLOCK, runs - block))
+            engine.times_ms.extend(engine.block(min(BLOCK, runs - block)))
             time.sleep(GAP_S)  # lets the finished engine's threads stop spinning
+            if load:
+                with load.running():
+                    engine.loaded_ms.extend(engine.block(min(BLOCK, runs - block)))
+                time.sleep(GAP_S)
+
+
+def _loaded(engine: Worker, ort: Worker) -> dict:
+    """Under contention: the engine's loaded median, its own slowdown, and its ratio to ONNX Runtime's."""
+    if not engine.loaded_ms:
+        return {}
+    loaded, ort_loaded = statistics.median(engine.loaded_ms), statistics.median(ort.loaded_ms)
+    return {"loaded_median_ms": round(loaded, 4), "slowdown": round(loaded / statistics.median(engine.times_ms), 3),
+            "ratio_loaded": round(loaded / ort_loaded, 3)}
 
 
 def format_report(report: dict) -> str:
@@ -138,13 +162,22 @@ def format_report(report: dict) -> str:
              f"each, alternating in blocks of {report['block']}; ratios to ONNX Runtime, by median and by min;",
              "memory: the engine process's peak resident set after loading and running the model, minus its "
              "resident set after importing the runtime (before the model)"]
+    if report.get("contention"):
+        lines.append(f"contention: each block is also run beside a busy process on core "
+                     f"{report['contention']['busy_core']}: loaded median, the engine's own slowdown, "
+                     "and its loaded ratio to ONNX Runtime")
+    loaded = bool(report.get("contention"))
     for m in report["models"]:
         lines.append(f"{m['model']}")
         lines.append(f"  {'engine':<12} {'median ms':>10} {'min ms':>10} {'ratio':>7} {'ratio(min)':>10}"
-                     f" {'model MiB':>10} {'mem ratio':>9}")
+                     f" {'model MiB':>10} {'peak MiB':>9} {'mem ratio':>9}"
+                     + (f" {'loaded ms':>10} {'slowdown':>8} {'ratio':>7}" if loaded else ""))
         for name, e in m["engines"].items():
             lines.append(f"  {name:<12} {e['median_ms']:>10.3f} {e['min_ms']:>10.3f} {e['ratio_median']:>6.2f}x"
-                         f" {e['ratio_min']:>9.2f}x {e['model_rss_mib']:>10.1f} {e['model_rss_ratio']:>8.2f}x")
+                         f" {e['ratio_min']:>9.2f}x {e['model_rss_mib']:>10.1f} {e['peak_rss_mib']:>9.1f}"
+                         f" {e['model_rss_ratio']:>8.2f}x"
+                         + (f" {e['loaded_median_ms']:>10.3f} {e['slowdown']:>7.2f}x {e['ratio_loaded']:>6.2f}x"
+                            if loaded else ""))
     lines.append("onnxruntime: " + ", ".join(f"{k}={v}" for k, v in report["onnxruntime_options"].items()))
     lines.extend(f"wrote {f}" for f in report.get("files", []))
     return "\n".join(lines)
@@ -181,7 +214,8 @@ def make_engine(name: str, arg: str, folder: Path, threads: int, project: Projec
         return _onnxruntime(Path(arg), inputs, threads)
     if name == "pytorch":
         return _torch(project, arg, names, inputs, threads)
-    os.environ["TVM_NUM_THREADS"] = str(threads)  # read when TVM's thread pool starts
+    os.environ["TVM_NUM_THREADS"] = str(threads)  # the bench's thread count, whatever the environment
+    runner.configure(threads)
     return _tvm(name, Path(arg), names, inputs)
 
 
@@ -198,8 +232,6 @@ def _onnxruntime(model: Path, inputs, threads: int) -> Engine:
 
 def _tvm(name: str, library: Path, names: list[str], inputs) -> Engine:
     import tvm
-
-    from ..compile import runner
 
     main, weights = runner.load(library)
     args = [tvm.runtime.tensor(inputs[n]) for n in names] + weights
