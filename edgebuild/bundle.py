@@ -19,9 +19,9 @@ import numpy as np
 from .compile import weights
 from .errors import UsageError
 from .models.base import sha256_file
-from .schema import BUNDLE_SCHEMA
+from .schema import MANIFEST_SCHEMA_VERSION
 
-SCHEMA_VERSION = BUNDLE_SCHEMA
+SCHEMA_VERSION = MANIFEST_SCHEMA_VERSION
 MANIFEST = "manifest.json"
 SO, ONNX, REFERENCE = "model.so", "model.onnx", "reference.npz"
 WEIGHTS = Path(weights.beside(SO)).name  # main(*inputs, *weights); see compile/weights.py

@@ -17,9 +17,14 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from .errors import ConfigError
 
-# Versions of the shared contracts (DESIGN.md); bump one when its contract changes.
-# Bundle 2: weights in model.weights beside model.so; main takes them after the inputs.
-BUNDLE_SCHEMA = 2
+# Versions of the shared contracts whose version lives here (bump on any change; history migrations go in
+# edgebuild/history/migrations.py, one entry per version).
+HISTORY_SCHEMA_VERSION = 1
+# A bundle's manifest.json. 2: `kernels` (per-kernel scheduler and run-time share, counts, fallback) and
+# metrics.onnxruntime_unavailable (max_abs_diff_vs_onnxruntime null when ONNX Runtime cannot run the graph).
+# 3: main's constants in model.weights beside model.so (listed in `files`, sent by deploys); main takes
+# them after the inputs.
+MANIFEST_SCHEMA_VERSION = 3
 
 
 def load_toml(path: Path) -> dict[str, Any]:

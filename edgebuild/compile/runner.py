@@ -32,15 +32,15 @@ def configure(threads: int | None = None) -> None:
 
 
 def load(path: Path):
-    """(main, weights) of a library: call main(*inputs, *weights). The weights file beside the
-    library (weights.beside) is mapped, not copied; a library built without one has no weights."""
+    """(VirtualMachine, weights) of a library: call vm["main"](*inputs, *weights). The weights file
+    beside the library (weights.beside) is mapped, not copied; a library built without one has none."""
     import tvm
     from tvm.runtime.vm import VirtualMachine
 
     configure()
     vm = VirtualMachine(tvm.runtime.load_module(str(path)), tvm.cpu())
     params = weights.beside(path)
-    return vm["main"], (weights.load(params) if os.path.exists(params) else [])
+    return vm, (weights.load(params) if os.path.exists(params) else [])
 
 
 class HostModel:
@@ -50,12 +50,21 @@ class HostModel:
         import tvm
 
         self._tvm = tvm
-        self.main, self.weights = load(path)
+        self.vm, self.weights = load(path)
         self.input_names = input_names
 
     def __call__(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
-        args = [self._tvm.runtime.tensor(np.ascontiguousarray(inputs[n])) for n in self.input_names]
-        return flatten(self.main(*args, *self.weights))
+        return flatten(self.vm["main"](*self._args(inputs)))
+
+    def profile(self, inputs: dict[str, np.ndarray]) -> dict[str, float]:
+        """Each kernel's (and VM builtin's) share of one run's time (kernels.profile)."""
+        from .kernels import profile
+
+        return profile(self.vm, self._args(inputs))
+
+    def _args(self, inputs):
+        # np.ascontiguousarray makes a 0-d array 1-d: a scalar input would reach the VM with the wrong rank.
+        return [self._tvm.runtime.tensor(np.require(inputs[n], requirements="C")) for n in self.input_names] + self.weights
 
 
 def flatten(result) -> list[np.ndarray]:

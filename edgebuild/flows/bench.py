@@ -20,9 +20,13 @@ from typing import Callable
 
 from .. import bundle
 from ..compile import runner
-from .bench_load import BusyCore
+from ..models import corpus
+from .bench_load import BusyCore, loaded_figures
+from . import history as results_history
 from .build import BuildRequest, build
+from ..history import from_bench, here, utc
 from ..errors import EdgebuildError
+from ..progress import SILENT, Progress, Task
 from ..project import Project
 
 
@@ -46,21 +50,22 @@ class Engine:
 
 
 def bench(project: Project, models: tuple[str, ...] = ("digits-cnn",), runs: int = 50, threads: int | None = None,
-          input_shapes: tuple[str, ...] = (), untuned: bool = True, contention: bool = False, say=print) -> dict:
+          input_shapes: tuple[str, ...] = (), untuned: bool = True, contention: bool = False, say=print,
+          progress: Progress = SILENT) -> dict:
     """Benchmark each model; writes results/bench/<time>.json and .svg. Returns the report.
 
     With `contention`, every block is also run beside a busy process on one core (bench_load.py)."""
     threads = threads or os.cpu_count() or 1
     load = BusyCore() if contention else None
     try:
-        reports = [_bench_model(project, m, runs, threads, input_shapes, untuned, load, say) for m in models]
+        reports = [_bench_or_error(project, m, runs, threads, input_shapes, untuned, load, say, progress)
+                   for m in expand(project, models)]
     finally:
         if load:
             load.close()
     report = {
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "threads": threads, "runs": runs, "block": BLOCK,
-        "contention": {"busy_core": load.core, "load": "one process running a pure-Python busy loop"} if load else None,
-        "tvm_runtime_env": runner.runtime_env(threads),
+        "time": utc(), "threads": threads, "runs": runs, "block": BLOCK,
+        "contention": load.describe() if load else None, "tvm_runtime_env": runner.runtime_env(threads),
         "onnxruntime_options": {"graph_optimization_level": "ORT_ENABLE_ALL", "intra_op_num_threads": threads,
                                 "inter_op_num_threads": 1, "providers": ["CPUExecutionProvider"]},
         "models": reports,
@@ -70,12 +75,27 @@ def bench(project: Project, models: tuple[str, ...] = ("digits-cnn",), runs: int
     stem = out / time.strftime("%Y%m%d-%H%M%S")
     stem.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
     stem.with_suffix(".svg").write_text(plot(report))
+    results_history.record(project, from_bench(report, here()), say)
     report["files"] = [str(stem.with_suffix(".json")), str(stem.with_suffix(".svg"))]
     return report
 
 
-def _bench_model(project, model, runs, threads, input_shapes, untuned, load, say) -> dict:
-    result = build(project, BuildRequest(model=model, target="host", input_shapes=input_shapes), say=say)
+def expand(project: Project, models: tuple[str, ...]) -> tuple[str, ...]:
+    """`corpus` stands for every model of corpus/models.toml (corpus:NAME each)."""
+    return tuple(n for m in models for n in (corpus.names(project.root) if m == "corpus" else [m]))
+
+
+def _bench_or_error(project, model, *args) -> dict:
+    """A model of a list that does not build is reported with its error; the others are still timed."""
+    try:
+        return _bench_model(project, model, *args)
+    except EdgebuildError as exc:
+        return {"model": model, "error": str(exc)}
+
+
+def _bench_model(project, model, runs, threads, input_shapes, untuned, load, say, progress) -> dict:
+    result = build(project, BuildRequest(model=model, target="host", input_shapes=input_shapes), say=say,
+                   progress=progress)
     folder, manifest = result.bundle, result.manifest
     with tempfile.TemporaryDirectory(prefix="edgebuild-bench-") as scratch:
         specs = [("onnxruntime", str(folder / bundle.ONNX)), ("tvm", str(folder / bundle.SO))]
@@ -85,7 +105,8 @@ def _bench_model(project, model, runs, threads, input_shapes, untuned, load, say
             specs.append(("pytorch", model))
         engines = [Worker(name, arg, folder, threads, project) for name, arg in specs]
         try:
-            _measure(engines, runs, load)
+            with progress.task(f"bench {model}", total=runs * len(engines), unit="runs") as shown:
+                _measure(engines, runs, shown, load)
         finally:
             for engine in engines:
                 engine.close()
@@ -93,8 +114,12 @@ def _bench_model(project, model, runs, threads, input_shapes, untuned, load, say
     ort_memory = engines[0].memory["peak_rss_bytes"] - engines[0].memory["baseline_rss_bytes"]
     return {
         "model": manifest["model"]["name"], "bundle_sha256": bundle.manifest_sha256(folder),
+        "toolchain": f"apache-tvm {manifest['toolchain'].get('apache-tvm')}",
+        "build_s": round(sum(manifest.get("timings_s", {}).values()), 1),
+        "parity": {k: v for k, v in manifest["metrics"].items()
+                   if k.startswith("corpus_") or k == "max_abs_diff_vs_onnxruntime"},
         "engines": {
-            e.name: _loaded(e, engines[0]) | {
+            e.name: loaded_figures(e.times_ms, e.loaded_ms, engines[0].loaded_ms) | {
                 "median_ms": round(statistics.median(e.times_ms), 4), "min_ms": round(min(e.times_ms), 4),
                 "ratio_median": round(statistics.median(e.times_ms) / statistics.median(ort), 3),
                 "ratio_min": round(min(e.times_ms) / min(ort), 3),
@@ -137,10 +162,11 @@ class Worker:
             self.memory = json.loads(line)
 
 
-def _measure(engines: list[Worker], runs: int, load: BusyCore | None) -> None:
+def _measure(engines: list[Worker], runs: int, shown: Task, load: BusyCore | None) -> None:
     for block in range(0, runs, BLOCK):
         for engine in engines:
             engine.times_ms.extend(engine.block(min(BLOCK, runs - block)))
+            shown.advance(min(BLOCK, runs - block))
             time.sleep(GAP_S)  # lets the finished engine's threads stop spinning
             if load:
                 with load.running():
@@ -148,27 +174,22 @@ def _measure(engines: list[Worker], runs: int, load: BusyCore | None) -> None:
                 time.sleep(GAP_S)
 
 
-def _loaded(engine: Worker, ort: Worker) -> dict:
-    """Under contention: the engine's loaded median, its own slowdown, and its ratio to ONNX Runtime's."""
-    if not engine.loaded_ms:
-        return {}
-    loaded, ort_loaded = statistics.median(engine.loaded_ms), statistics.median(ort.loaded_ms)
-    return {"loaded_median_ms": round(loaded, 4), "slowdown": round(loaded / statistics.median(engine.times_ms), 3),
-            "ratio_loaded": round(loaded / ort_loaded, 3)}
-
-
 def format_report(report: dict) -> str:
     lines = [f"{report['threads']} threads, batch as built, {report['runs']} timed runs per engine, one process "
              f"each, alternating in blocks of {report['block']}; ratios to ONNX Runtime, by median and by min;",
              "memory: the engine process's peak resident set after loading and running the model, minus its "
-             "resident set after importing the runtime (before the model)"]
-    if report.get("contention"):
-        lines.append(f"contention: each block is also run beside a busy process on core "
-                     f"{report['contention']['busy_core']}: loaded median, the engine's own slowdown, "
-                     "and its loaded ratio to ONNX Runtime")
+             "resident set after importing the runtime (before the model); peak: the whole process's (TVM: runtime "
+             "library only)"]
     loaded = bool(report.get("contention"))
+    if loaded:
+        lines.append(f"contention: each block also ran beside {report['contention']['load']}: loaded median, "
+                     "the engine's own slowdown, and its loaded ratio to ONNX Runtime")
     for m in report["models"]:
-        lines.append(f"{m['model']}")
+        if "error" in m:
+            lines.append(f"{m['model']}: FAILED: {m['error']}")
+            continue
+        lines.append(f"{m['model']} (built in {m.get('build_s', 0):.1f} s; parity: "
+                     + ", ".join(f"{k}={v}" for k, v in m.get("parity", {}).items()) + ")")
         lines.append(f"  {'engine':<12} {'median ms':>10} {'min ms':>10} {'ratio':>7} {'ratio(min)':>10}"
                      f" {'model MiB':>10} {'peak MiB':>9} {'mem ratio':>9}"
                      + (f" {'loaded ms':>10} {'slowdown':>8} {'ratio':>7}" if loaded else ""))
@@ -187,10 +208,10 @@ def plot(report: dict) -> str:
     """An SVG bar chart of ratio_median per model and engine (log scale, ONNX Runtime = 1)."""
     import math
 
-    engines = sorted({e for m in report["models"] for e in m["engines"]} - {"onnxruntime"})
+    engines = sorted({e for m in report["models"] for e in m.get("engines", {})} - {"onnxruntime"})
     colors = dict(zip(engines, ("#1b9e77", "#d95f02", "#7570b3", "#e7298a")))
     width, row, bar = 720, 22, 18
-    rows = [(m["model"], e, m["engines"][e]["ratio_median"]) for m in report["models"] for e in engines
+    rows = [(m["model"], e, m["engines"][e]["ratio_median"]) for m in report["models"] if "engines" in m for e in engines
             if e in m["engines"]]
     height = 40 + row * len(rows)
     top = max(1.0, max((r for _, _, r in rows), default=1.0))
@@ -215,7 +236,7 @@ def make_engine(name: str, arg: str, folder: Path, threads: int, project: Projec
     if name == "pytorch":
         return _torch(project, arg, names, inputs, threads)
     os.environ["TVM_NUM_THREADS"] = str(threads)  # the bench's thread count, whatever the environment
-    runner.configure(threads)
+    runner.configure(threads)  # and the runtime's thread-pool policy (read when its pool starts)
     return _tvm(name, Path(arg), names, inputs)
 
 
@@ -233,8 +254,9 @@ def _onnxruntime(model: Path, inputs, threads: int) -> Engine:
 def _tvm(name: str, library: Path, names: list[str], inputs) -> Engine:
     import tvm
 
-    main, weights = runner.load(library)
+    vm, weights = runner.load(library)
     args = [tvm.runtime.tensor(inputs[n]) for n in names] + weights
+    main = vm["main"]
     return Engine(name, lambda: main(*args))
 
 

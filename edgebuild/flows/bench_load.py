@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -36,6 +37,9 @@ class BusyCore:
         finally:
             self._stop()
 
+    def describe(self) -> dict:
+        return {"busy_core": self.core, "load": f"one process running a pure-Python busy loop on core {self.core}"}
+
     def _stop(self) -> None:
         """SIGSTOP, and wait until it took effect (a signal lands when the process is next scheduled)."""
         self.proc.send_signal(signal.SIGSTOP)
@@ -50,3 +54,13 @@ class BusyCore:
     def close(self) -> None:
         self.proc.kill()
         self.proc.wait(timeout=30)
+
+
+def loaded_figures(quiet_ms: list[float], loaded_ms: list[float], ort_loaded_ms: list[float]) -> dict:
+    """An engine's loaded median, its own slowdown (loaded / quiet median) and its loaded ratio to
+    ONNX Runtime's; nothing when the bench ran without load."""
+    if not loaded_ms:
+        return {}
+    loaded = statistics.median(loaded_ms)
+    return {"loaded_median_ms": round(loaded, 4), "slowdown": round(loaded / statistics.median(quiet_ms), 3),
+            "ratio_loaded": round(loaded / statistics.median(ort_loaded_ms), 3)}

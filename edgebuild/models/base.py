@@ -10,6 +10,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..progress import SILENT, Progress
+
 # Runs the compiled graph: named inputs -> outputs in graph order.
 Predict = Callable[[dict[str, np.ndarray]], list[np.ndarray]]
 
@@ -22,7 +24,7 @@ class TensorSpec:
 
     @property
     def is_static(self) -> bool:
-        return all(isinstance(d, int) and d > 0 for d in self.shape)
+        return all(isinstance(d, int) and d >= 0 for d in self.shape)
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
@@ -45,6 +47,7 @@ class Model(ABC):
     name: str  # used in build paths and the manifest
     kind: str  # "torch" or "onnx"
     output_names: list[str] | None = None  # names given to exported outputs (ONNX files keep theirs)
+    progress: Progress = SILENT  # where making the model (e.g. training it) shows progress; set by the caller
 
     @abstractmethod
     def describe(self) -> dict[str, Any]:
