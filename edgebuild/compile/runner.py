@@ -64,7 +64,8 @@ class HostModel:
 
     def _args(self, inputs):
         # np.ascontiguousarray makes a 0-d array 1-d: a scalar input would reach the VM with the wrong rank.
-        return [self._tvm.runtime.tensor(np.require(inputs[n], requirements="C")) for n in self.input_names] + self.weights
+        given = [self._tvm.runtime.tensor(np.require(inputs[n], requirements="C")) for n in self.input_names]
+        return given + self.weights
 
 
 def flatten(result) -> list[np.ndarray]:
