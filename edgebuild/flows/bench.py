@@ -24,7 +24,7 @@ from ..models import corpus
 from .bench_load import BusyCore, loaded_figures
 from . import history as results_history
 from .build import BuildRequest, build
-from ..history import from_bench, here, utc
+from ..history import from_bench, here, machine, utc
 from ..errors import EdgebuildError
 from ..progress import SILENT, Progress, Task
 from ..project import Project
@@ -64,7 +64,7 @@ def bench(project: Project, models: tuple[str, ...] = ("digits-cnn",), runs: int
         if load:
             load.close()
     report = {
-        "time": utc(), "threads": threads, "runs": runs, "block": BLOCK,
+        "time": utc(), **machine(), "threads": threads, "runs": runs, "block": BLOCK,
         "contention": load.describe() if load else None, "tvm_runtime_env": runner.runtime_env(threads),
         "onnxruntime_options": {"graph_optimization_level": "ORT_ENABLE_ALL", "intra_op_num_threads": threads,
                                 "inter_op_num_threads": 1, "providers": ["CPUExecutionProvider"]},
