@@ -10,12 +10,14 @@ import numpy as np
 from . import weights
 
 # TVM's thread-pool policy, read from the environment when the pool starts (first parallel kernel).
-# TVM's defaults pin each worker to a core and spin (300,000 sched_yield calls) before sleeping. Beside
-# another busy process a spinning, pinned worker only runs when the scheduler preempts the other
-# process, so each parallel kernel waits for time slices: measured here (`invoke bench --contention`,
-# 2 cores under load from other jobs), MiniLM took 2.8x its time beside a busy core with the defaults
-# and 0.64x with these (its workers sleep at once and wake with the scheduler's priority for sleepers,
-# and run on whichever core is free).
+# TVM's defaults pin each worker to a core and spin (300,000 sched_yield calls) before sleeping, and
+# split each parallel loop into one fixed chunk per thread. Beside other busy processes a spinning,
+# pinned worker runs only when the scheduler preempts them, so every parallel kernel waits for time
+# slices. Measured 2026-11-29 on this 2-core host (load average ~31 from other jobs; both settings and
+# ONNX Runtime side by side in one run, with and without bench_load's busy core): MiniLM median
+# 1068 ms quiet / 1067 ms loaded with these settings, 3405 / 2614 ms with TVM's defaults, ONNX Runtime
+# 1406 / 1893 ms. Reproduce with `invoke bench --contention`, and again with TVM_BIND_THREADS=1
+# TVM_THREAD_POOL_SPIN_COUNT=300000 set (the environment wins).
 THREAD_POOL_ENV = {"TVM_BIND_THREADS": "0", "TVM_THREAD_POOL_SPIN_COUNT": "0"}
 
 
