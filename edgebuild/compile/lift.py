@@ -34,6 +34,6 @@ def lift_constants(mod) -> tuple[object, list[np.ndarray]]:
     body = Lift(mod).visit_expr(func.body)
     params = [var for var, _ in lifted.values()]
     # num_input (set by the ONNX importer) already marks what follows the inputs as parameters.
-    mod = mod.clone() if hasattr(mod, "clone") else mod
+    mod = mod.clone()  # the caller keeps its module
     mod["main"] = relax.Function([*func.params, *params], body, func.ret_ty, func.is_pure, func.attrs, func.span)
     return mod, [value for _, value in lifted.values()]
