@@ -12,6 +12,7 @@ import json
 import os
 import pickle
 import queue
+import signal
 import subprocess
 import sys
 import tempfile
@@ -181,7 +182,7 @@ def _worker(project, batch, batch_file: Path, log: Path, first: int, engines, ti
             try:
                 line = lines.get(timeout=timeout)
             except queue.Empty:
-                proc.kill()
+                _kill(proc)
                 return _charge(batch, running, results, "timeout", f"no result within {timeout:.0f} s", first, engines)
             if line is None:
                 proc.wait()
@@ -198,8 +199,16 @@ def _worker(project, batch, batch_file: Path, log: Path, first: int, engines, ti
                 running = None
     finally:
         if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+            _kill(proc)
+        proc.wait()
+
+
+def _kill(proc) -> None:
+    """The worker and whatever it started (a linker): its own process group (start_new_session)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def _charge(batch, running, results, status: str, detail: str, first: int, engines) -> int:
