@@ -55,6 +55,7 @@ FAMILIES = {
 }
 FAMILY_OF = {op: family for family, ops in FAMILIES.items() for op in ops}
 Say = Callable[[str], None]
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding the edgebuild package
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,8 @@ def _worker(project, batch, batch_file: Path, log: Path, first: int, engines, ti
     """Run one worker from case `first`; returns the index to restart from (len(batch) when done)."""
     cmd = [sys.executable, "-m", "edgebuild.flows.conformance_worker", str(batch_file), str(project.root),
            str(first), ",".join(engines)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(project.root), os.environ.get("PYTHONPATH")])),
+    # the worker imports this same edgebuild, wherever the project (tasks.py) lives
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")])),
            "TVM_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     with open(log, "w") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=env, start_new_session=True)
