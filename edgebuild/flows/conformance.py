@@ -261,7 +261,7 @@ def _tally(rows: list[dict], key: str, engines) -> dict[str, dict[str, int]]:
 def format_report(report: dict, by: str = "operators") -> str:
     """The per-operator (or per-family) table, the losses and what was left out of scope."""
     engines = report["engines"]
-    head = (by[:-1], "cases", *engines, "folded")
+    head = ({"operators": "operator", "families": "family"}[by], "cases", *engines, "folded")
     rows = [head] + [(k, str(v["cases"]), *(str(v[e]) for e in engines), str(v["folded"] or ""))
                      for k, v in report[by].items()]
     total = {e: sum(v[e] for v in report[by].values()) for e in ("cases", *engines)}
