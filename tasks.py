@@ -24,7 +24,7 @@ PROJECT = Project(Path(__file__).resolve().parent)
 @task(
     iterable=["input_shape"],
     help={
-        "model": "digits-cnn (default), minilm, or the path of an .onnx file",
+        "model": "digits-cnn (default), minilm, the path of an .onnx file, or corpus:NAME (corpus/models.toml)",
         "recipe": "compression recipe from recipes/ (default: none)",
         "target": "hardware target from targets/ (default: host)",
         "input-shape": "NAME:D1,D2,... fixes an input's shape; repeat for each input",
@@ -59,12 +59,13 @@ def recipes(c, json=False):
     found = builder.list_recipes(PROJECT)
     if json:
         print(jsonlib.dumps(cli.recipes_json(found)))
-    for recipe in [] if json else found:
+        return
+    for recipe in found:
         print(f"{recipe.name:<20} {recipe.description}")
 
 
 @task(iterable=["input_shape"], help={
-    "model": "digits-cnn (default), minilm, mobilenetv2, resnet18, an .onnx path, a comma list, or 'all'",
+    "model": "digits-cnn (default), minilm, mobilenetv2, resnet18, an .onnx path, corpus:NAME, a comma list, 'all', or 'corpus' (every model of corpus/models.toml)",
     "runs": "timed runs per engine (default 50)",
     "threads": "threads for every engine (default: all cores)",
     "input-shape": "NAME:D1,D2,... as for build",

@@ -21,6 +21,9 @@ import numpy as np
 from .passes import each_function
 from .tvm_errors import is_tvm_error, message
 
+# conv2d_transpose follows its input into NHWC unless told otherwise, and TVM 0.27 has no NHWC
+# legalization for it ("CodeGenVM cannot emit this Relax operator"): it keeps NCHW between transposes.
+DESIRED = {"relax.nn.conv2d": ["NHWC", "HWIO"], "relax.nn.conv2d_transpose": ["NCHW", "IOHW"]}
 BINARY = {"relax.maximum", "relax.minimum", "relax.add", "relax.multiply", "relax.subtract", "relax.divide"}
 
 
@@ -35,7 +38,7 @@ def to_nhwc():
 
     convert = tvm.transform.Sequential([
         _expand_scalar_consts(), _non_negative_axes(), relax.transform.Normalize(),
-        relax.transform.ConvertLayout({"relax.nn.conv2d": ["NHWC", "HWIO"]}),
+        relax.transform.ConvertLayout(DESIRED),
         relax.transform.FoldConstant(), _bounds_to_clip(),
     ])
 
