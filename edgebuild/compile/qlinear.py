@@ -11,6 +11,8 @@ qelementwise.py; QDQ graphs are first rewritten into these operators (qdq.py).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from . import qelementwise, qint
@@ -21,11 +23,16 @@ OPS = ("QLinearConv", "QLinearMatMul", "QGemm", "MatMulInteger", "ConvInteger", 
 
 def importer_class():
     """The TVM ONNX importer with our converters for OPS and Clip (subclassed, not patched)."""
-    from tvm.relax.frontend.onnx.onnx_frontend import ONNXGraphImporter
+    from tvm import relax
+    from tvm.relax.frontend.onnx.onnx_frontend import ONNXGraphImporter, _get_convert_map
 
-    from .layout import clip
+    from .kernels import record_nodes
+    from .layout import clip, elementwise_extreme
+    from .tvm_errors import message
 
     class Importer(ONNXGraphImporter):
+        nodes_by_op: dict[str, list[str]]  # Relax operator -> ONNX nodes that produced it (kernels.py)
+
         def _check_for_unsupported_ops(self, graph):
             from onnx import helper
 
@@ -34,12 +41,33 @@ def importer_class():
             super()._check_for_unsupported_ops(stripped)
 
         def _convert_operator(self, op_name, inputs, attrs, opset):
+            node = attrs.get("tvm_custom", {}).get("name")
+            try:
+                out = self._convert(op_name, inputs, attrs, opset)
+            except CompileError:
+                raise
+            except Exception as exc:  # the importer's converters raise anything; name the node
+                raise CompileError(f"TVM's importer failed on ONNX node {node!r} ({op_name}): "
+                                   f"{type(exc).__name__}: {message(exc)}") from None
+            stop = [i for i in inputs if isinstance(i, relax.Expr)]
+            record_nodes(out, f"{op_name} {node!r}" if node else f"{op_name} (unnamed)", stop, self.nodes_by_op, self.bb)
+            return out
+
+        def _convert(self, op_name, inputs, attrs, opset):
             if op_name in OPS:
-                return self.bb.normalize(CONVERTERS[op_name](self.bb, inputs, attrs))
+                try:
+                    return self.bb.normalize(CONVERTERS[op_name](self.bb, inputs, attrs))
+                except CompileError as exc:
+                    if op_name not in _get_convert_map():
+                        raise
+                    # TVM's own conversion (int8 widened to int32) is slower but never wrong
+                    warnings.warn(f"{exc}; using TVM's own conversion of {op_name}")
             if op_name == "Clip":  # layout-convertible ReLU6 (see layout.py)
                 converted = clip(self.bb, inputs, attrs, opset)
                 if converted is not None:
                     return converted
+            if op_name in ("Min", "Max"):  # pairwise, not the importer's stack + reduce (see layout.py)
+                return elementwise_extreme(self.bb, op_name, inputs)
             return super()._convert_operator(op_name, inputs, attrs, opset)
 
     return Importer
