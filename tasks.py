@@ -146,6 +146,8 @@ def conformance(c, ops="", sample=False, jobs=2, by="operators", json=False, wri
         print(f"{SAMPLE}: {len(taken.cases)} cases from onnx {taken.onnx}")
         return
 
+    if by not in ("operators", "families"):
+        raise Exit(f"error: --by={by}: use operators or families", code=1)
     chosen = {o for o in ops.split(",") if o} or None
     report = run(PROJECT, ops=chosen, sample=PROJECT.root / SAMPLE if sample else None, jobs=int(jobs),
                  say=_say(json))
