@@ -156,7 +156,7 @@ class Worker:
         if self.proc.poll() is None:
             self.proc.stdin.close()
             line = self.proc.stdout.readline()
-            self.proc.wait(timeout=60)
+            self.proc.wait(timeout=300)  # exiting can take a while on a loaded machine (unmapping, thread pools)
             if not line:
                 raise BenchError(f"the {self.name} worker died before reporting its memory")
             self.memory = json.loads(line)
