@@ -126,6 +126,30 @@ def bench_compress(c, model="digits-cnn", recipes="", runs=20, json=False, calib
 
 
 @task(help={
+    "ops": "comma-separated ONNX operators (default: every operator ONNX ships test cases for)",
+    "sample": "run the committed CI sample (tests/data/conformance-sample.toml) instead",
+    "jobs": "worker processes in parallel (default 2)",
+    "by": "table rows: operators (default) or families",
+    "json": "print the result as JSON",
+    "write-sample": "(re)write the CI sample from the installed onnx by its rule, and stop",
+})
+@user_errors
+def conformance(c, ops="", sample=False, jobs=2, by="operators", json=False, write_sample=False):
+    """ONNX's operator test cases through edgebuild, TVM's stock pipeline and ONNX Runtime, side by side."""
+    from edgebuild.flows.conformance import SAMPLE, format_report, run, write_sample as write
+
+    if write_sample:
+        taken = write(PROJECT.root / SAMPLE)
+        print(f"{SAMPLE}: {len(taken.cases)} cases from onnx {taken.onnx}")
+        return
+
+    chosen = {o for o in ops.split(",") if o} or None
+    report = run(PROJECT, ops=chosen, sample=PROJECT.root / SAMPLE if sample else None, jobs=int(jobs),
+                 say=_say(json))
+    print(jsonlib.dumps(report) if json else format_report(report, by))
+
+
+@task(help={
     "model": "only this model", "device": "only this device (bench rows: the host's name)",
     "since": "only runs since an ISO date/time (UTC) or an age: 7d, 12h, 30m",
     "kind": "only build, bench, bench-compress, profile or tune runs",

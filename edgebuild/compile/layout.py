@@ -14,9 +14,12 @@ not kernel arguments: on rpi5 this took the int8 digits-cnn model.so from 76,976
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .passes import each_function
+from .tvm_errors import is_tvm_error, message
 
 # conv2d_transpose follows its input into NHWC unless told otherwise, and TVM 0.27 has no NHWC
 # legalization for it ("CodeGenVM cannot emit this Relax operator"): it keeps NCHW between transposes.
@@ -25,33 +28,72 @@ BINARY = {"relax.maximum", "relax.minimum", "relax.add", "relax.multiply", "rela
 
 
 def to_nhwc():
+    """Channels-last for a module with 2-D convolutions; any other module is left as it is.
+
+    TVM's ConvertLayout fails on some operators it visits on the way (squeeze with negative axes:
+    bad_alloc; min over a stack: "Invalid SLayout"). Axes are made non-negative first; a module TVM
+    still cannot convert keeps its layout whole (slower, never wrong), with a warning that says why."""
     import tvm
     from tvm import relax
 
-    return tvm.transform.Sequential([
-        _expand_scalar_consts(), relax.transform.Normalize(),
-        _when_convolutions(relax.transform.ConvertLayout(DESIRED)),
+    convert = tvm.transform.Sequential([
+        _expand_scalar_consts(), _non_negative_axes(), relax.transform.Normalize(),
+        relax.transform.ConvertLayout(DESIRED),
         relax.transform.FoldConstant(), _bounds_to_clip(),
     ])
 
-
-def _when_convolutions(convert):
-    """`convert` only for modules with a conv2d: with none there is nothing to convert, and TVM 0.27's
-    layout inference can still fail on other operators (std::bad_alloc on a transformer whose
-    squeeze has a negative axis)."""
-    import tvm
-    from tvm import relax
-
-    @tvm.transform.module_pass(opt_level=0, name="ConvertLayoutWhenConvolutions")
+    @tvm.transform.module_pass(opt_level=0, name="ToNHWC")
     def run(mod, _ctx):
-        found = []
-        for func in mod.functions.values():
-            if isinstance(func, relax.Function):
-                relax.analysis.post_order_visit(func, lambda e: found.append(
-                    isinstance(e, relax.Call) and getattr(e.op, "name", "") == "relax.nn.conv2d"))
-        return convert(mod) if any(found) else mod
+        if not _has_conv2d(mod):
+            return mod
+        try:
+            return convert(mod)
+        except Exception as exc:
+            if not is_tvm_error(exc):
+                raise
+            warnings.warn(f"channels-last conversion failed, the graph keeps its layout: {message(exc)}")
+            return mod
 
     return run
+
+
+def _has_conv2d(mod) -> bool:
+    from tvm import relax
+
+    found = []
+
+    def visit(expr):
+        if isinstance(expr, relax.Call) and getattr(expr.op, "name", "") == "relax.nn.conv2d":
+            found.append(expr)
+
+    for func in mod.functions.values():
+        if isinstance(func, relax.Function):
+            relax.analysis.post_order_visit(func, visit)
+    return bool(found)
+
+
+def _non_negative_axes():
+    """squeeze/expand_dims with negative axes -> the same axes counted from the front."""
+    import tvm
+    from tvm import relax
+    from tvm.relax.expr_functor import PyExprMutator, mutator
+
+    @mutator
+    class Axes(PyExprMutator):
+        def visit_call_(self, call):
+            call = super().visit_call_(call)
+            name = getattr(call.op, "name", "")
+            if name not in ("relax.squeeze", "relax.expand_dims") or call.attrs.axis is None:
+                return call
+            axes = [int(a) for a in call.attrs.axis]
+            rank = _rank(call.args[0]) + (len(axes) if name == "relax.expand_dims" else 0)
+            if rank < 0 or all(a >= 0 for a in axes):
+                return call
+            fixed = [a + rank if a < 0 else a for a in axes]
+            op = relax.op.squeeze if name == "relax.squeeze" else relax.op.expand_dims
+            return op(call.args[0], fixed)
+
+    return each_function("NonNegativeAxes", Axes)
 
 
 def clip(bb, inputs, attrs, opset):
@@ -79,13 +121,12 @@ def clip(bb, inputs, attrs, opset):
     return out
 
 
-def min_max(bb, op_name: str, inputs):
-    """ONNX Max/Min of any number of inputs as pairwise relax maximum/minimum (broadcasting, as ONNX).
-    The importer's own stacks the inputs into one more dimension, which ConvertLayout cannot place
-    ("Invalid SLayout: can't find S in source layout ABCDE")."""
+def elementwise_extreme(bb, op_name: str, inputs):
+    """ONNX Min/Max of any number of inputs as a chain of broadcasting minimum/maximum. The importer's
+    stack-then-reduce is a copy of every input, and ConvertLayout cannot convert it ("Invalid SLayout")."""
     from tvm import relax
 
-    op = relax.op.maximum if op_name == "Max" else relax.op.minimum
+    op = relax.op.minimum if op_name == "Min" else relax.op.maximum
     out = inputs[0]
     for other in inputs[1:]:
         out = bb.normalize(op(out, other))
