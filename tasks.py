@@ -59,7 +59,8 @@ def recipes(c, json=False):
     found = builder.list_recipes(PROJECT)
     if json:
         print(jsonlib.dumps(cli.recipes_json(found)))
-    for recipe in [] if json else found:
+        return
+    for recipe in found:
         print(f"{recipe.name:<20} {recipe.description}")
 
 

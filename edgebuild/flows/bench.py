@@ -22,7 +22,7 @@ from .. import bundle
 from ..models import corpus
 from . import history as results_history
 from .build import BuildRequest, build
-from ..history import from_bench, here, utc
+from ..history import from_bench, here, machine, utc
 from ..errors import EdgebuildError
 from ..progress import SILENT, Progress, Task
 from ..project import Project
@@ -54,7 +54,7 @@ def bench(project: Project, models: tuple[str, ...] = ("digits-cnn",), runs: int
     reports = [_bench_or_error(project, m, runs, threads, input_shapes, untuned, say, progress)
                for m in expand(project, models)]
     report = {
-        "time": utc(), "threads": threads, "runs": runs, "block": BLOCK,
+        "time": utc(), **machine(), "threads": threads, "runs": runs, "block": BLOCK,
         "onnxruntime_options": {"graph_optimization_level": "ORT_ENABLE_ALL", "intra_op_num_threads": threads,
                                 "inter_op_num_threads": 1, "providers": ["CPUExecutionProvider"]},
         "models": reports,
