@@ -156,7 +156,11 @@ class Worker:
         if self.proc.poll() is None:
             self.proc.stdin.close()
             line = self.proc.stdout.readline()
-            self.proc.wait(timeout=300)  # exiting can take a while on a loaded machine (unmapping, thread pools)
+            try:
+                self.proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:  # its figures are in; a runtime's teardown hung (seen under load)
+                self.proc.kill()
+                self.proc.wait()
             if not line:
                 raise BenchError(f"the {self.name} worker died before reporting its memory")
             self.memory = json.loads(line)
