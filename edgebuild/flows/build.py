@@ -19,6 +19,7 @@ import numpy as np
 from .. import bundle, compress, export, models, targets
 from ..compile import relax, sparse, toolchain
 from ..compile.runner import HostModel
+from ..errors import ModelError
 from ..graph_stats import stats
 from ..models import shapes
 from ..project import Project
@@ -36,6 +37,10 @@ class BuildRequest:
     input_shapes: tuple[str, ...] = ()
     out: Path | None = None
     calibration: str | None = None  # int8 calibration samples: FILE.npz or "random"; default: the model's data
+
+    def __post_init__(self):
+        if self.out is not None:  # `--out=~/x` means the home folder, as in a shell
+            object.__setattr__(self, "out", Path(self.out).expanduser())
 
 
 @dataclass
@@ -112,6 +117,7 @@ def build(project: Project, request: BuildRequest, say: Say = print) -> BuildRes
         with stage("reference"):
             inputs = model.reference_inputs(specs)
             got = runner(inputs)
+            _check_finite(outputs, got)
             bundle.write_reference(tmp / bundle.REFERENCE, inputs, dict(zip((o.name for o in outputs), got)))
         with stage("metrics"):
             metrics = model.metrics(runner, specs)
@@ -142,6 +148,14 @@ def build(project: Project, request: BuildRequest, say: Say = print) -> BuildRes
     return BuildResult(out, manifest, cached=False, timings=stage.timings)
 
 
+def _check_finite(outputs, got: list[np.ndarray]) -> None:
+    bad = [o.name for o, g in zip(outputs, got) if g.dtype.kind in "fc" and not np.all(np.isfinite(g))]
+    if bad:
+        raise ModelError(f"the compiled graph's output(s) {', '.join(bad)} hold NaN or inf on the reference input; "
+                         "no bundle was written. Check the model (and the recipe: a compression step may have "
+                         "broken it) with ONNX Runtime")
+
+
 def _calibration_id(source: str | None) -> str:
     """Part of the cache key: a changed calibration file means a different int8 graph."""
     if source is None or source == "random":
@@ -161,8 +175,8 @@ def _ort_diff(model: models.Model, onnx_path: Path, inputs: dict[str, np.ndarray
     source = getattr(model, "path", onnx_path)
     session = ort.InferenceSession(str(source), providers=["CPUExecutionProvider"])
     expected = session.run(None, inputs)
-    return float(max(np.max(np.abs(np.asarray(e, dtype=np.float64) - g)) if e.size else 0.0
-                     for e, g in zip(expected, got)))
+    diffs = [np.max(np.abs(np.asarray(e, dtype=np.float64) - g)) if e.size else 0.0 for e, g in zip(expected, got)]
+    return float(np.max(diffs))  # np.max, not max(): a NaN in any output must show
 
 
 def list_targets(project: Project) -> list[targets.Target]:

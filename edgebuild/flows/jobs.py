@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import paramiko
+
 from . import build as builder
 from ..errors import DeviceError, EdgebuildError
 from ..project import Project
@@ -18,7 +20,7 @@ from ..lab import inventory, remote, results
 from ..lab.agent_run import AgentOptions, run_agent
 from ..lab.deploy import Deployed, LocalBundle, Progress, deploy
 from ..lab.inventory import Device
-from ..lab.transport import LINK_ERRORS, Timeouts, connect, link_lost
+from ..lab.transport import Timeouts, connect, link_lost
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class Artifact:
     recipe: str = "none"
     bundle: Path | None = None
     target: str | None = None  # build for this target instead of each device's own (same arch needed)
+    force: bool = False  # send the bundle even when the device's copy is intact
 
 
 @dataclass
@@ -64,9 +67,9 @@ def deploy_to(project: Project, selector: str, artifact: Artifact, say=print, ti
     def one(device: Device) -> Outcome:
         with connect(inv, device, timeouts) as conn:
             probe = remote.probe(conn)
-            with remote.locked(conn, probe.work_dir):
-                done = deploy(conn, probe, local[device.name], progress)
-        return Outcome(device.name, True, deployed=done)
+            with remote.locked(conn, probe.work_dir, "deploy") as lease:
+                done = deploy(conn, probe, local[device.name], progress, force=artifact.force)
+        return Outcome(device.name, True, deployed=done, extra=_notes(lease))
 
     return _parallel(devices, one)
 
@@ -84,14 +87,14 @@ def profile_on(project: Project, selector: str, artifact: Artifact, options: Age
             if not probe.runtime_site:
                 raise DeviceError(f"{device.name}: no TVM runtime on the device (nothing under "
                                   f"{probe.work_dir}/runtime); run `invoke lab.provision {device.name}` first")
-            with remote.locked(conn, probe.work_dir, "deploy or profile"):
-                done = deploy(conn, probe, bundle)
+            with remote.locked(conn, probe.work_dir, "profile") as lease:
+                done = deploy(conn, probe, bundle, force=artifact.force)
                 began = time.monotonic()
-                agent = run_agent(conn, done.path, probe.runtime_site, options, agent_script)
+                agent = run_agent(conn, done.path, probe.runtime_site, options, agent_script, lease)
         result = _result(device, bundle, probe, agent, time.monotonic() - began)
         stored = results.store(project, result)
         return Outcome(device.name, bool(agent.get("ok")), deployed=done, result=result, stored=stored,
-                       error=agent.get("error"))
+                       error=agent.get("error"), extra=_notes(lease))
 
     return _parallel(devices, one)
 
@@ -112,15 +115,18 @@ def _result(device: Device, bundle: LocalBundle, probe: remote.Probe, agent: dic
     }
 
 
+def _notes(lease: remote.Lease) -> dict[str, Any]:
+    note = lease.takeover_note()
+    return {"lock": note} if note else {}
+
+
 def _parallel(devices: list[Device], fn: Callable[[Device], Outcome]) -> list[Outcome]:
     def guarded(device: Device) -> Outcome:
         began = time.monotonic()
         try:
             outcome = fn(device)
-        except EdgebuildError as exc:
-            outcome = Outcome(device.name, False, error=str(exc))
-        except LINK_ERRORS as exc:
-            outcome = Outcome(device.name, False, error=str(link_lost(device, exc)))
+        except Exception as exc:  # one device's failure, whatever it is, never costs another's result
+            outcome = Outcome(device.name, False, error=classify(device, exc))
         outcome.seconds = time.monotonic() - began
         return outcome
 
@@ -128,3 +134,20 @@ def _parallel(devices: list[Device], fn: Callable[[Device], Outcome]) -> list[Ou
         return [guarded(devices[0])]
     with ThreadPoolExecutor(max_workers=min(8, len(devices))) as pool:
         return list(pool.map(guarded, devices))
+
+
+def classify(device: Device, exc: Exception) -> str:
+    """One line that says what failed: our own errors as they are, a broken link, a local I/O error,
+    or a bug (named as one, so it is reported rather than mistaken for the device's fault)."""
+    if isinstance(exc, EdgebuildError):
+        return str(exc)
+    if isinstance(exc, (paramiko.SSHException, EOFError, ConnectionError, TimeoutError)):
+        return str(link_lost(device, exc))
+    if isinstance(exc, OSError) and exc.errno is None:  # an SFTP status: the device refused the operation
+        return f"{device.name}: the device refused a file operation: {exc} (is its disk full, or its work dir not writable?)"
+    if isinstance(exc, OSError) and exc.filename is None:
+        return str(link_lost(device, exc))
+    if isinstance(exc, OSError):
+        return f"{device.name}: I/O error on this host: {exc}"
+    return (f"{device.name}: internal error {type(exc).__name__}: {exc} (a bug in edgebuild; please report it; "
+            f"other devices' results are unaffected)")

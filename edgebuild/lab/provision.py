@@ -63,7 +63,7 @@ def upload_runtime(conn: Connection, work: str, bundle: runtime.RuntimeBundle, s
     size = bundle.archive.stat().st_size
     say(f"{conn.device.name}: uploading the runtime ({size:,} bytes) to {folder}")
     with open(bundle.archive, "rb") as f:
-        conn.sftp.putfo(f, remote_archive, file_size=size, confirm=True)
+        conn.put(f, remote_archive, size)
     say(f"{conn.device.name}: verifying sha256 and unpacking on the device")
     remote.commit(conn, ["runtime", work, bundle.id], timeout=900)
     return size

@@ -85,11 +85,19 @@ def prepare(project: Project, arch: str, python: tuple[int, ...], say=print) -> 
     folder = project.cache_dir / "runtime" / f"{arch}-cp{pyver.replace('.', '')}-{key}"
     info = folder / "runtime.json"
     if info.is_file():
-        data = json.loads(info.read_text())
-        return RuntimeBundle(data["id"], folder / "runtime.tar.gz", arch, pyver, data["versions"],
-                             data["files"], data["unpacked_bytes"])
+        try:
+            data = json.loads(info.read_text())
+            archive = folder / "runtime.tar.gz"
+            if archive.is_file() and sha256_file(archive) == data["id"]:
+                return RuntimeBundle(data["id"], archive, arch, pyver, data["versions"], data["files"],
+                                     data["unpacked_bytes"])
+        except (OSError, ValueError, KeyError):
+            pass
+        say(f"the cached runtime in {folder} is corrupt (its archive does not match its recorded sha256); repacking")
+        info.unlink()
     wheels = folder / "wheels"
-    _download(wheels, arch, pyver, reqs, say)
+    if not any(wheels.glob("*.whl")):
+        _download(wheels, arch, pyver, reqs, say)
     say(f"packing the runtime bundle (without {', '.join(sorted(EXCLUDE_FILES))})")
     archive, files, size, versions = _pack(sorted(wheels.glob("*.whl")), folder / "runtime.tar.gz")
     digest = sha256_file(archive)

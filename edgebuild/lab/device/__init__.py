@@ -11,3 +11,8 @@ HERE = Path(__file__).resolve().parent
 
 def source(name: str) -> str:
     return (HERE / name).read_text(encoding="utf-8")
+
+
+def agent_source() -> str:
+    """The on-device agent as one script: its helpers first, then agent.py."""
+    return "\n".join(source(name) for name in ("parity.py", "agent.py"))

@@ -1,5 +1,5 @@
 # edgebuild's on-device agent: one file, standard library + numpy + the TVM runtime.
-# Runs on the device (stdin to its Python); loads a deployed bundle, checks parity against
+# Sent after parity.py (its compare()). Runs on the device (stdin to its Python); loads a deployed bundle, checks parity against
 # reference.npz, warms up, times the model on the device and prints one JSON line prefixed by
 # "EDGEBUILD-RESULT ".  Usage: python - BUNDLE_DIR RUNTIME_SITE RUNS MIN_SECONDS WARMUP
 import json
@@ -78,11 +78,7 @@ args = [tvm.runtime.tensor(x, device) for x in inputs]
 load_ms = (time.perf_counter() - t0) * 1e3
 
 got = as_list(main(*args))
-diff = max(float(np.max(np.abs(g.astype(np.float64) - e.astype(np.float64)))) if e.size else 0.0
-           for g, e in zip(got, expected))
-scale = max(1.0, max(float(np.max(np.abs(e))) if e.size else 0.0 for e in expected))
-tolerance = float(manifest.get("parity_tolerance", 1e-3 * scale))
-shapes_ok = [list(g.shape) for g in got] == [list(e.shape) for e in expected]
+diff, tolerance, parity_error = compare(got, expected, manifest.get("parity_tolerance"))  # noqa: F821 (parity.py)
 
 for _ in range(warmup):
     main(*args)
@@ -94,11 +90,10 @@ while len(times) < MAX_RUNS and (len(times) < runs or time.perf_counter() - t_st
     times.append((time.perf_counter() - t) * 1e3)
 ms = np.array(times)
 
-ok = bool(shapes_ok and diff <= tolerance)
+ok = parity_error is None
 result = {
     "ok": ok,
-    "error": None if ok else ("output shapes differ from reference.npz" if not shapes_ok else
-                              "parity %.3g exceeds the bundle's tolerance %.3g" % (diff, tolerance)),
+    "error": parity_error,
     "machine": platform.machine(),
     "python": platform.python_version(),
     "runtime": {"tvm": tvm.__version__, "numpy": np.__version__},
@@ -109,7 +104,7 @@ result = {
     "import_ms": import_ms,
     "load_ms": load_ms,
     "peak_rss_bytes": vm_hwm(),
-    "parity_max_abs_diff": diff,
+    "parity_max_abs_diff": diff if diff == diff and abs(diff) != float("inf") else None,
     "parity_tolerance": tolerance,
     "clocks": clocks(),
 }

@@ -26,11 +26,12 @@ class Proxy:
 
     def close(self) -> None:
         self.server.close()
-        for s in self.sockets:
-            try:
-                s.close()
-            except OSError:
-                pass
+        for s in self.sockets:  # shutdown first: close() alone leaves a recv() in a pump holding the link open
+            for step in (lambda: s.shutdown(socket.SHUT_RDWR), s.close):
+                try:
+                    step()
+                except OSError:
+                    pass
 
     def __enter__(self) -> "Proxy":
         return self
@@ -60,6 +61,8 @@ class Proxy:
                 if not data:
                     dst.shutdown(socket.SHUT_WR)
                     return
+                while self.frozen.is_set():  # frozen while this recv waited: hold what it got
+                    time.sleep(0.05)
                 dst.sendall(data)
                 if rate:
                     time.sleep(0.1)

@@ -43,7 +43,6 @@ def test_npz_errors_name_the_input_and_the_expected_layout(tmp_path):
         samples(NoData(), SPECS, 4, str(tmp_path / "d.npz"), {})
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: .npy and object-array calibration files give tracebacks")
 @pytest.mark.parametrize("kind", ["npy", "object"])
 def test_calibration_file_errors_are_clear(tmp_path, kind):
     if kind == "npy":

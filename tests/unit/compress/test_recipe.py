@@ -126,7 +126,6 @@ def test_every_technique_lists_a_typed_config_and_stage():
         assert technique.config()  # every field has a default: a bare step is valid
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: nan gates and negative fine-tune schedules are accepted")
 @pytest.mark.parametrize("body,match", [
     ('[gate]\nmax-accuracy-drop = nan\n', "max-accuracy-drop.*finite"),
     ('[gate]\nmin-cosine-to-fp32 = inf\n', "min-cosine-to-fp32.*finite"),
@@ -140,7 +139,6 @@ def test_gate_and_schedule_numbers_are_checked(tmp_project, body, match):
         compress.load(tmp_project, "odd")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: a NaN metric passes the quality gate")
 @pytest.mark.parametrize("name,value", [("accuracy", float("nan")), ("cosine_to_fp32", float("nan")),
                                         ("accuracy", float("inf"))])
 def test_a_non_finite_metric_fails_the_gate(tmp_project, name, value):

@@ -134,7 +134,6 @@ def _archive(tmp_path, member):
     return work, rid
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: tar links and devices pass the runtime archive check")
 @pytest.mark.parametrize("kind", [tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.CHRTYPE, tarfile.FIFOTYPE])
 def test_runtime_archive_with_links_or_devices_is_refused(tmp_path, kind):
     member = tarfile.TarInfo("site/tvm/lib/libtvm_runtime.so")
@@ -145,7 +144,6 @@ def test_runtime_archive_with_links_or_devices_is_refused(tmp_path, kind):
     assert not (work / "runtime" / rid).exists()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: the device builds paths from unvalidated bundle names")
 @pytest.mark.parametrize("name", ["../victim", "m--r--t/../../victim", ".v-hidden", "a/b", ""])
 def test_device_refuses_bundle_names_that_are_not_one_plain_name(tmp_path, name):
     work = tmp_path / "work"
@@ -158,7 +156,6 @@ def test_device_refuses_bundle_names_that_are_not_one_plain_name(tmp_path, name)
     assert (outside / "keep").read_text() == "x"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: the previous version is removed wherever its link points")
 def test_device_removes_only_its_own_version_folders(tmp_path):
     work = tmp_path / "work"
     outside = tmp_path / "outside"

@@ -22,13 +22,11 @@ def a_bundle(folder, manifest):
     return folder
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: an empty manifest gives a KeyError traceback")
 def test_empty_manifest_names_the_missing_field(tmp_path):
     with pytest.raises(DeviceError, match=r"manifest.json: field model.name is missing"):
         LocalBundle.open(a_bundle(tmp_path / "b", {}))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: --out replaces any folder holding a manifest.json")
 def test_out_replaces_only_a_real_bundle(tmp_path):
     folder = a_bundle(tmp_path / "mine", {"note": "not a bundle"})
     (folder / "thesis.tex").write_text("years of work")
@@ -43,7 +41,6 @@ def test_out_replaces_only_a_real_bundle(tmp_path):
         bundle.check_replaceable(real)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: --out='~/x' makes a literal ./~ folder")
 def test_out_expands_the_home_folder(monkeypatch, tmp_path):
     from edgebuild.flows.build import BuildRequest
 
@@ -51,7 +48,6 @@ def test_out_expands_the_home_folder(monkeypatch, tmp_path):
     assert BuildRequest(out="~/x").out == tmp_path / "x"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: nonsense profile options are accepted or give tracebacks")
 @pytest.mark.parametrize("options,field", [
     (dict(runs=0, min_seconds=0), "--runs"), (dict(timeout=0), "--timeout"), (dict(warmup=-3), "--warmup"),
     (dict(runs="abc"), "--runs"), (dict(min_seconds=float("nan")), "--min-seconds"), (dict(runs=-1), "--runs")])
@@ -60,7 +56,6 @@ def test_profile_options_are_checked(options, field):
         AgentOptions.parse(**options)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: a newline in a description corrupts devices/local.toml")
 def test_device_description_with_newline_and_quotes_round_trips(lab_project):
     text = 'first line\nsecond "quoted" line \\ and a tab\t'
     device = Device(target="rpi4", host="h", user="u", key_file="k", description=text, name="odd")
@@ -68,7 +63,6 @@ def test_device_description_with_newline_and_quotes_round_trips(lab_project):
     assert inventory.load(lab_project).get("odd").description == text
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: NaN outputs hide behind max() in the parity check")
 def test_parity_fails_on_nan_or_inf_in_any_output():
     from edgebuild.lab.device.parity import compare
 

@@ -52,7 +52,6 @@ def test_pack_leaves_out_the_compiler_and_is_reproducible(tmp_path):
     assert versions == {"apache_tvm": "0.27.0"} and files == 3
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: a corrupted runtime cache is never detected on the host")
 def test_a_corrupted_cached_runtime_is_detected_and_repacked(lab_project, monkeypatch):
     def download(dest, arch, pyver, reqs, say):
         dest.mkdir(parents=True, exist_ok=True)
