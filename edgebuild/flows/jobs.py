@@ -18,7 +18,8 @@ from ..history import from_profile, here
 from ..errors import DeviceError, EdgebuildError
 from ..progress import SILENT, Progress, uploads
 from ..project import Project
-from ..lab import inventory, remote, results
+from ..schema import PROFILE_RESULT_FIELDS, PROFILE_RESULT_VERSION
+from ..lab import inventory, remote, results, validity
 from ..lab.agent_run import AgentOptions, run_agent
 from ..lab.deploy import Deployed, LocalBundle, Progress as Uploads, deploy
 from ..lab.inventory import Device
@@ -96,7 +97,7 @@ def profile_on(project: Project, selector: str, artifact: Artifact, options: Age
                 began = time.monotonic()
                 with progress.task(f"{device.name}: profiling {bundle.name} ({options.runs}+ runs)"):
                     agent = run_agent(conn, done.path, probe.runtime_site, options, agent_script, lease)
-        result = _result(device, bundle, probe, agent, time.monotonic() - began)
+        result = _result(device, bundle, probe, agent, time.monotonic() - began, options)
         stored = results.store(project, result)
         results_history.record(project, [from_profile(result, here())], say)
         return Outcome(device.name, bool(agent.get("ok")), deployed=done, result=result, stored=stored,
@@ -106,9 +107,7 @@ def profile_on(project: Project, selector: str, artifact: Artifact, options: Age
 
 
 # The keys of a profile result (DESIGN.md contract), in order; `profile --json` prints them for every device.
-RESULT_KEYS = ("device", "target", "model", "recipe", "bundle_sha256", "emulated", "emulator", "ok", "error", "machine",
-               "cpu_model", "python", "runtime", "latency_ms", "load_ms", "import_ms", "peak_rss_bytes",
-               "parity_max_abs_diff", "parity_tolerance", "clocks", "agent_seconds", "time")
+RESULT_KEYS = tuple(PROFILE_RESULT_FIELDS)
 
 
 def profile_json(outcome: Outcome) -> dict:
@@ -119,19 +118,21 @@ def profile_json(outcome: Outcome) -> dict:
     return {**dict.fromkeys(RESULT_KEYS), "device": outcome.device, "ok": False, "error": outcome.error}
 
 
-def _result(device: Device, bundle: LocalBundle, probe: remote.Probe, agent: dict, seconds: float) -> dict:
+def _result(device: Device, bundle: LocalBundle, probe: remote.Probe, agent: dict, seconds: float,
+            options: AgentOptions) -> dict:
     m = bundle.manifest
+    judged = validity.judge(agent, options.min_seconds)
     return {
-        "device": device.name, "target": m["target"]["name"], "model": m["model"]["name"],
+        "schema": PROFILE_RESULT_VERSION, "device": device.name, "target": m["target"]["name"], "model": m["model"]["name"],
         "recipe": m["recipe"]["name"], "bundle_sha256": bundle.sha256, "emulated": device.emulated,
         # what runs the code when emulated (the CPU model below is then the emulating host's)
         "emulator": device.description if device.emulated else None,
         "ok": bool(agent.get("ok")), "error": agent.get("error"),
         "machine": agent.get("machine"), "cpu_model": probe.cpu_model, "python": agent.get("python"),
-        "runtime": agent.get("runtime"), "latency_ms": agent.get("latency_ms"), "load_ms": agent.get("load_ms"),
+        "runtime": agent.get("runtime"), **judged, "load_ms": agent.get("load_ms"),
         "import_ms": agent.get("import_ms"), "peak_rss_bytes": agent.get("peak_rss_bytes"),
         "parity_max_abs_diff": agent.get("parity_max_abs_diff"), "parity_tolerance": agent.get("parity_tolerance"),
-        "clocks": agent.get("clocks"), "agent_seconds": round(seconds, 3), "time": results.now(),
+        "baseline": agent.get("baseline"), "agent_seconds": round(seconds, 3), "time": results.now(),
     }
 
 

@@ -2,7 +2,6 @@
 
 import pytest
 
-pytestmark = pytest.mark.xfail(strict=True, reason="issue 11: percentiles from any count of runs, no validity")
 
 # Recorded on Raspberry Pi OS (vcgencmd get_throttled) and from /sys/devices/system/cpu/cpu0/cpufreq.
 STEADY = {"throttled": "throttled=0x0", "governor": "ondemand", "freq_khz": "1800000", "max_freq_khz": "1800000"}
