@@ -205,12 +205,16 @@ def deploy(c, device, model="digits-cnn", recipe="none", bundle=None, target=Non
 
 @task(help={"device": DEVICE_HELP, **ARTIFACT_HELP, "runs": "minimum timed runs (default 64: enough for a p90)",
             "min-seconds": "minimum timing duration on the device (default 1.0)",
-            "warmup": "untimed runs first (default 5)", "timeout": "job timeout in seconds (default 300)"})
+            "warmup": "untimed runs first (default 5)", "timeout": "job timeout in seconds (default 300)",
+            "baseline": "onnxruntime: time ONNX Runtime's own device wheel on model.onnx in the same job, "
+                        "alternating blocks with TVM, and report the ratio",
+            "threads": "threads per engine (default 0: the device's cores)"})
 @user_errors
 def profile(c, device, model="digits-cnn", recipe="none", bundle=None, target=None, json=False, runs=64,
-            min_seconds=1.0, warmup=5, timeout=300.0, force=False):
+            min_seconds=1.0, warmup=5, timeout=300.0, force=False, baseline=None, threads=0):
     """Build and deploy when needed, then time the model on the devices; results go to results/."""
-    options = AgentOptions.parse(runs=runs, min_seconds=min_seconds, warmup=warmup, timeout=timeout)
+    options = AgentOptions.parse(runs=runs, min_seconds=min_seconds, warmup=warmup, timeout=timeout,
+                                 baseline=baseline, threads=threads)
     with stdout_to_stderr(json), for_stderr() as progress:
         outcomes = jobs.profile_on(PROJECT, device, _artifact(model, recipe, bundle, target, force), options,
                                    say=_say(json), progress=progress)

@@ -32,7 +32,8 @@ class Gate:
     min_cosine_to_fp32: float | None = None  # for embedding models
 
     def __post_init__(self):
-        for key, value in (("max-accuracy-drop", self.max_accuracy_drop), ("min-cosine-to-fp32", self.min_cosine_to_fp32)):
+        bounds = (("max-accuracy-drop", self.max_accuracy_drop), ("min-cosine-to-fp32", self.min_cosine_to_fp32))
+        for key, value in bounds:
             if value is not None and not math.isfinite(value):
                 raise ValueError(f"gate.{key}: must be a finite number, got {value}")
         if self.max_accuracy_drop is not None and self.max_accuracy_drop < 0:
@@ -136,7 +137,8 @@ def _check_schedule(config: Any, key: str) -> None:
         toml = field.name.replace("_", "-")
         if field.name.endswith("steps") and isinstance(value, int) and value < 0:
             raise ValueError(f"{key}.{toml}: must be >= 0, got {value}")
-        if field.name in ("learning_rate", "lr") and isinstance(value, float) and not (math.isfinite(value) and value > 0):
+        rate = field.name in ("learning_rate", "lr") and isinstance(value, float)
+        if rate and not (math.isfinite(value) and value > 0):
             raise ValueError(f"{key}.{toml}: must be > 0, got {value}")
 
 

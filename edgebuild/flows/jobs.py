@@ -23,6 +23,8 @@ from ..lab import inventory, remote, results, validity
 from ..lab.agent_run import AgentOptions, run_agent
 from ..lab.deploy import Deployed, LocalBundle, Progress as Uploads, deploy
 from ..lab.inventory import Device
+from ..lab.provision import ensure_baseline
+from ..bundle import ONNX
 from ..lab.transport import Timeouts, connect, link_lost
 
 
@@ -93,10 +95,13 @@ def profile_on(project: Project, selector: str, artifact: Artifact, options: Age
                 raise DeviceError(f"{device.name}: no TVM runtime on the device (nothing under "
                                   f"{probe.work_dir}/runtime); run `invoke lab.provision {device.name}` first")
             with remote.locked(conn, probe.work_dir, "profile") as lease:
-                done = deploy(conn, probe, bundle, uploads(progress, device.name), force=artifact.force)
+                extra = (ONNX,) if options.baseline else ()
+                done = deploy(conn, probe, bundle, uploads(progress, device.name), force=artifact.force, extra=extra)
+                base_site = ensure_baseline(project, conn, probe, say) if options.baseline else None
                 began = time.monotonic()
                 with progress.task(f"{device.name}: profiling {bundle.name} ({options.runs}+ runs)"):
-                    agent = run_agent(conn, done.path, probe.runtime_site, options, agent_script, lease)
+                    agent = run_agent(conn, done.path, probe.runtime_site, options, agent_script, lease, base_site,
+                                      probe.cores)
         result = _result(device, bundle, probe, agent, time.monotonic() - began, options)
         stored = results.store(project, result)
         results_history.record(project, [from_profile(result, here())], say)
@@ -122,8 +127,14 @@ def _result(device: Device, bundle: LocalBundle, probe: remote.Probe, agent: dic
             options: AgentOptions) -> dict:
     m = bundle.manifest
     judged = validity.judge(agent, options.min_seconds)
+    base = agent.get("baseline")
+    if base:  # the peer's figures from the same job; the ratio is TVM's p50 over ONNX Runtime's
+        figures = validity.latency(base.pop("times_ms")) if base.get("ok") and base.get("times_ms") else None
+        base.update(latency_ms=figures, ratio=(judged["latency_ms"]["p50"] / figures["p50"])
+                    if figures and judged["latency_ms"] else None, emulated=device.emulated)
     return {
-        "schema": PROFILE_RESULT_VERSION, "device": device.name, "target": m["target"]["name"], "model": m["model"]["name"],
+        "schema": PROFILE_RESULT_VERSION, "device": device.name, "target": m["target"]["name"],
+        "model": m["model"]["name"],
         "recipe": m["recipe"]["name"], "bundle_sha256": bundle.sha256, "emulated": device.emulated,
         # what runs the code when emulated (the CPU model below is then the emulating host's)
         "emulator": device.description if device.emulated else None,
@@ -165,7 +176,8 @@ def classify(device: Device, exc: Exception) -> str:
     if isinstance(exc, (paramiko.SSHException, EOFError, ConnectionError, TimeoutError)):
         return str(link_lost(device, exc))
     if isinstance(exc, OSError) and exc.errno is None:  # an SFTP status: the device refused the operation
-        return f"{device.name}: the device refused a file operation: {exc} (is its disk full, or its work dir not writable?)"
+        return (f"{device.name}: the device refused a file operation: {exc} (is its disk full, or its work dir "
+                f"not writable?)")
     if isinstance(exc, OSError) and exc.filename is None:
         return str(link_lost(device, exc))
     if isinstance(exc, OSError):

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 
 from ..errors import DeviceError, UsageError
-from .device import agent_source
+from .device import agent_source, pair_source
 from .transport import Connection, Tail
 
 MARKER = "EDGEBUILD-RESULT "
@@ -32,9 +32,11 @@ class AgentOptions:
     min_seconds: float = 1.0
     warmup: int = 5
     timeout: float = 300.0  # the whole job, TVM import under emulation included
+    baseline: str | None = None  # "onnxruntime": time it beside TVM in the same job (device/pair.py)
+    threads: int = 0  # per engine; 0: the device's cores
 
     @classmethod
-    def parse(cls, runs=64, min_seconds=1.0, warmup=5, timeout=300.0) -> "AgentOptions":
+    def parse(cls, runs=64, min_seconds=1.0, warmup=5, timeout=300.0, baseline=None, threads=0) -> "AgentOptions":
         """Options from command-line values; UsageError naming the flag for anything unusable."""
         values = {"runs": _number("--runs", runs, int, 1, "a whole number of timed runs >= 1"),
                   "min_seconds": _number("--min-seconds", min_seconds, float, 0, "seconds >= 0"),
@@ -42,7 +44,10 @@ class AgentOptions:
                   "timeout": _number("--timeout", timeout, float, 1e-9, "seconds > 0")}
         if values["timeout"] > 86400:
             raise UsageError(f"--timeout={timeout}: at most 86400 seconds (one day)")
-        return cls(**values)
+        if baseline not in (None, "", "onnxruntime"):
+            raise UsageError(f"--baseline={baseline!r}: the one baseline is 'onnxruntime'")
+        return cls(**values, baseline=baseline or None,
+                   threads=_number("--threads", threads, int, 0, "a whole number of threads >= 0 (0: all cores)"))
 
 
 def _number(flag: str, value, kind: type, minimum: float, what: str):
@@ -58,15 +63,23 @@ def _number(flag: str, value, kind: type, minimum: float, what: str):
 
 
 def run_agent(conn: Connection, bundle_path: str, runtime_site: str, options: AgentOptions,
-              script: str | None = None, lease=None) -> dict:
+              script: str | None = None, lease=None, baseline_site: str | None = None, cores: int = 1) -> dict:
     """The agent's JSON result; DeviceError when it fails, or is killed at the job timeout.
 
-    `lease` (remote.Lease) records the agent's process group, so it dies with the lock."""
-    argv = [*conn.device.python, "-", bundle_path, runtime_site, str(options.runs), str(options.min_seconds),
-            str(options.warmup)]
+    `lease` (remote.Lease) records the agent's process group, so it dies with the lock. With
+    `baseline_site` (ONNX Runtime's folder on the device) the job is device/pair.py: both engines."""
+    if baseline_site:
+        threads = options.threads or cores
+        script = script or pair_source()
+        args = [bundle_path, runtime_site, baseline_site, str(options.runs), str(options.min_seconds),
+                str(options.warmup), str(threads), json.dumps(list(conn.device.python))]
+    else:
+        args = [bundle_path, runtime_site, str(options.runs), str(options.min_seconds), str(options.warmup)]
+    argv = [*conn.device.python, "-", *args]
     limit = int(options.timeout) + 1
     token = lease.token if lease else "edgebuild-" + secrets.token_hex(8)
-    command = (f"echo {PGID_MARKER}$$; exec timeout -s KILL {limit} env EDGEBUILD_JOB={token} "
+    threads = f"TVM_NUM_THREADS={int(options.threads)} " if options.threads else ""
+    command = (f"echo {PGID_MARKER}$$; exec timeout -s KILL {limit} env EDGEBUILD_JOB={token} {threads}"
                f"TVM_USE_RUNTIME_LIB=1 " + " ".join(shlex.quote(a) for a in argv))
     chan = conn.start(command)
     chan.sendall((script or agent_source()).encode())

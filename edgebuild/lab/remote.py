@@ -32,6 +32,7 @@ class Probe:
     runtime: dict | None  # {"id", "site", "present"} once provisioned
     bundles: dict[str, str]
     libc: tuple[str, str]
+    baselines: dict | None = None  # {"onnxruntime": {"id", "site", "present"}} once shipped
 
     @property
     def python_version(self) -> str:
@@ -60,7 +61,7 @@ def probe(conn: Connection) -> Probe:
     try:
         return Probe(str(data["machine"]), tuple(int(v) for v in data["python"]), str(data["cpu_model"]),
                      int(data["cores"] or 1), str(data["work_dir"]), int(data["free_bytes"]), data["runtime"],
-                     dict(data["bundles"]), tuple(data["libc"]))
+                     dict(data["bundles"]), tuple(data["libc"]), data.get("baselines"))
     except (KeyError, TypeError, ValueError) as exc:
         raise DeviceError(f"{conn.device.name}: the device's probe answered malformed JSON "
                           f"({type(exc).__name__}: {exc}; got {result.stdout.strip()[-300:]!r}); check the "
@@ -118,7 +119,7 @@ class Lease:
         if not old:
             return None
         groups = ", ".join(map(str, self.note.get("killed_groups", []))) or "none running"
-        how = ("took over its expired lease" if "took_over" in self.note else "it had left the lock without cleaning up")
+        how = "took over its expired lease" if "took_over" in self.note else "it left the lock without cleaning up"
         return (f"{self.conn.device.name}: {old['owner']}'s {old['action']} last renewed its lease "
                 f"{old['renewed_s_ago']:.0f} s ago; {how}, killed its process groups: {groups}")
 

@@ -15,4 +15,14 @@ def source(name: str) -> str:
 
 def agent_source() -> str:
     """The on-device agent as one script: its helpers first, then agent.py."""
-    return "\n".join(source(name) for name in ("parity.py", "agent.py"))
+    return _joined("parity.py", "sense.py", "serve.py", "gpu.py", "agent.py")
+
+
+def pair_source() -> str:
+    """The TVM-and-baseline job (pair.py) with the sources of its two engine processes."""
+    workers = {"tvm": agent_source(), "onnxruntime": _joined("parity.py", "sense.py", "serve.py", "ort_agent.py")}
+    return f"WORKERS = {workers!r}\n" + _joined("sense.py", "pair.py")
+
+
+def _joined(*names: str) -> str:
+    return "\n".join(source(name) for name in names)

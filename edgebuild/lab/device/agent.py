@@ -1,11 +1,11 @@
 # edgebuild's on-device agent: one file, standard library + numpy + the TVM runtime.
-# Sent after parity.py (its compare()). Runs on the device (stdin to its Python); loads a deployed bundle, checks parity against
+# Sent after parity.py, sense.py, serve.py and gpu.py (compare, clocks, vm_hwm, serve, pick_device).
+# Runs on the device (stdin to its Python); loads a deployed bundle, checks parity against
 # reference.npz, warms up, times the model on the device and prints one JSON line prefixed by
-# "EDGEBUILD-RESULT ".  Usage: python - BUNDLE_DIR RUNTIME_SITE RUNS MIN_SECONDS WARMUP
+# "EDGEBUILD-RESULT ".  Usage: python - BUNDLE_DIR RUNTIME_SITE RUNS MIN_SECONDS WARMUP [serve]
+# With `serve` it times blocks of runs on request instead (serve.py), for a baseline beside it.
 import json
 import os
-import shutil
-import subprocess
 import sys
 import time
 
@@ -25,39 +25,6 @@ from tvm.runtime.vm import VirtualMachine  # noqa: E402
 import_ms = (time.perf_counter() - started) * 1e3
 
 
-def read(path):
-    try:
-        with open(path) as f:
-            return f.read().strip()
-    except OSError:
-        return None
-
-
-def command(argv):
-    if not shutil.which(argv[0]):
-        return None
-    try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=5).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def clocks():
-    cpu = "/sys/devices/system/cpu/cpu0/cpufreq/"
-    state = {"governor": read(cpu + "scaling_governor"), "freq_khz": read(cpu + "scaling_cur_freq"),
-             "max_freq_khz": read(cpu + "scaling_max_freq"),
-             "throttled": command(["vcgencmd", "get_throttled"]),  # Raspberry Pi firmware flags
-             "jetson_power_mode": command(["nvpmodel", "-q"])}
-    return {k: v for k, v in state.items() if v is not None}
-
-
-def vm_hwm():
-    for line in (read("/proc/self/status") or "").splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    return None
-
-
 def as_list(out):
     if hasattr(out, "numpy"):
         return [out.numpy()]
@@ -71,26 +38,38 @@ with np.load(os.path.join(bundle, "reference.npz")) as ref:
 
 t0 = time.perf_counter()
 lib = tvm.runtime.load_module(os.path.join(bundle, "model.so"))
-device = tvm.cpu()
+device, device_kind = pick_device(tvm, manifest)  # noqa: F821 (gpu.py)
 vm = VirtualMachine(lib, device)
 main = vm["main"]
 args = [tvm.runtime.tensor(x, device) for x in inputs]
 load_ms = (time.perf_counter() - t0) * 1e3
 
+
+
+def run_once():
+    main(*args)
+    device.sync()  # a GPU runs asynchronously: the clock is read only once it has finished
+
+
 got = as_list(main(*args))
 diff, tolerance, parity_error = compare(got, expected, manifest.get("parity_tolerance"))  # noqa: F821 (parity.py)
 
-clocks_before = clocks()
 for _ in range(warmup):
-    main(*args)
+    run_once()
+if sys.argv[6:7] == ["serve"]:
+    serve(run_once, {"ok": parity_error is None, "error": parity_error,  # noqa: F821 (serve.py)
+                                "machine": platform.machine(), "python": platform.python_version(),
+                                "runtime": {"tvm": tvm.__version__, "numpy": np.__version__}, "import_ms": import_ms,
+                                "load_ms": load_ms, "parity_max_abs_diff": diff, "parity_tolerance": tolerance})
+clocks_before = clocks()  # noqa: F821 (sense.py)
 times = []
 t_start = time.perf_counter()
 while len(times) < MAX_RUNS and (len(times) < runs or time.perf_counter() - t_start < min_seconds):
     t = time.perf_counter()
-    main(*args)
+    run_once()
     times.append((time.perf_counter() - t) * 1e3)
 timed_seconds = time.perf_counter() - t_start
-clocks_after = clocks()
+clocks_after = clocks()  # noqa: F821 (sense.py)
 
 ok = parity_error is None
 result = {
@@ -104,7 +83,9 @@ result = {
     "warmup_runs": warmup,
     "import_ms": import_ms,
     "load_ms": load_ms,
-    "peak_rss_bytes": vm_hwm(),
+    "peak_rss_bytes": vm_hwm(),  # noqa: F821 (sense.py)
+    "device_kind": device_kind,
+    "gpu_memory_bytes": gpu_memory_used() if device_kind == "cuda" else None,  # noqa: F821 (gpu.py)
     "parity_max_abs_diff": diff if diff == diff and abs(diff) != float("inf") else None,
     "parity_tolerance": tolerance,
     "clocks_before": clocks_before,

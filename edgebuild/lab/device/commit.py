@@ -1,6 +1,7 @@
 # Runs on the device (stdin to its Python): verify what was uploaded, then make it live atomically.
 # Standard library only. Prints one JSON object; exit status 3 when a check fails (nothing changed).
-#   python - runtime WORK ID             verify runtime/.upload-ID.tar.gz, unpack, switch current.json
+#   python - runtime WORK ID [FOLDER]    verify FOLDER/.upload-ID.tar.gz, unpack, switch current.json
+#                                         (FOLDER: runtime, or runtime-onnxruntime for the baseline)
 #   python - bundle WORK NAME STAGING MANIFEST_SHA256 FILE...
 #                                         inflate STAGING's FILE.z uploads, verify its files against
 #                                         its manifest, then swap the
@@ -45,9 +46,11 @@ def replace_json(path, data):
     os.replace(tmp, path)
 
 
-def runtime(work, rid):
+def runtime(work, rid, kind="runtime"):
     plain(rid, "runtime id")
-    folder = os.path.join(work, "runtime")
+    if kind not in ("runtime", "runtime-onnxruntime"):
+        fail("unknown runtime folder %r" % kind)
+    folder = os.path.join(work, kind)
     archive = os.path.join(folder, ".upload-%s.tar.gz" % rid)
     got = sha256(archive)
     if got != rid:
@@ -156,22 +159,27 @@ def clean(work):
                 else:
                     os.unlink(path)
                 removed.append(n)
-    rt = os.path.join(work, "runtime")
+    for kind in ("runtime", "runtime-onnxruntime"):
+        clean_runtime(os.path.join(work, kind), kind, removed)
+    print(json.dumps({"ok": True, "removed": removed}))
+
+
+def clean_runtime(rt, kind, removed):
     if os.path.isdir(rt):
         for n in os.listdir(rt):
             if n.startswith(".partial-"):
                 shutil.rmtree(os.path.join(rt, n), ignore_errors=True)
-                removed.append("runtime/" + n)
+                removed.append(kind + "/" + n)
             elif n.startswith(".upload-"):  # an interrupted provisioning (we hold the lock)
                 os.unlink(os.path.join(rt, n))
-                removed.append("runtime/" + n)
-    print(json.dumps({"ok": True, "removed": removed}))
+                removed.append(kind + "/" + n)
 
 
 def verify(work, version, manifest_sha, files):
     folder = os.path.join(work, "bundles", plain(version, "version folder", ".v-"))
     try:
-        if not inside(os.path.join(work, "bundles"), folder) or sha256(os.path.join(folder, "manifest.json")) != manifest_sha:
+        manifest = os.path.join(folder, "manifest.json")
+        if not inside(os.path.join(work, "bundles"), folder) or sha256(manifest) != manifest_sha:
             raise ValueError("manifest.json differs")
         with open(os.path.join(folder, "manifest.json")) as f:
             listed = json.load(f)["files"]
@@ -185,10 +193,10 @@ def verify(work, version, manifest_sha, files):
 
 def main(argv):
     work = os.path.expanduser(argv[2])
-    for sub in ("bundles", "runtime"):
+    for sub in ("bundles", "runtime", "runtime-onnxruntime"):
         os.makedirs(os.path.join(work, sub), exist_ok=True)
     if argv[1] == "runtime":
-        runtime(work, argv[3])
+        runtime(work, *argv[3:5])
     elif argv[1] == "bundle":
         bundle(work, argv[3], argv[4], argv[5], argv[6:])
     elif argv[1] == "clean":

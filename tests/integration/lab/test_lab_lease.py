@@ -23,9 +23,10 @@ def quiet(_):
     pass
 
 
-def device_processes(marker):
+def device_processes(marker, lab):
+    """The emulated device's processes (qemu running its Python) whose command line holds `marker`."""
     return [line for line in subprocess.run(["ps", "-eww", "-o", "pid=,args="], capture_output=True, text=True).stdout
-            .splitlines() if marker in line]
+            .splitlines() if marker in line and str(lab.emulator.root) in line]
 
 
 def test_frozen_link_holding_the_lock_is_taken_over_after_its_lease(lab, tmp_path):
@@ -76,7 +77,7 @@ def test_host_killed_mid_profile_takes_its_agent_with_it(lab):
                             cwd=ROOT, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
-        while not device_processes(marker):
+        while not device_processes(marker, lab):
             assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else "slow"
             time.sleep(0.2)
         time.sleep(1)  # the marked pgid line has reached the host and the lease
@@ -84,9 +85,9 @@ def test_host_killed_mid_profile_takes_its_agent_with_it(lab):
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
     gone_by = time.monotonic() + 10
-    while device_processes(marker) and time.monotonic() < gone_by:
+    while device_processes(marker, lab) and time.monotonic() < gone_by:
         time.sleep(0.2)
-    assert not device_processes(marker)
+    assert not device_processes(marker, lab)
 
 
 def test_bad_json_from_one_device_keeps_the_others_results(lab, tmp_path):

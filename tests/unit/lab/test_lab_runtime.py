@@ -53,7 +53,7 @@ def test_pack_leaves_out_the_compiler_and_is_reproducible(tmp_path):
 
 
 def test_a_corrupted_cached_runtime_is_detected_and_repacked(lab_project, monkeypatch):
-    def download(dest, arch, pyver, reqs, say):
+    def download(dest, arch, pyver, reqs, say, no_deps=False):
         dest.mkdir(parents=True, exist_ok=True)
         fake_wheel(dest / "apache_tvm-0.27.0-py3-none-manylinux_2_28_aarch64.whl", {"tvm/lib/libtvm_runtime.so": b"rt"})
     monkeypatch.setattr(runtime, "_download", download)
