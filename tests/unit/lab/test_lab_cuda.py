@@ -1,7 +1,5 @@
 """CUDA bundles (Jetson, host-cuda): what runs here without a GPU; the GPU run itself skips with the reason."""
 
-import os
-
 import pytest
 
 from edgebuild import targets
@@ -9,8 +7,6 @@ from edgebuild.lab import runtime
 from edgebuild.lab.device import source
 
 from .test_lab_runtime import fake_wheel
-
-os.environ.setdefault("TVM_USE_RUNTIME_LIB", "1")
 
 
 @pytest.mark.parametrize("name,kind", [("jetson-orin-nano", "tvm-cuda"), ("host-cuda", "tvm-cuda"), ("rpi4", "tvm"),
