@@ -49,6 +49,9 @@ PROFILE_RESULT_FIELDS = {
                 "blocks, threads}; null otherwise",
     "agent_seconds": "wall time of the agent job", "time": "UTC, ISO 8601",
 }
+# A bundle's manifest.json. 2: `kernels` (per-kernel scheduler and run-time share, counts, fallback) and
+# metrics.onnxruntime_unavailable (max_abs_diff_vs_onnxruntime null when ONNX Runtime cannot run the graph).
+MANIFEST_SCHEMA_VERSION = 2
 
 
 def load_toml(path: Path) -> dict[str, Any]:

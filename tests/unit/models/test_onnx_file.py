@@ -64,3 +64,17 @@ def test_an_onnx_file_past_protobufs_limit_is_refused_at_once(tmp_path):
     with pytest.raises(ModelError, match="2 GiB"):
         onnx_file.load(huge)
     assert time.monotonic() - began < 2
+
+
+def test_zero_sized_dims_are_static_and_a_graph_may_have_no_inputs(tmp_path):
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 0, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 0, 4])])
+    path = tmp_path / "z.onnx"
+    onnx.save(helper.make_model(graph), str(path))
+    (spec,) = onnx_file.load(path).inputs()
+    assert spec.shape == (2, 0, 4) and spec.is_static
+    const = helper.make_graph([helper.make_node("Constant", [], ["y"], value_float=1.0)], "c", [],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [])])
+    onnx.save(helper.make_model(const), str(path))
+    assert onnx_file.load(path).inputs() == []
