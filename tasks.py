@@ -197,11 +197,13 @@ ARTIFACT_HELP = {
     "bundle": "deploy this bundle folder instead of building",
     "target": "build for this target instead of each device's own (same CPU arch)",
     "json": "print one JSON object per device, one per line",
+    "force": "send the bundle even when the device's copy is intact",
 }
 
 
-def _artifact(model, recipe, bundle, target):
-    return jobs.Artifact(model=model, recipe=recipe, bundle=Path(bundle).resolve() if bundle else None, target=target)
+def _artifact(model, recipe, bundle, target, force=False):
+    return jobs.Artifact(model=model, recipe=recipe, bundle=Path(bundle).expanduser().resolve() if bundle else None,
+                         target=target, force=force)
 
 
 def _say(as_json):
@@ -222,25 +224,29 @@ def _finish(outcomes, as_json, text, to_json):
 
 @task(help={"device": DEVICE_HELP, **ARTIFACT_HELP})
 @user_errors
-def deploy(c, device, model="digits-cnn", recipe="none", bundle=None, target=None, json=False):
+def deploy(c, device, model="digits-cnn", recipe="none", bundle=None, target=None, json=False, force=False):
     """Upload a bundle to devices: staged, sha256-verified on the device, switched atomically."""
     with stdout_to_stderr(json), for_stderr() as progress:
-        outcomes = jobs.deploy_to(PROJECT, device, _artifact(model, recipe, bundle, target), say=_say(json),
+        outcomes = jobs.deploy_to(PROJECT, device, _artifact(model, recipe, bundle, target, force), say=_say(json),
                                   progress=uploads(progress, "deploy"))
     _finish(outcomes, json, lambda o: o.deployed.summary(), cli.deploy_json)
 
 
-@task(help={"device": DEVICE_HELP, **ARTIFACT_HELP, "runs": "minimum timed runs (default 50)",
+@task(help={"device": DEVICE_HELP, **ARTIFACT_HELP, "runs": "minimum timed runs (default 64: enough for a p90)",
             "min-seconds": "minimum timing duration on the device (default 1.0)",
-            "warmup": "untimed runs first (default 5)", "timeout": "job timeout in seconds (default 300)"})
+            "warmup": "untimed runs first (default 5)", "timeout": "job timeout in seconds (default 300)",
+            "baseline": "onnxruntime: time ONNX Runtime's own device wheel on model.onnx in the same job, "
+                        "alternating blocks with TVM, and report the ratio",
+            "threads": "threads per engine (default 0: the device's cores)"})
 @user_errors
-def profile(c, device, model="digits-cnn", recipe="none", bundle=None, target=None, json=False, runs=50,
-            min_seconds=1.0, warmup=5, timeout=300.0):
+def profile(c, device, model="digits-cnn", recipe="none", bundle=None, target=None, json=False, runs=64,
+            min_seconds=1.0, warmup=5, timeout=300.0, force=False, baseline=None, threads=0):
     """Build and deploy when needed, then time the model on the devices; results go to results/."""
-    options = AgentOptions(runs=int(runs), min_seconds=float(min_seconds), warmup=int(warmup), timeout=float(timeout))
+    options = AgentOptions.parse(runs=runs, min_seconds=min_seconds, warmup=warmup, timeout=timeout,
+                                 baseline=baseline, threads=threads)
     with stdout_to_stderr(json), for_stderr() as progress:
-        outcomes = jobs.profile_on(PROJECT, device, _artifact(model, recipe, bundle, target), options, say=_say(json),
-                                   progress=progress)
+        outcomes = jobs.profile_on(PROJECT, device, _artifact(model, recipe, bundle, target, force), options,
+                                   say=_say(json), progress=progress)
     _finish(outcomes, json, lambda o: results.summary(o.result) + f"\n  stored {o.stored}", jobs.profile_json)
 
 
@@ -288,7 +294,13 @@ def lab_emulate(c, stop=False):
 def lab_trust(c, device, replace=False, expect=None):
     """Show a device's host key fingerprint and pin it in devices/known_hosts."""
     inv = inventory.load(PROJECT)
-    done = device_trust.trust(inv, inv.get(device), replace=replace, expect=expect)
+
+    def ask(fingerprint):
+        answer = input(f"{device} presents host key {fingerprint}. Does it match the fingerprint shown on the "
+                       f"device's console? [y/N] ")
+        return answer.strip().lower() in ("y", "yes")
+    done = device_trust.trust(inv, inv.get(device), replace=replace, expect=expect,
+                              confirm=ask if sys.stdin.isatty() else None)
     state = "pinned in" if done.changed else "already pinned in"
     print(f"{done.device}: {done.key_type} {done.fingerprint} {state} {done.file}")
 

@@ -16,5 +16,16 @@ def source(name: str) -> str:
 
 
 def agent_source() -> str:
-    """agent.py preceded by the weights-file reader it calls (one script: it is sent over stdin)."""
-    return Path(weights.__file__).read_text(encoding="utf-8") + "\n" + source("agent.py")
+    """The on-device agent as one script: the weights-file reader and its helpers first, then agent.py."""
+    return Path(weights.__file__).read_text(encoding="utf-8") + "\n" + _joined("parity.py", "sense.py", "serve.py",
+                                                                                  "gpu.py", "agent.py")
+
+
+def pair_source() -> str:
+    """The TVM-and-baseline job (pair.py) with the sources of its two engine processes."""
+    workers = {"tvm": agent_source(), "onnxruntime": _joined("parity.py", "sense.py", "serve.py", "ort_agent.py")}
+    return f"WORKERS = {workers!r}\n" + _joined("sense.py", "pair.py")
+
+
+def _joined(*names: str) -> str:
+    return "\n".join(source(name) for name in names)
