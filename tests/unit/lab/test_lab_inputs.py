@@ -16,7 +16,7 @@ from edgebuild.lab.inventory import Device
 
 def a_bundle(folder, manifest):
     folder.mkdir()
-    for name in ("model.so", "reference.npz"):
+    for name in bundle.DEVICE_FILES[:-1]:  # every file a deploy sends but the manifest
         (folder / name).write_bytes(b"x")
     (folder / "manifest.json").write_text(json.dumps(manifest))
     return folder
@@ -33,7 +33,7 @@ def test_out_replaces_only_a_real_bundle(tmp_path):
     with pytest.raises(UsageError, match="is not an edgebuild bundle"):
         bundle.check_replaceable(folder)
     manifest = {"model": {"name": "m"}, "recipe": {"name": "r"}, "target": {"name": "t", "arch": "x86_64"},
-                "inputs": [], "outputs": [], "files": {n: {"sha256": "0" * 64, "bytes": 1} for n in ("model.so", "reference.npz")}}
+                "inputs": [], "outputs": [], "files": {n: {"sha256": "0" * 64, "bytes": 1} for n in bundle.DEVICE_FILES[:-1]}}
     real = a_bundle(tmp_path / "real", manifest)
     bundle.check_replaceable(real)  # a bundle: fine
     (real / "extra").write_text("x")
