@@ -8,7 +8,7 @@ from invoke import Collection, task
 from invoke.exceptions import Exit
 
 from edgebuild.flows import build as builder
-from edgebuild.cli import build_summary, targets_table, user_errors
+from edgebuild.cli import build_summary, number, targets_table, user_errors
 from edgebuild.lab import emulate as emulator
 from edgebuild.flows import jobs
 from edgebuild.lab import inventory, provision as provisioner, results
@@ -105,6 +105,37 @@ def bench_compress(c, model="digits-cnn", recipes="", runs=20, json=False, calib
 
     names = [r for r in recipes.split(",") if r] or [r.name for r in builder.list_recipes(PROJECT)]
     report = run(PROJECT, model, names, int(runs), calibration=calibration)
+    print(jsonlib.dumps(report) if json else format_report(report))
+
+
+@task(help={
+    "model": "model to search recipes for (digits-cnn, minilm, ...)",
+    "target": "hardware target (default: host)",
+    "device": "measure latency on this lab device over SSH (needed for targets other than host)",
+    "max-accuracy-drop": "quality budget for classifiers: points of accuracy below the uncompressed build",
+    "min-cosine": "quality budget for embedders and ONNX files: lowest cosine to the fp32 outputs",
+    "objective": "latency, size (transfer bytes) or both (a Pareto front)",
+    "trials": "stop when the study has N finished trials (a resumed search counts earlier ones)",
+    "minutes": "stop after N minutes",
+    "name": "recipe (and study) name; default derived from model, target, objective and budget",
+    "pick": "with --objective=both: write only front point K as recipes/NAME.toml",
+    "force": "replace an existing recipe of that name",
+    "runs": "timed samples per bundle and trial (default 40)",
+    "json": "print the result as JSON (progress goes to stderr)",
+})
+@user_errors
+def search(c, model="digits-cnn", target="host", device="", max_accuracy_drop=None, min_cosine=None,
+           objective="latency", trials=0, minutes=0.0, name="", pick=None, force=False, runs=40, json=False):
+    """Search compression recipes: the fastest or smallest build within an accuracy budget."""
+    from edgebuild.flows.search import SearchRequest, search as run_search
+    from edgebuild.flows.search_result import format_report
+
+    request = SearchRequest(
+        model=model, target=target, device=device, objective=objective, trials=number("trials", trials, int, 0),
+        minutes=number("minutes", minutes, float, 0), max_accuracy_drop=number("max-accuracy-drop", max_accuracy_drop),
+        min_cosine=number("min-cosine", min_cosine), name=name, pick=number("pick", pick, int, 0), force=force,
+        runs=number("runs", runs, int, 5))
+    report = run_search(PROJECT, request, say=_say(json))
     print(jsonlib.dumps(report) if json else format_report(report))
 
 

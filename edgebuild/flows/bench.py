@@ -97,6 +97,19 @@ def _bench_model(project, model, runs, threads, input_shapes, untuned, say) -> d
     }
 
 
+def time_bundles(project: Project, folders: list[Path], runs: int, threads: int | None = None,
+                 repeat: int = 1) -> list[list[float]]:
+    """Milliseconds per run of each host bundle's model.so: one process each, alternating in blocks."""
+    threads = threads or os.cpu_count() or 1
+    engines = [Worker("tvm", str(f / bundle.SO), f, threads, project) for f in folders]
+    try:
+        _measure(engines, runs, repeat)
+    finally:
+        for engine in engines:
+            engine.close()
+    return [e.times_ms for e in engines]
+
+
 class Worker:
     """One engine in its own process (bench_worker.py), driven block by block over a pipe: thread
     pools of runtimes sharing one process (or spinning between runs) would bill each other."""
@@ -108,8 +121,8 @@ class Worker:
         if self.proc.stdout.readline().strip() != "ready":
             raise BenchError(f"the {name} worker failed to start (see its output above)")
 
-    def block(self, n: int) -> None:
-        self.proc.stdin.write(f"{n}\n")
+    def block(self, n: int, repeat: int = 1) -> None:
+        self.proc.stdin.write(f"{n} {repeat}\n")
         self.proc.stdin.flush()
         line = self.proc.stdout.readline()
         if not line:
@@ -126,10 +139,10 @@ class Worker:
             self.memory = json.loads(line)
 
 
-def _measure(engines: list[Worker], runs: int) -> None:
+def _measure(engines: list[Worker], runs: int, repeat: int = 1) -> None:
     for block in range(0, runs, BLOCK):
         for engine in engines:
-            engine.block(min(BLOCK, runs - block))
+            engine.block(min(BLOCK, runs - block), repeat)
             time.sleep(GAP_S)  # lets the finished engine's threads stop spinning
 
 
