@@ -92,6 +92,7 @@ def search(project: Project, request: SearchRequest, say: Callable[[str], None] 
         scores = measure.trial(result, trial)
         violation = budget.violation(measure.reference_metric[1], scores["metric"])
         trial.set_user_attr("constraint", [violation])
+        trial.set_constraint("budget", violation)  # feasible when <= 0: both samplers prefer such points
         say(f"  {budget.metric} {scores['metric']} ({'within' if violation <= 0 else 'outside'} budget), "
             f"latency x{scores.get('latency_ratio', '-')}, transfer {scores['transfer_bytes']:,} B")
         return _values(request.objective, scores)
@@ -139,14 +140,13 @@ def _study(project: Project, name: str, objective: str):
     from optuna.trial import TrialState
 
     storage = search_result.storage_url(project)
-    constraints = lambda t: t.user_attrs.get("constraint", [0.0])  # noqa: E731 - Optuna's callback
     probe = optuna.load_study(study_name=name, storage=storage) if _exists(storage, name) else None
     seed = len(probe.trials) if probe else 0  # a resumed search draws new points, not the first run's again
     if objective == "both":
-        sampler = optuna.samplers.NSGAIISampler(seed=seed, constraints_func=constraints, population_size=8)
+        sampler = optuna.samplers.NSGAIISampler(seed=seed, population_size=8)
         directions = ["minimize", "minimize"]
     else:
-        sampler = optuna.samplers.TPESampler(seed=seed, constraints_func=constraints, n_startup_trials=4)
+        sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=4)
         directions = ["minimize"]
     study = optuna.create_study(study_name=name, storage=storage, sampler=sampler, directions=directions,
                                 load_if_exists=True)
