@@ -8,12 +8,14 @@ from invoke import Collection, task
 from invoke.exceptions import Exit
 
 from edgebuild.flows import build as builder
-from edgebuild.cli import build_summary, number, targets_table, user_errors
+from edgebuild import cli
+from edgebuild.cli import build_summary, number, stdout_to_stderr, targets_table, user_errors
 from edgebuild.lab import emulate as emulator
 from edgebuild.flows import jobs
 from edgebuild.lab import inventory, provision as provisioner, results
 from edgebuild.lab import status as device_status, trust as device_trust
 from edgebuild.lab.agent_run import AgentOptions
+from edgebuild.progress import for_stderr, uploads
 from edgebuild.project import Project
 
 PROJECT = Project(Path(__file__).resolve().parent)
@@ -28,28 +30,36 @@ PROJECT = Project(Path(__file__).resolve().parent)
         "input-shape": "NAME:D1,D2,... fixes an input's shape; repeat for each input",
         "out": "write the bundle exactly here (default: build/<model>/<recipe>/<target>/)",
         "calibration": "int8 calibration samples: FILE.npz (one array per input) or 'random' (default: the model's data)",
+        "json": "print the result as one JSON object (progress and logs go to stderr)",
     },
 )
 @user_errors
-def build(c, model="digits-cnn", recipe="none", target="host", input_shape=None, out=None, calibration=None):
+def build(c, model="digits-cnn", recipe="none", target="host", input_shape=None, out=None, calibration=None,
+          json=False):
     """Compress, export, compile and bundle a model for a target."""
     request = builder.BuildRequest(model=model, recipe=recipe, target=target, input_shapes=tuple(input_shape or ()),
                                    out=Path(out) if out else None, calibration=calibration)
-    print(build_summary(builder.build(PROJECT, request)))
+    with stdout_to_stderr(json), for_stderr() as progress:
+        result = builder.build(PROJECT, request, say=_say(json), progress=progress)
+    print(jsonlib.dumps(cli.build_json(result)) if json else build_summary(result))
 
 
-@task
+@task(help={"json": "print the targets as one JSON object"})
 @user_errors
-def targets(c):
+def targets(c, json=False):
     """List the hardware targets in targets/."""
-    print(targets_table(builder.list_targets(PROJECT)))
+    found = builder.list_targets(PROJECT)
+    print(jsonlib.dumps(cli.targets_json(found)) if json else targets_table(found))
 
 
-@task
+@task(help={"json": "print the recipes as one JSON object"})
 @user_errors
-def recipes(c):
+def recipes(c, json=False):
     """List the compression recipes in recipes/."""
-    for recipe in builder.list_recipes(PROJECT):
+    found = builder.list_recipes(PROJECT)
+    if json:
+        print(jsonlib.dumps(cli.recipes_json(found)))
+    for recipe in [] if json else found:
         print(f"{recipe.name:<20} {recipe.description}")
 
 
@@ -59,7 +69,7 @@ def recipes(c):
     "threads": "threads for every engine (default: all cores)",
     "input-shape": "NAME:D1,D2,... as for build",
     "untuned": "also time TVM's stock pipeline (default on; --no-untuned skips it: MiniLM takes ~1.5 s a run)",
-    "json": "print the result as JSON",
+    "json": "print the result as one JSON object (progress and logs go to stderr)",
 })
 @user_errors
 def bench(c, model="digits-cnn", runs=50, threads=0, input_shape=None, untuned=True, json=False):
@@ -67,8 +77,9 @@ def bench(c, model="digits-cnn", runs=50, threads=0, input_shape=None, untuned=T
     from edgebuild.flows.bench import BENCH_MODELS, bench as run_bench, format_report
 
     models = BENCH_MODELS if model == "all" else tuple(m for m in model.split(",") if m)
-    report = run_bench(PROJECT, models=models, runs=runs, threads=threads or None,
-                       input_shapes=tuple(input_shape or ()), untuned=untuned)
+    with stdout_to_stderr(json), for_stderr() as progress:
+        report = run_bench(PROJECT, models=models, runs=runs, threads=threads or None,
+                           input_shapes=tuple(input_shape or ()), untuned=untuned, say=_say(json), progress=progress)
     print(jsonlib.dumps(report) if json else format_report(report))
 
 
@@ -80,22 +91,27 @@ def bench(c, model="digits-cnn", runs=50, threads=0, input_shape=None, untuned=T
     "trials": "stop after N measured candidates",
     "minutes": "stop after N minutes (checked between search rounds)",
     "input-shape": "NAME:D1,D2,... as for build",
+    "json": "print the result as one JSON object (progress and logs go to stderr)",
 })
 @user_errors
-def tune(c, model="digits-cnn", target="", device="", trials=0, minutes=0.0, input_shape=None):
+def tune(c, model="digits-cnn", target="", device="", trials=0, minutes=0.0, input_shape=None, json=False):
     """MetaSchedule tuning, measured here (host) or on a lab device; records go to compile/tuning/<target>/."""
     from edgebuild.flows.tune import tune as run_tune
 
-    result = run_tune(PROJECT, model=model, target=target, device=device, trials=trials, minutes=minutes,
-                      input_shapes=tuple(input_shape or ()))
-    print(f"{result.trials} trials over {result.tasks} kernels in {result.seconds / 60:.1f} min -> {result.records}")
+    with stdout_to_stderr(json), for_stderr() as progress:
+        result = run_tune(PROJECT, model=model, target=target, device=device, trials=trials, minutes=minutes,
+                          input_shapes=tuple(input_shape or ()), say=_say(json), progress=progress)
+    if json:
+        print(jsonlib.dumps(cli.tune_json(result)))
+    else:
+        print(f"{result.trials} trials over {result.tasks} kernels in {result.seconds / 60:.1f} min -> {result.records}")
 
 
 @task(help={
     "model": "digits-cnn (default), minilm, or the path of an .onnx file",
     "recipes": "comma-separated recipes (default: every recipe in recipes/)",
     "runs": "timed runs per artifact (median reported; default 20)",
-    "json": "print the result as JSON",
+    "json": "print the result as one JSON object (progress and logs go to stderr)",
     "calibration": "FILE.npz or random: samples for models without data of their own (resnet18, mobilenetv2)",
 })
 @user_errors
@@ -104,8 +120,45 @@ def bench_compress(c, model="digits-cnn", recipes="", runs=20, json=False, calib
     from edgebuild.flows.bench_compress import format_report, run
 
     names = [r for r in recipes.split(",") if r] or [r.name for r in builder.list_recipes(PROJECT)]
-    report = run(PROJECT, model, names, int(runs), calibration=calibration)
+    with stdout_to_stderr(json), for_stderr() as progress:
+        report = run(PROJECT, model, names, int(runs), say=_say(json), calibration=calibration, progress=progress)
     print(jsonlib.dumps(report) if json else format_report(report))
+
+
+@task(help={
+    "model": "only this model", "device": "only this device (bench rows: the host's name)",
+    "since": "only runs since an ISO date/time (UTC) or an age: 7d, 12h, 30m",
+    "kind": "only build, bench, bench-compress, profile or tune runs",
+    "format": "table (default), csv or json", "json": "same as --format=json",
+    "import-json": "first import results/history.jsonl and results/*/*.json again (idempotent)",
+})
+@user_errors
+def history(c, model="", device="", since="", kind="", format="table", json=False, import_json=False):
+    """List the runs in the results history (results/history.sqlite, or results/config.toml's server)."""
+    from edgebuild.flows import history as results_history
+
+    err = lambda s: print(s, file=sys.stderr)  # noqa: E731
+    if import_json:
+        err(results_history.import_json(PROJECT, say=err).summary())
+    runs = results_history.list_runs(PROJECT, model=model, device=device, since=since, kind=kind, say=err)
+    print(results_history.export(runs, "json" if json else format))
+
+
+@task(help={"model": "only this model", "since": "only runs since an ISO date/time (UTC) or an age: 7d, 12h",
+            "out": "write the page here (default: results/report.html)",
+            "baseline-runs": "N: earlier comparable runs pooled into a regression baseline (default 5)",
+            "mads": "k: flag a p50 worse than the baseline median by more than k MADs (default 3)",
+            "floor": "...and by more than this fraction of the median (default 0.05)",
+            "json": "print the page's path and size as one JSON object"})
+@user_errors
+def report(c, model="", since="", out=None, baseline_runs=5, mads=3.0, floor=0.05, json=False):
+    """One self-contained HTML page of the history: tables, plots, regressions (no network needed to view it)."""
+    from edgebuild.flows.report import Settings, write
+
+    page = write(PROJECT, Path(out) if out else None, model=model, since=since,
+                 settings=Settings(int(baseline_runs), float(mads), float(floor)), say=_say(True))
+    size = page.stat().st_size
+    print(jsonlib.dumps({"out": str(page), "bytes": size}) if json else f"wrote {page} ({size:,} bytes)")
 
 
 @task(help={
@@ -135,7 +188,8 @@ def search(c, model="digits-cnn", target="host", device="", max_accuracy_drop=No
         minutes=number("minutes", minutes, float, 0), max_accuracy_drop=number("max-accuracy-drop", max_accuracy_drop),
         min_cosine=number("min-cosine", min_cosine), name=name, pick=number("pick", pick, int, 0), force=force,
         runs=number("runs", runs, int, 5))
-    report = run_search(PROJECT, request, say=_say(json))
+    with stdout_to_stderr(json), for_stderr() as progress:
+        report = run_search(PROJECT, request, say=_say(json), progress=progress)
     print(jsonlib.dumps(report) if json else format_report(report))
 
 
@@ -157,12 +211,11 @@ def _say(as_json):
     return (lambda s: print(s, file=sys.stderr)) if as_json else print
 
 
-def _finish(outcomes, as_json, text):
-    """Print each device's outcome; exit 1 when any device failed."""
+def _finish(outcomes, as_json, text, to_json):
+    """Print each device's outcome (`to_json`: its JSON Lines object); exit 1 when any device failed."""
     for o in outcomes:
         if as_json:
-            plain = {"device": o.device, "ok": o.ok, "error": o.error, "deployed": o.deployed and vars(o.deployed)}
-            print(jsonlib.dumps(o.result or plain, default=str))
+            print(jsonlib.dumps(to_json(o), default=str))
         else:
             print(text(o) if o.result or (o.ok and o.deployed) else f"{o.device}: FAILED: {o.error}")
     failed = [o.device for o in outcomes if not o.ok]
@@ -174,8 +227,10 @@ def _finish(outcomes, as_json, text):
 @user_errors
 def deploy(c, device, model="digits-cnn", recipe="none", bundle=None, target=None, json=False):
     """Upload a bundle to devices: staged, sha256-verified on the device, switched atomically."""
-    outcomes = jobs.deploy_to(PROJECT, device, _artifact(model, recipe, bundle, target), say=_say(json))
-    _finish(outcomes, json, lambda o: o.deployed.summary())
+    with stdout_to_stderr(json), for_stderr() as progress:
+        outcomes = jobs.deploy_to(PROJECT, device, _artifact(model, recipe, bundle, target), say=_say(json),
+                                  progress=uploads(progress, "deploy"))
+    _finish(outcomes, json, lambda o: o.deployed.summary(), cli.deploy_json)
 
 
 @task(help={"device": DEVICE_HELP, **ARTIFACT_HELP, "runs": "minimum timed runs (default 50)",
@@ -186,8 +241,10 @@ def profile(c, device, model="digits-cnn", recipe="none", bundle=None, target=No
             min_seconds=1.0, warmup=5, timeout=300.0):
     """Build and deploy when needed, then time the model on the devices; results go to results/."""
     options = AgentOptions(runs=int(runs), min_seconds=float(min_seconds), warmup=int(warmup), timeout=float(timeout))
-    outcomes = jobs.profile_on(PROJECT, device, _artifact(model, recipe, bundle, target), options, say=_say(json))
-    _finish(outcomes, json, lambda o: results.summary(o.result) + f"\n  stored {o.stored}")
+    with stdout_to_stderr(json), for_stderr() as progress:
+        outcomes = jobs.profile_on(PROJECT, device, _artifact(model, recipe, bundle, target), options, say=_say(json),
+                                   progress=progress)
+    _finish(outcomes, json, lambda o: results.summary(o.result) + f"\n  stored {o.stored}", jobs.profile_json)
 
 
 # The lab.* namespace: `invoke lab.status`, `lab.provision`, `lab.emulate`, `lab.trust`.
@@ -205,15 +262,19 @@ def lab_task(*args, **kwargs):
 @lab_task(help={"device": DEVICE_HELP + " (default: all)", "json": "one JSON object per device"})
 def lab_status(c, device="all", json=False):
     """Reachability, arch, Python, TVM runtime version and free disk of each device."""
-    for st in device_status.status(PROJECT, device):
+    with stdout_to_stderr(json):
+        found = device_status.status(PROJECT, device)
+    for st in found:
         print(jsonlib.dumps(st.to_json()) if json else st.line())
 
 
-@lab_task(positional=["device"], help={"device": DEVICE_HELP})
-def lab_provision(c, device):
+@lab_task(positional=["device"], help={"device": DEVICE_HELP, "json": "one JSON object per device, one per line"})
+def lab_provision(c, device, json=False):
     """Ship the TVM runtime-only bundle to devices (idempotent: an unchanged runtime is not re-sent)."""
     for dev in inventory.load(PROJECT).select(device):
-        print(provisioner.provision(PROJECT, dev.name).summary())
+        with stdout_to_stderr(json), for_stderr() as progress:
+            done = provisioner.provision(PROJECT, dev.name, say=_say(json), progress=uploads(progress, dev.name))
+        print(jsonlib.dumps(vars(done)) if json else done.summary(), flush=True)
 
 
 @lab_task(help={"stop": "stop the emulated device instead"})

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
+import sys
 
 from invoke.exceptions import Exit
 
@@ -33,6 +36,24 @@ def number(flag: str, value, kind=float, low: float | None = None):
     if low is not None and out < low:
         raise UsageError(f"--{flag}={value}: must be >= {low}")
     return out
+
+
+@contextlib.contextmanager
+def stdout_to_stderr(enabled: bool = True):
+    """While the work runs, file descriptor 1 is stderr: a library's print or a C++ log line cannot
+    end up in the JSON a task prints on stdout afterwards."""
+    if not enabled:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def format_bytes(n: int) -> str:
@@ -67,3 +88,30 @@ def targets_table(targets) -> str:
         rows.append((t.name, t.arch, str(t.cores), f"{tvm} {cpu}".strip(), t.description))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + "  " + r[4] for r in rows)
+
+
+# The --json objects (README "Machine-readable output" documents each).
+def build_json(result) -> dict:
+    return {"bundle": str(result.bundle), "cached": result.cached, "manifest": result.manifest}
+
+
+def targets_json(targets) -> dict:
+    from .schema import dump
+
+    return {"targets": [{"name": t.name, **dump(t)} for t in targets]}
+
+
+def recipes_json(recipes) -> dict:
+    from .schema import dump
+
+    return {"recipes": [{"name": r.name, **dump(r)} for r in recipes]}
+
+
+def tune_json(result) -> dict:
+    return {"records": str(result.records), "tasks": result.tasks, "trials": result.trials,
+            "seconds": round(result.seconds, 1), "promoted": result.promoted, "kernels": result.kernels}
+
+
+def deploy_json(outcome) -> dict:
+    return {"device": outcome.device, "ok": outcome.ok, "error": outcome.error,
+            "deployed": vars(outcome.deployed) if outcome.deployed else None}

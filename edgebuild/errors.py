@@ -45,3 +45,7 @@ class DeviceError(EdgebuildError):
 
 class GateFailed(EdgebuildError):
     """A recipe's accuracy gate was exceeded by the compiled graph; the message holds the per-step table."""
+
+
+class HistoryError(EdgebuildError):
+    """The results history cannot be opened, read or written (corrupt, newer schema, server unreachable)."""

@@ -17,6 +17,10 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from .errors import ConfigError
 
+# Versions of the shared contracts whose version lives here (bump on any change; history migrations go in
+# edgebuild/history/migrations.py, one entry per version).
+HISTORY_SCHEMA_VERSION = 2
+
 
 def load_toml(path: Path) -> dict[str, Any]:
     """Parse a TOML file; syntax errors name the file, line and column."""

@@ -10,10 +10,11 @@ lab device's, which the lab package supplies).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import pipeline, promote
+from ..progress import SILENT, Progress
 
 # Each search round measures about this many candidates per kernel before checking the clock.
 TRIALS_PER_TASK_ROUND = 8
@@ -24,6 +25,7 @@ class SearchResult:
     tasks: int
     trials: int
     seconds: float
+    kernels: list[dict] = field(default_factory=list)  # name, rule_us, search_us, promoted (for the history)
 
 
 def tasks_of(fused, tvm_target):
@@ -38,7 +40,7 @@ def per_task_batch(tasks: list, trials: int, minutes: float) -> int:
 
 
 def search(fused, tvm_target, tasks: list, builder, runner, search_dir: Path, records_dir: Path, trials: int,
-           minutes: float, logs: Path, say=print) -> SearchResult:
+           minutes: float, logs: Path, say=print, progress: Progress = SILENT) -> SearchResult:
     from tvm.s_tir import meta_schedule as ms
 
     # Round-robin, because it commits each batch to the database as soon as it is measured; the
@@ -50,23 +52,30 @@ def search(fused, tvm_target, tasks: list, builder, runner, search_dir: Path, re
     kernels = promote.rule_times(tasks, tvm_target, builder, runner)
     say(f"  measured the schedule rules' kernels ({sum(k.rule_s is not None for k in kernels)} of {len(tasks)})")
     database, committed = pipeline.database(search_dir), pipeline.database(records_dir)
-    while True:
-        budget = min(per_round, trials - done) if trials else per_round
-        try:
-            ms.relax_integration.tune_relax(
-                mod=fused, params={}, target=tvm_target, work_dir=str(logs), database=database,
-                max_trials_global=budget, max_trials_per_task=per_task, num_trials_per_iter=per_task,
-                seed=done, builder=builder, runner=runner, task_scheduler="round-robin",
-            )
-        except Exception:
-            # A runner's fatal error (a device that stayed down) surfaces here wrapped by MetaSchedule's C++ loop.
-            if getattr(runner, "fatal", None) is not None:
-                raise runner.fatal from None
-            raise
-        done += budget
-        promoted = promote.promote(tasks, kernels, database, committed)
-        elapsed = time.monotonic() - start
-        say(f"  {done} trials, {elapsed / 60:.1f} min, {promoted} new records beat the rules")
-        if (trials and done >= trials) or (minutes and elapsed >= minutes * 60):
-            say(promote.summary(kernels))
-            return SearchResult(len(tasks), done, elapsed)
+    # A round's trials when the budget is trials, else the seconds spent (checked between rounds).
+    with progress.task(f"tuning {len(tasks)} kernels", total=trials or round(minutes * 60),
+                       unit="trials" if trials else "s") as shown:
+        while True:
+            budget = min(per_round, trials - done) if trials else per_round
+            try:
+                ms.relax_integration.tune_relax(
+                    mod=fused, params={}, target=tvm_target, work_dir=str(logs), database=database,
+                    max_trials_global=budget, max_trials_per_task=per_task, num_trials_per_iter=per_task,
+                    seed=done, builder=builder, runner=runner, task_scheduler="round-robin",
+                )
+            except Exception:
+                # A runner's fatal error (a device that stayed down) surfaces here wrapped by MetaSchedule's C++ loop.
+                if getattr(runner, "fatal", None) is not None:
+                    raise runner.fatal from None
+                raise
+            done += budget
+            promoted = promote.promote(tasks, kernels, database, committed)
+            elapsed = time.monotonic() - start
+            say(f"  {done} trials, {elapsed / 60:.1f} min, {promoted} new records beat the rules")
+            shown.set(done if trials else round(elapsed))
+            if (trials and done >= trials) or (minutes and elapsed >= minutes * 60):
+                say(promote.summary(kernels))
+                return SearchResult(len(tasks), done, elapsed, [
+                    {"name": k.name, "promoted": bool(k.promoted),
+                     "rule_us": None if k.rule_s is None else round(k.rule_s * 1e6, 3),
+                     "search_us": None if k.best_s is None else round(k.best_s * 1e6, 3)} for k in kernels])

@@ -13,6 +13,8 @@ from typing import Any, Callable, Literal
 
 import numpy as np
 
+from ..progress import SILENT, Progress
+
 Stage = Literal["torch", "onnx"]
 
 
@@ -39,6 +41,7 @@ class Context:
     seed: int = 0
     calibration_source: str | None = None  # --calibration: a .npz path, "random", or None (model's data)
     notes: dict[str, Any] = field(default_factory=dict)
+    progress: Progress = SILENT  # long steps (calibration, fine-tuning) report here
 
     def calibration(self, count: int) -> list[dict[str, np.ndarray]]:
         """Up to `count` input samples of the build's static shapes; their source goes into notes."""

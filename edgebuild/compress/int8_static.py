@@ -49,20 +49,24 @@ def apply(proto, config: Int8Static, ctx: Context):
     from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     samples = ctx.calibration(config.calibration_samples)
+    shown = ctx.progress.task("int8 calibration", total=len(samples), unit="samples")
 
     class Reader(CalibrationDataReader):
         def __init__(self):
             self.items = iter(samples)
 
         def get_next(self):
-            return next(self.items, None)
+            item = next(self.items, None)
+            if item is not None:
+                shown.advance()
+            return item
 
     method = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
               "percentile": CalibrationMethod.Percentile}[config.method]
     exclude = excluded_nodes(proto, config)
     if config.exclude:
         ctx.notes["int8_excluded_nodes"] = len(exclude)
-    with quantizer_io(proto) as (src, dst), ort_quiet():
+    with quantizer_io(proto) as (src, dst), ort_quiet(), shown:
         quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QOperator,
                         per_channel=config.per_channel, activation_type=QuantType.QInt8,
                         weight_type=QuantType.QInt8, op_types_to_quantize=list(config.operators),

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import ConfigError
+from ..progress import SILENT, Progress
 from .base import Context
 from .gate import check
 from .measure import graph_numbers, metric_of, onnx_predict, torch_numbers, torch_predict
@@ -21,9 +22,9 @@ from .recipe import Recipe, technique_of
 
 class Pipeline:
     def __init__(self, recipe: Recipe, model, specs, say: Callable[[str], None] = print,
-                 calibration: str | None = None):
+                 calibration: str | None = None, progress: Progress = SILENT):
         self.recipe, self.model, self.specs, self.say = recipe, model, specs, say
-        self.calibration = calibration
+        self.calibration, self.progress = calibration, progress
         self._reference = None  # (samples, fp32 outputs) for models without a quality metric
         self.steps = [(technique_of(c), c) for c in recipe.configs]
         self.rows: list[dict[str, Any]] = []
@@ -46,7 +47,7 @@ class Pipeline:
         return min(found) if found else None
 
     def _context(self) -> Context:
-        return Context(self.model, self.specs, self.say, calibration_source=self.calibration)
+        return Context(self.model, self.specs, self.say, calibration_source=self.calibration, progress=self.progress)
 
     def _metric(self, predict) -> tuple[str | None, float | None]:
         name, value = metric_of(self.model.metrics(predict, self.specs))

@@ -19,8 +19,11 @@ from pathlib import Path
 from typing import Callable
 
 from .. import bundle
+from . import history as results_history
 from .build import BuildRequest, build
+from ..history import from_bench, here, utc
 from ..errors import EdgebuildError
+from ..progress import SILENT, Progress, Task
 from ..project import Project
 
 
@@ -44,12 +47,12 @@ class Engine:
 
 
 def bench(project: Project, models: tuple[str, ...] = ("digits-cnn",), runs: int = 50, threads: int | None = None,
-          input_shapes: tuple[str, ...] = (), untuned: bool = True, say=print) -> dict:
+          input_shapes: tuple[str, ...] = (), untuned: bool = True, say=print, progress: Progress = SILENT) -> dict:
     """Benchmark each model; writes results/bench/<time>.json and .svg. Returns the report."""
     threads = threads or os.cpu_count() or 1
-    reports = [_bench_model(project, m, runs, threads, input_shapes, untuned, say) for m in models]
+    reports = [_bench_model(project, m, runs, threads, input_shapes, untuned, say, progress) for m in models]
     report = {
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "threads": threads, "runs": runs, "block": BLOCK,
+        "time": utc(), "threads": threads, "runs": runs, "block": BLOCK,
         "onnxruntime_options": {"graph_optimization_level": "ORT_ENABLE_ALL", "intra_op_num_threads": threads,
                                 "inter_op_num_threads": 1, "providers": ["CPUExecutionProvider"]},
         "models": reports,
@@ -59,12 +62,14 @@ def bench(project: Project, models: tuple[str, ...] = ("digits-cnn",), runs: int
     stem = out / time.strftime("%Y%m%d-%H%M%S")
     stem.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
     stem.with_suffix(".svg").write_text(plot(report))
+    results_history.record(project, from_bench(report, here()), say)
     report["files"] = [str(stem.with_suffix(".json")), str(stem.with_suffix(".svg"))]
     return report
 
 
-def _bench_model(project, model, runs, threads, input_shapes, untuned, say) -> dict:
-    result = build(project, BuildRequest(model=model, target="host", input_shapes=input_shapes), say=say)
+def _bench_model(project, model, runs, threads, input_shapes, untuned, say, progress) -> dict:
+    result = build(project, BuildRequest(model=model, target="host", input_shapes=input_shapes), say=say,
+                   progress=progress)
     folder, manifest = result.bundle, result.manifest
     with tempfile.TemporaryDirectory(prefix="edgebuild-bench-") as scratch:
         specs = [("onnxruntime", str(folder / bundle.ONNX)), ("tvm", str(folder / bundle.SO))]
@@ -74,7 +79,8 @@ def _bench_model(project, model, runs, threads, input_shapes, untuned, say) -> d
             specs.append(("pytorch", model))
         engines = [Worker(name, arg, folder, threads, project) for name, arg in specs]
         try:
-            _measure(engines, runs)
+            with progress.task(f"bench {model}", total=runs * len(engines), unit="runs") as shown:
+                _measure(engines, runs, shown)
         finally:
             for engine in engines:
                 engine.close()
@@ -82,6 +88,7 @@ def _bench_model(project, model, runs, threads, input_shapes, untuned, say) -> d
     ort_memory = engines[0].memory["peak_rss_bytes"] - engines[0].memory["baseline_rss_bytes"]
     return {
         "model": manifest["model"]["name"], "bundle_sha256": bundle.manifest_sha256(folder),
+        "toolchain": f"apache-tvm {manifest['toolchain'].get('apache-tvm')}",
         "engines": {
             e.name: {
                 "median_ms": round(statistics.median(e.times_ms), 4), "min_ms": round(min(e.times_ms), 4),
@@ -98,12 +105,13 @@ def _bench_model(project, model, runs, threads, input_shapes, untuned, say) -> d
 
 
 def time_bundles(project: Project, folders: list[Path], runs: int, threads: int | None = None,
-                 repeat: int = 1) -> list[list[float]]:
+                 repeat: int = 1, progress: Progress = SILENT) -> list[list[float]]:
     """Milliseconds per run of each host bundle's model.so: one process each, alternating in blocks."""
     threads = threads or os.cpu_count() or 1
     engines = [Worker("tvm", str(f / bundle.SO), f, threads, project) for f in folders]
     try:
-        _measure(engines, runs, repeat)
+        with progress.task("timing side by side", total=runs * len(engines), unit="runs") as shown:
+            _measure(engines, runs, shown, repeat)
     finally:
         for engine in engines:
             engine.close()
@@ -139,10 +147,11 @@ class Worker:
             self.memory = json.loads(line)
 
 
-def _measure(engines: list[Worker], runs: int, repeat: int = 1) -> None:
+def _measure(engines: list[Worker], runs: int, shown: Task, repeat: int = 1) -> None:
     for block in range(0, runs, BLOCK):
         for engine in engines:
             engine.block(min(BLOCK, runs - block), repeat)
+            shown.advance(min(BLOCK, runs - block))
             time.sleep(GAP_S)  # lets the finished engine's threads stop spinning
 
 

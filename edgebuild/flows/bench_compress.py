@@ -15,16 +15,21 @@ from pathlib import Path
 from .. import bundle
 from ..compile.runner import HostModel
 from ..errors import EdgebuildError
+from ..progress import SILENT, Progress
+from . import history as results_history
 from .build import BuildRequest, build
+from ..history import from_bench_compress, here, utc
 
 WARMUP = 2
 
 
-def run(project, model: str, recipes: list[str], runs: int, say=print, calibration: str | None = None) -> dict:
+def run(project, model: str, recipes: list[str], runs: int, say=print, calibration: str | None = None,
+        progress: Progress = SILENT) -> dict:
     rows, loaded = [], []
     for name in ["none", *[r for r in recipes if r != "none"]]:
         try:
-            result = build(project, BuildRequest(model=model, recipe=name, target="host", calibration=calibration), say=lambda s: None)
+            result = build(project, BuildRequest(model=model, recipe=name, target="host", calibration=calibration),
+                           say=lambda s: None, progress=progress)  # its stages show as progress, not as lines
         except EdgebuildError as exc:
             rows.append({"recipe": name, "error": str(exc).splitlines()[0]})
             say(f"{name}: failed: {str(exc).splitlines()[0]}")
@@ -41,11 +46,13 @@ def run(project, model: str, recipes: list[str], runs: int, say=print, calibrati
     for _ in range(WARMUP):
         for _, runner, inputs in loaded:
             runner(inputs)
-    for _ in range(runs):
-        for i, runner, inputs in loaded:
-            start = time.perf_counter()
-            runner(inputs)
-            rows[i]["times"].append((time.perf_counter() - start) * 1000)
+    with progress.task(f"bench-compress {model}: timing", total=runs * len(loaded), unit="runs") as shown:
+        for _ in range(runs):
+            for i, runner, inputs in loaded:
+                start = time.perf_counter()
+                runner(inputs)
+                rows[i]["times"].append((time.perf_counter() - start) * 1000)
+            shown.advance(len(loaded))
     base = rows[0] if "error" not in rows[0] else None
     for row in rows:
         if "times" in row:
@@ -53,10 +60,11 @@ def run(project, model: str, recipes: list[str], runs: int, say=print, calibrati
         if base and "error" not in row:
             for key in ("so_bytes", "weight_bytes", "transfer_bytes", "macs", "latency_ms"):
                 row[f"{key}_ratio"] = round(base[key] / row[key], 2) if row[key] else None
-    report = {"model": model, "runs": runs, "rows": rows, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    report = {"model": model, "runs": runs, "rows": rows, "time": utc()}
     out = project.root / "results" / "bench" / f"compress-{model.replace('/', '_')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
+    results_history.record(project, from_bench_compress(report, here()), say)
     report["file"] = str(out)
     return report
 

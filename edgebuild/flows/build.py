@@ -21,8 +21,10 @@ from ..compile import relax, sparse, toolchain
 from ..compile.runner import HostModel
 from ..graph_stats import stats
 from ..models import shapes
+from ..progress import SILENT, Progress
 from ..project import Project
-from . import cache
+from . import cache, history as results_history
+from ..history import from_build, here, utc
 
 Say = Callable[[str], None]
 PARITY_RTOL = 1e-3
@@ -47,26 +49,28 @@ class BuildResult:
 
 
 class _Stages:
-    """Times each stage and reports it as it finishes."""
+    """Times each stage, shows it while it runs and reports it as it finishes."""
 
-    def __init__(self, say: Say):
-        self.say, self.timings = say, {}
+    def __init__(self, say: Say, progress: Progress, label: str):
+        self.say, self.timings, self.progress, self.label = say, {}, progress, label
 
     @contextmanager
     def __call__(self, name: str):
         start = time.perf_counter()
-        yield
+        with self.progress.task(f"{self.label}: {name}"):
+            yield
         self.timings[name] = round(time.perf_counter() - start, 3)
         self.say(f"  {name:<10} {self.timings[name]:7.2f} s")
 
 
-def build(project: Project, request: BuildRequest, say: Say = print,
+def build(project: Project, request: BuildRequest, say: Say = print, progress: Progress = SILENT,
           check_steps: Callable[[list[dict[str, Any]]], None] | None = None) -> BuildResult:
     """Build one bundle. `check_steps` sees the compression table's rows after the PyTorch steps (their
     metric measured in PyTorch) and may raise to stop before the slow export and compile (a search's
     cheap proxy)."""
     target = targets.load(project, request.target)
     model = models.resolve(request.model, project)
+    model.progress = progress  # training a built-in model on first use
     recipe, recipe_file = compress.resolve(project, request.recipe)
     recipe = recipe.for_model(model.name).for_target(target.name)
     specs = shapes.resolve(model.name, model.inputs(), shapes.parse(request.input_shapes))
@@ -87,9 +91,10 @@ def build(project: Project, request: BuildRequest, say: Say = print,
 
     bundle.check_replaceable(out)
     tools = toolchain.require(target)  # fail before any slow work when a tool is missing
-    pipeline = compress.Pipeline(recipe, model, specs, say, request.calibration)  # rejects recipes that do not fit the model
+    pipeline = compress.Pipeline(recipe, model, specs, say, request.calibration, progress)  # rejects recipes that do not fit the model
     say(f"building {model.name} x {recipe.name} x {target.name} -> {out}")
-    stage = _Stages(say)
+    started = utc()
+    stage = _Stages(say, progress, f"build {model.name} x {recipe.name} x {target.name}")
     with bundle.staged(out) as tmp, tempfile.TemporaryDirectory(prefix="edgebuild-host-") as scratch:
         with stage("load"):
             loaded = model.load()
@@ -146,6 +151,7 @@ def build(project: Project, request: BuildRequest, say: Say = print,
             "timings_s": stage.timings,
         })
     manifest = bundle.read_manifest(out)
+    results_history.record(project, [from_build(manifest, bundle.manifest_sha256(out), started, here())], say)
     return BuildResult(out, manifest, cached=False, timings=stage.timings)
 
 

@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from . import build as builder
+from . import build as builder, history as results_history
+from ..history import from_profile, here
 from ..errors import DeviceError, EdgebuildError
+from ..progress import SILENT, Progress, uploads
 from ..project import Project
 from ..lab import inventory, remote, results
 from ..lab.agent_run import AgentOptions, run_agent
-from ..lab.deploy import Deployed, LocalBundle, Progress, deploy
+from ..lab.deploy import Deployed, LocalBundle, Progress as Uploads, deploy
 from ..lab.inventory import Device
 from ..lab.transport import LINK_ERRORS, Timeouts, connect, link_lost
 
@@ -43,7 +45,8 @@ class Outcome:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def bundles_for(project: Project, devices: list[Device], artifact: Artifact, say=print) -> dict[str, LocalBundle]:
+def bundles_for(project: Project, devices: list[Device], artifact: Artifact, say=print,
+                progress: Progress = SILENT) -> dict[str, LocalBundle]:
     """device name -> local bundle; builds (cached) once per target when no bundle folder is given."""
     if artifact.bundle is not None:
         local = LocalBundle.open(artifact.bundle)
@@ -51,12 +54,12 @@ def bundles_for(project: Project, devices: list[Device], artifact: Artifact, say
     built = {}
     for target in sorted({artifact.target or d.target for d in devices}):
         request = builder.BuildRequest(model=artifact.model, recipe=artifact.recipe, target=target)
-        built[target] = LocalBundle.open(builder.build(project, request, say=say).bundle)
+        built[target] = LocalBundle.open(builder.build(project, request, say=say, progress=progress).bundle)
     return {d.name: built[artifact.target or d.target] for d in devices}
 
 
 def deploy_to(project: Project, selector: str, artifact: Artifact, say=print, timeouts: Timeouts = Timeouts(),
-              progress: Progress | None = None) -> list[Outcome]:
+              progress: Uploads | None = None) -> list[Outcome]:
     inv = inventory.load(project)
     devices = inv.select(selector)
     local = bundles_for(project, devices, artifact, say)
@@ -72,10 +75,11 @@ def deploy_to(project: Project, selector: str, artifact: Artifact, say=print, ti
 
 
 def profile_on(project: Project, selector: str, artifact: Artifact, options: AgentOptions = AgentOptions(),
-               say=print, timeouts: Timeouts = Timeouts(), agent_script: str | None = None) -> list[Outcome]:
+               say=print, timeouts: Timeouts = Timeouts(), agent_script: str | None = None,
+               progress: Progress = SILENT) -> list[Outcome]:
     inv = inventory.load(project)
     devices = inv.select(selector)
-    local = bundles_for(project, devices, artifact, say)
+    local = bundles_for(project, devices, artifact, say, progress)
 
     def one(device: Device) -> Outcome:
         bundle = local[device.name]
@@ -85,15 +89,31 @@ def profile_on(project: Project, selector: str, artifact: Artifact, options: Age
                 raise DeviceError(f"{device.name}: no TVM runtime on the device (nothing under "
                                   f"{probe.work_dir}/runtime); run `invoke lab.provision {device.name}` first")
             with remote.locked(conn, probe.work_dir, "deploy or profile"):
-                done = deploy(conn, probe, bundle)
+                done = deploy(conn, probe, bundle, uploads(progress, device.name))
                 began = time.monotonic()
-                agent = run_agent(conn, done.path, probe.runtime_site, options, agent_script)
+                with progress.task(f"{device.name}: profiling {bundle.name} ({options.runs}+ runs)"):
+                    agent = run_agent(conn, done.path, probe.runtime_site, options, agent_script)
         result = _result(device, bundle, probe, agent, time.monotonic() - began)
         stored = results.store(project, result)
+        results_history.record(project, [from_profile(result, here())], say)
         return Outcome(device.name, bool(agent.get("ok")), deployed=done, result=result, stored=stored,
                        error=agent.get("error"))
 
     return _parallel(devices, one)
+
+
+# The keys of a profile result (DESIGN.md contract), in order; `profile --json` prints them for every device.
+RESULT_KEYS = ("device", "target", "model", "recipe", "bundle_sha256", "emulated", "emulator", "ok", "error", "machine",
+               "cpu_model", "python", "runtime", "latency_ms", "load_ms", "import_ms", "peak_rss_bytes",
+               "parity_max_abs_diff", "parity_tolerance", "clocks", "agent_seconds", "time")
+
+
+def profile_json(outcome: Outcome) -> dict:
+    """A device's profile result; one that failed before it was timed gets the same keys, null but for
+    device, ok and error (one schema for every line of `profile --json`)."""
+    if outcome.result is not None:
+        return outcome.result
+    return {**dict.fromkeys(RESULT_KEYS), "device": outcome.device, "ok": False, "error": outcome.error}
 
 
 def _result(device: Device, bundle: LocalBundle, probe: remote.Probe, agent: dict, seconds: float) -> dict:

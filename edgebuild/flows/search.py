@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from .. import models, targets
+from .. import bundle, history, models, targets
 from ..compress import space as spaces
 from ..errors import EdgebuildError, UsageError
+from ..progress import SILENT, Progress
 from ..project import Project
-from . import search_measure, search_result
+from . import history as results_history, search_measure, search_result
 from .build import BuildRequest, build
 
 OBJECTIVES = ("latency", "size", "both")
@@ -62,9 +63,11 @@ class Budget:
         return {"max-accuracy-drop": self.limit} if self.metric == "accuracy" else {"min-cosine-to-fp32": self.limit}
 
 
-def search(project: Project, request: SearchRequest, say: Callable[[str], None] = print) -> dict[str, Any]:
+def search(project: Project, request: SearchRequest, say: Callable[[str], None] = print,
+           progress: Progress = SILENT) -> dict[str, Any]:
     import optuna
 
+    started = time.monotonic()
     _check(request)
     target = targets.load(project, request.target)
     model = models.resolve(request.model, project)
@@ -75,7 +78,7 @@ def search(project: Project, request: SearchRequest, say: Callable[[str], None] 
     folder = project.cache_dir / "search" / study_name
     folder.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = _study(project, study_name, request.objective)
+    study = _study(search_result.storage_url(project, say), study_name, request.objective)
     done = [t for t in study.trials if t.state.is_finished()]
     remaining = max(0, request.trials - len(done)) if request.trials else None
     say(f"search {study_name}: {len(done)} trials done so far; objective {request.objective}, "
@@ -88,19 +91,36 @@ def search(project: Project, request: SearchRequest, say: Callable[[str], None] 
         say(f"trial {trial.number}: {_describe(steps)}")
         out = folder / "bundles" / recipe.stem
         result = build(project, BuildRequest(model=request.model, recipe=str(recipe), target=request.target, out=out),
-                       say=lambda s: None, check_steps=lambda rows: _proxy(rows, budget, measure, trial))
+                       say=lambda s: None, progress=progress, check_steps=lambda rows: _proxy(rows, budget, trial))
         scores = measure.trial(result, trial)
         violation = budget.violation(measure.reference_metric[1], scores["metric"])
         trial.set_user_attr("constraint", [violation])
         trial.set_constraint("budget", violation)  # feasible when <= 0: both samplers prefer such points
+        record(project, {**scores, "split": "search", "study": study_name, "trial": trial.number, "steps": steps,
+                         "recipe": recipe.stem, "bundle_sha256": bundle.manifest_sha256(result.bundle),
+                         "metric_name": budget.metric, "constraint": violation}, request, measure, say)
+        shown.advance()
         say(f"  {budget.metric} {scores['metric']} ({'within' if violation <= 0 else 'outside'} budget), "
             f"latency x{scores.get('latency_ratio', '-')}, transfer {scores['transfer_bytes']:,} B")
         return _values(request.objective, scores)
 
     if remaining != 0:
-        study.optimize(objective, n_trials=remaining, timeout=request.minutes * 60 or None,
-                       catch=(EdgebuildError,), gc_after_trial=True)
-    return search_result.finish(project, request, study, budget, measure, model.name, say)
+        with progress.task(f"search {study_name}", total=remaining, unit="trials") as shown:
+            study.optimize(objective, n_trials=remaining, timeout=request.minutes * 60 or None,
+                           catch=(EdgebuildError,), gc_after_trial=True)
+    report = search_result.finish(project, request, study, budget, measure, model.name, say)
+    report["seconds"] = round(time.monotonic() - started, 1)
+    for point in report["front"]:
+        record(project, {**point, **point["holdout"], "split": "holdout", "study": study_name,
+                         "recipe": Path(point["bundle"]).name, "metric_name": budget.metric}, request, measure, say)
+    return report
+
+
+def record(project: Project, point: dict[str, Any], request: SearchRequest, measure, say) -> None:
+    """One search row in the results history (a trial on the search split, or a held-out re-measure)."""
+    row = {**point, "time": history.utc(), "model": request.model, "target": request.target,
+           "device": request.device or None, "emulated": measure.emulated}
+    results_history.record(project, [history.from_search(row, history.here())], say)
 
 
 def _check(request: SearchRequest) -> None:
@@ -135,11 +155,10 @@ def _study_name(request: SearchRequest, model: str) -> str:
     return f"{model}-{where}-{request.objective}-{'drop' if request.max_accuracy_drop is not None else 'cos'}{limit:g}"
 
 
-def _study(project: Project, name: str, objective: str):
+def _study(storage: str, name: str, objective: str):
     import optuna
     from optuna.trial import TrialState
 
-    storage = search_result.storage_url(project)
     probe = optuna.load_study(study_name=name, storage=storage) if _exists(storage, name) else None
     seed = len(probe.trials) if probe else 0  # a resumed search draws new points, not the first run's again
     if objective == "both":
@@ -162,7 +181,7 @@ def _exists(storage: str, name: str) -> bool:
     return any(s.study_name == name for s in optuna.get_all_study_summaries(storage))
 
 
-def _proxy(rows: list[dict[str, Any]], budget: Budget, measure, trial) -> None:
+def _proxy(rows: list[dict[str, Any]], budget: Budget, trial) -> None:
     """Prune before compiling when the PyTorch-side metric is far outside the budget."""
     import optuna
 

@@ -14,18 +14,20 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .. import history
 from ..errors import UsageError
 from ..project import Project
+from . import history as results_history
 
 MARGIN = 0.05  # a point is "better" than the uncompressed build only by at least 5%
 HOLDOUT_RUNS = 100
 
 
-def storage_url(project: Project) -> str:
-    """Optuna's study storage: SQLite under results/, beside the history."""
-    folder = project.root / "results"
-    folder.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{folder / 'search.sqlite'}"
+def storage_url(project: Project, say) -> str:
+    """Optuna's study storage: the results history's own database (one source of truth)."""
+    with results_history.open_history(project, say):  # the history's tables first: it refuses foreign databases
+        pass
+    return history.sqlalchemy_url(results_history.results_dir(project))
 
 
 def front(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[str, Any]]:

@@ -16,17 +16,20 @@ to the git-ignored build/tuning-emulated/<target>/, which builds do not apply.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import export, models, targets
 from ..compile import cross_builder, pipeline, relax, search
 from ..errors import UsageError
+from ..progress import SILENT, Progress
+from ..history import from_tune, here, utc
 from ..lab import inventory
 from ..lab.inventory import Device
 from ..models import shapes
 from ..project import Project
 from ..targets import Target
+from . import history as results_history
 EMULATED_DIR = "tuning-emulated"
 SEARCH_DIR = "tune-search"
 
@@ -37,6 +40,11 @@ class TuneResult:
     tasks: int
     trials: int
     seconds: float
+    kernels: list[dict] = field(default_factory=list)  # name, rule_us, search_us, promoted
+
+    @property
+    def promoted(self) -> int:
+        return sum(k["promoted"] for k in self.kernels)
 
 
 @dataclass(frozen=True)
@@ -78,7 +86,7 @@ def place(project: Project, target: str = "", device: str = "") -> Placement:
 
 
 def tune(project: Project, model: str, target: str = "", trials: int = 0, minutes: float = 0.0,
-         input_shapes: tuple[str, ...] = (), device: str = "", say=print) -> TuneResult:
+         input_shapes: tuple[str, ...] = (), device: str = "", say=print, progress: Progress = SILENT) -> TuneResult:
     if (trials > 0) == (minutes > 0):
         raise UsageError("give exactly one budget: --trials=N or --minutes=N")
     where = place(project, target, device)
@@ -100,11 +108,17 @@ def tune(project: Project, model: str, target: str = "", trials: int = 0, minute
             f"search -> {where.search_dir(project)}, records that beat the schedule rules -> {where.records}")
         try:
             found = search.search(fused, tvm_target, tasks, builder, runner, where.search_dir(project), where.records,
-                                  trials, minutes, logs, say)
+                                  trials, minutes, logs, say, progress)
         finally:
             if hasattr(runner, "close"):
                 runner.close()
-        return TuneResult(where.records, found.tasks, found.trials, found.seconds)
+        result = TuneResult(where.records, found.tasks, found.trials, found.seconds, found.kernels)
+        results_history.record(project, [from_tune({
+            "time": utc(), "model": chosen.name, "target": where.target.name,
+            "device": where.device.name if where.device else None, "emulated": where.emulated,
+            "records": str(where.records), "tasks": found.tasks, "trials": found.trials,
+            "seconds": round(found.seconds, 1), "promoted": result.promoted, "kernels": found.kernels}, here())], say)
+        return result
 
 
 def _measurers(project: Project, where: Placement, batch: int, say):

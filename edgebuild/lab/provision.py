@@ -10,6 +10,7 @@ import posixpath
 import shlex
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 from .. import targets
 from ..errors import DeviceError
@@ -33,7 +34,9 @@ class Provisioned:
                 f"{what} in {self.seconds:.1f} s")
 
 
-def provision(project: Project, device_name: str, say=print, timeouts: Timeouts = Timeouts()) -> Provisioned:
+def provision(project: Project, device_name: str, say=print, timeouts: Timeouts = Timeouts(),
+              progress: Callable[[str, int, int], None] | None = None) -> Provisioned:
+    """Ship the runtime when the device lacks it; `progress(path, bytes done, total)` follows the upload."""
     inv = inventory.load(project)
     device = inv.get(device_name)
     began = time.monotonic()
@@ -50,20 +53,22 @@ def provision(project: Project, device_name: str, say=print, timeouts: Timeouts 
                               f"needs {need:,}. Free space or set the device's work-dir elsewhere")
         try:
             with remote.locked(conn, probe.work_dir, "provision"):
-                sent = upload_runtime(conn, probe.work_dir, bundle, say)
+                sent = upload_runtime(conn, probe.work_dir, bundle, say, progress)
         except LINK_ERRORS as exc:
             raise link_lost(device, exc) from None
     return Provisioned(device.name, bundle.id, sent, time.monotonic() - began, probe.machine, probe.python_version)
 
 
-def upload_runtime(conn: Connection, work: str, bundle: runtime.RuntimeBundle, say) -> int:
+def upload_runtime(conn: Connection, work: str, bundle: runtime.RuntimeBundle, say,
+                   progress: Callable[[str, int, int], None] | None = None) -> int:
     folder = posixpath.join(work, "runtime")
     conn.run(f"mkdir -p {shlex.quote(folder)}", timeout=30)
     remote_archive = posixpath.join(folder, f".upload-{bundle.id}.tar.gz")
     size = bundle.archive.stat().st_size
     say(f"{conn.device.name}: uploading the runtime ({size:,} bytes) to {folder}")
     with open(bundle.archive, "rb") as f:
-        conn.sftp.putfo(f, remote_archive, file_size=size, confirm=True)
+        callback = (lambda done, total: progress(remote_archive, done, total)) if progress else None
+        conn.sftp.putfo(f, remote_archive, file_size=size, callback=callback, confirm=True)
     say(f"{conn.device.name}: verifying sha256 and unpacking on the device")
     remote.commit(conn, ["runtime", work, bundle.id], timeout=900)
     return size

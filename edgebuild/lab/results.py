@@ -1,13 +1,12 @@
 """Profile results: one JSON object per run (DESIGN.md contract), stored under results/.
 
-results/DEVICE/TIME--MODEL--RECIPE--SHA12.json holds each result; results/history.jsonl gets one
-line per result, so reports can list every run. Emulated results say so (`"emulated": true`).
+results/DEVICE/TIME--MODEL--RECIPE--SHA12.json holds each result as raw JSON; the flows also record it in
+the results history (edgebuild/history), which reports read. Emulated results say so (`"emulated": true`).
 """
 
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -30,10 +29,6 @@ def store(project: Project, result: dict) -> Path:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)
-    with open(results_dir(project) / "history.jsonl", "a", encoding="utf-8") as f:
-        f.write(json.dumps(result, separators=(",", ":")) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
     return path
 
 

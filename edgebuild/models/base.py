@@ -10,6 +10,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..progress import SILENT, Progress
+
 # Runs the compiled graph: named inputs -> outputs in graph order.
 Predict = Callable[[dict[str, np.ndarray]], list[np.ndarray]]
 
@@ -45,6 +47,7 @@ class Model(ABC):
     name: str  # used in build paths and the manifest
     kind: str  # "torch" or "onnx"
     output_names: list[str] | None = None  # names given to exported outputs (ONNX files keep theirs)
+    progress: Progress = SILENT  # where making the model (e.g. training it) shows progress; set by the caller
 
     @abstractmethod
     def describe(self) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..progress import SILENT, Progress
 from .base import Predict, TensorSpec, Training, batches, split_indices
 from .zoo import CachedTorchModel
 
@@ -55,7 +56,7 @@ def _shift(x, generator):
     return torch.roll(x, shifts=(dy, dx), dims=(2, 3))
 
 
-def train() -> dict[str, np.ndarray]:
+def train(progress: Progress = SILENT) -> dict[str, np.ndarray]:
     """Train from scratch; returns the state dict as numpy arrays."""
     import torch
 
@@ -70,15 +71,17 @@ def train() -> dict[str, np.ndarray]:
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, EPOCHS)
         gen = torch.Generator().manual_seed(0)
         net.train()
-        for _ in range(EPOCHS):
-            order = torch.randperm(len(xs), generator=gen)
-            for start in range(0, len(order), 64):
-                idx = order[start : start + 64]
-                opt.zero_grad()
-                loss = torch.nn.functional.cross_entropy(net(_shift(xs[idx], gen)), ys[idx])
-                loss.backward()
-                opt.step()
-            sched.step()
+        with progress.task(f"training {NAME}", total=EPOCHS, unit="epochs") as shown:
+            for _ in range(EPOCHS):
+                order = torch.randperm(len(xs), generator=gen)
+                for start in range(0, len(order), 64):
+                    idx = order[start : start + 64]
+                    opt.zero_grad()
+                    loss = torch.nn.functional.cross_entropy(net(_shift(xs[idx], gen)), ys[idx])
+                    loss.backward()
+                    opt.step()
+                sched.step()
+                shown.advance()
         return {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
     finally:
         torch.set_num_threads(threads)
@@ -93,7 +96,7 @@ class DigitsCNN(CachedTorchModel):
         return network()
 
     def make_weights(self) -> dict[str, np.ndarray]:
-        return train()
+        return train(self.progress)
 
     def inputs(self) -> list[TensorSpec]:
         return [TensorSpec(INPUT, (1, 1, 8, 8), "float32")]

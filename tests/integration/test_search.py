@@ -32,7 +32,7 @@ def test_search_killed_after_a_trial_resumes_and_writes_a_reproducible_recipe(tm
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     first = subprocess.Popen([sys.executable, "-m", "invoke", *args], cwd=root, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    db = root / "results" / "search.sqlite"
+    db = root / "results" / "history.sqlite"  # the history database also holds the Optuna study
     deadline = time.monotonic() + 600
     while finished_trials(db) < 1 and first.poll() is None and time.monotonic() < deadline:
         time.sleep(0.5)

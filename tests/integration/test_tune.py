@@ -18,17 +18,21 @@ def test_records_are_written_then_applied_by_the_next_build(tmp_project, tmp_pat
     assert invoke(tmp_project.root, "build", f"--out={out}").returncode == 0
     untuned_key = json.loads((out / "manifest.json").read_text())["cache_key"]
 
-    done = invoke(tmp_project.root, "tune", "--trials=7")  # about one candidate per digits-cnn kernel
+    done = invoke(tmp_project.root, "tune", "--trials=7", "--json")  # about one candidate per digits-cnn kernel
     assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)  # the whole stdout; the log (with the kernel table) went to stderr
+    assert result["trials"] == 7 and result["tasks"] == len(result["kernels"])
     search = tmp_project.cache_dir / "tune-search" / "host"
     lines = [json.loads(line) for line in (search / "database_tuning_record.json").read_text().splitlines()]
     measured = [r for r in lines if r[1][1][0] < 1e9]  # 1e10 marks a failed candidate
     assert measured, "no candidate was measured successfully"
-    table = [line.split() for line in done.stdout.splitlines() if line.endswith((" rule", " search"))]
-    assert len(table) >= 7 and all(row[1] != "-" for row in table), done.stdout  # every rule was timed
+    table = [line.split() for line in done.stderr.splitlines() if line.endswith((" rule", " search"))]
+    assert len(table) >= 7 and all(row[1] != "-" for row in table), done.stderr  # every rule was timed
     kept = tmp_project.tuning_dir / "host" / "database_tuning_record.json"
     promoted = len(kept.read_text().splitlines()) if kept.exists() else 0
-    assert promoted == sum(row[-1] == "search" for row in table), done.stdout
+    assert promoted == sum(row[-1] == "search" for row in table) == result["promoted"], done.stderr
+    (row,) = json.loads(invoke(tmp_project.root, "history", "--kind=tune", "--json").stdout)["runs"]
+    assert (row["model"], row["target"], row["device"]) == ("digits-cnn", "host", None)
 
     # Whatever the records folder holds is applied by the next build (here: the whole search).
     shutil.copytree(search, tmp_project.tuning_dir / "host", dirs_exist_ok=True)

@@ -11,6 +11,7 @@ from edgebuild import targets
 from edgebuild.compile import qlinear, relax
 from edgebuild.compile.runner import HostModel
 from edgebuild.errors import CompileError
+from edgebuild.progress import SILENT
 
 RNG = np.random.default_rng(0)
 W = RNG.integers(-127, 128, (32, 16, 3, 3), dtype=np.int8)
@@ -127,6 +128,7 @@ def test_transformer_linear_exported_as_gemm_quantizes_to_int8_qgemm_with_int8_w
 
     class Ctx:
         notes = {}
+        progress = SILENT
 
         def calibration(self, n):
             return samples[:n]
