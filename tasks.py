@@ -24,7 +24,7 @@ PROJECT = Project(Path(__file__).resolve().parent)
 @task(
     iterable=["input_shape"],
     help={
-        "model": "digits-cnn (default), minilm, or the path of an .onnx file",
+        "model": "digits-cnn (default), minilm, the path of an .onnx file, or corpus:NAME (corpus/models.toml)",
         "recipe": "compression recipe from recipes/ (default: none)",
         "target": "hardware target from targets/ (default: host)",
         "input-shape": "NAME:D1,D2,... fixes an input's shape; repeat for each input",
@@ -59,12 +59,13 @@ def recipes(c, json=False):
     found = builder.list_recipes(PROJECT)
     if json:
         print(jsonlib.dumps(cli.recipes_json(found)))
-    for recipe in [] if json else found:
+        return
+    for recipe in found:
         print(f"{recipe.name:<20} {recipe.description}")
 
 
 @task(iterable=["input_shape"], help={
-    "model": "digits-cnn (default), minilm, mobilenetv2, resnet18, an .onnx path, a comma list, or 'all'",
+    "model": "digits-cnn (default), minilm, mobilenetv2, resnet18, an .onnx path, corpus:NAME, a comma list, 'all', or 'corpus' (every model of corpus/models.toml)",
     "runs": "timed runs per engine (default 50)",
     "threads": "threads for every engine (default: all cores)",
     "input-shape": "NAME:D1,D2,... as for build",
@@ -123,6 +124,30 @@ def bench_compress(c, model="digits-cnn", recipes="", runs=20, json=False, calib
     with stdout_to_stderr(json), for_stderr() as progress:
         report = run(PROJECT, model, names, int(runs), say=_say(json), calibration=calibration, progress=progress)
     print(jsonlib.dumps(report) if json else format_report(report))
+
+
+@task(help={
+    "ops": "comma-separated ONNX operators (default: every operator ONNX ships test cases for)",
+    "sample": "run the committed CI sample (tests/data/conformance-sample.toml) instead",
+    "jobs": "worker processes in parallel (default 2)",
+    "by": "table rows: operators (default) or families",
+    "json": "print the result as JSON",
+    "write-sample": "(re)write the CI sample from the installed onnx by its rule, and stop",
+})
+@user_errors
+def conformance(c, ops="", sample=False, jobs=2, by="operators", json=False, write_sample=False):
+    """ONNX's operator test cases through edgebuild, TVM's stock pipeline and ONNX Runtime, side by side."""
+    from edgebuild.flows.conformance import SAMPLE, format_report, run, write_sample as write
+
+    if write_sample:
+        taken = write(PROJECT.root / SAMPLE)
+        print(f"{SAMPLE}: {len(taken.cases)} cases from onnx {taken.onnx}")
+        return
+
+    chosen = {o for o in ops.split(",") if o} or None
+    report = run(PROJECT, ops=chosen, sample=PROJECT.root / SAMPLE if sample else None, jobs=int(jobs),
+                 say=_say(json))
+    print(jsonlib.dumps(report) if json else format_report(report, by))
 
 
 @task(help={

@@ -18,8 +18,9 @@ import numpy as np
 
 from .errors import UsageError
 from .models.base import sha256_file
+from .schema import MANIFEST_SCHEMA_VERSION
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = MANIFEST_SCHEMA_VERSION
 MANIFEST = "manifest.json"
 SO, ONNX, REFERENCE = "model.so", "model.onnx", "reference.npz"
 # What a deploy sends; model.onnx stays on the host.

@@ -77,7 +77,20 @@ def build_summary(result) -> str:
         lines.extend("  " + line for line in format_table(m["compression"]).splitlines())
     shown = {k: v for k, v in metrics.items() if not k.endswith("_samples")}
     lines.append("metrics: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
+    if m.get("kernels"):
+        lines.append(kernels_summary(m["kernels"]))
     return "\n".join(lines)
+
+
+def kernels_summary(kernels: dict) -> str:
+    """Who scheduled the kernels: counts per scheduler, the unscheduled share of run time, any fallback."""
+    counts = ", ".join(f"{name} {n}" for name, n in kernels["counts"].items())
+    line = f"kernels: {sum(kernels['counts'].values())} ({counts})"
+    if kernels.get("unscheduled_share"):
+        line += f"; unscheduled kernels take {kernels['unscheduled_share']:.0%} of run time"
+    if kernels.get("fallback"):
+        line += f"\nwarning: schedule rules failed to lower, every kernel compiled unscheduled: {kernels['fallback']}"
+    return line
 
 
 def targets_table(targets) -> str:

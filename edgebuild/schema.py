@@ -20,6 +20,9 @@ from .errors import ConfigError
 # Versions of the shared contracts whose version lives here (bump on any change; history migrations go in
 # edgebuild/history/migrations.py, one entry per version).
 HISTORY_SCHEMA_VERSION = 2
+# A bundle's manifest.json. 2: `kernels` (per-kernel scheduler and run-time share, counts, fallback) and
+# metrics.onnxruntime_unavailable (max_abs_diff_vs_onnxruntime null when ONNX Runtime cannot run the graph).
+MANIFEST_SCHEMA_VERSION = 2
 
 
 def load_toml(path: Path) -> dict[str, Any]:

@@ -14,22 +14,86 @@ not kernel arguments: on rpi5 this took the int8 digits-cnn model.so from 76,976
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .passes import each_function
+from .tvm_errors import is_tvm_error, message
 
+# conv2d_transpose follows its input into NHWC unless told otherwise, and TVM 0.27 has no NHWC
+# legalization for it ("CodeGenVM cannot emit this Relax operator"): it keeps NCHW between transposes.
+DESIRED = {"relax.nn.conv2d": ["NHWC", "HWIO"], "relax.nn.conv2d_transpose": ["NCHW", "IOHW"]}
 BINARY = {"relax.maximum", "relax.minimum", "relax.add", "relax.multiply", "relax.subtract", "relax.divide"}
 
 
 def to_nhwc():
+    """Channels-last for a module with 2-D convolutions; any other module is left as it is.
+
+    TVM's ConvertLayout fails on some operators it visits on the way (squeeze with negative axes:
+    bad_alloc; min over a stack: "Invalid SLayout"). Axes are made non-negative first; a module TVM
+    still cannot convert keeps its layout whole (slower, never wrong), with a warning that says why."""
     import tvm
     from tvm import relax
 
-    return tvm.transform.Sequential([
-        _expand_scalar_consts(), relax.transform.Normalize(),
-        relax.transform.ConvertLayout({"relax.nn.conv2d": ["NHWC", "HWIO"]}),
+    convert = tvm.transform.Sequential([
+        _expand_scalar_consts(), _non_negative_axes(), relax.transform.Normalize(),
+        relax.transform.ConvertLayout(DESIRED),
         relax.transform.FoldConstant(), _bounds_to_clip(),
     ])
+
+    @tvm.transform.module_pass(opt_level=0, name="ToNHWC")
+    def run(mod, _ctx):
+        if not _has_conv2d(mod):
+            return mod
+        try:
+            return convert(mod)
+        except Exception as exc:
+            if not is_tvm_error(exc):
+                raise
+            warnings.warn(f"channels-last conversion failed, the graph keeps its layout: {message(exc)}")
+            return mod
+
+    return run
+
+
+def _has_conv2d(mod) -> bool:
+    from tvm import relax
+
+    found = []
+
+    def visit(expr):
+        if isinstance(expr, relax.Call) and getattr(expr.op, "name", "") == "relax.nn.conv2d":
+            found.append(expr)
+
+    for func in mod.functions.values():
+        if isinstance(func, relax.Function):
+            relax.analysis.post_order_visit(func, visit)
+    return bool(found)
+
+
+def _non_negative_axes():
+    """squeeze/expand_dims with negative axes -> the same axes counted from the front."""
+    import tvm
+    from tvm import relax
+    from tvm.relax.expr_functor import PyExprMutator, mutator
+
+    @mutator
+    class Axes(PyExprMutator):
+        def visit_call_(self, call):
+            call = super().visit_call_(call)
+            name = getattr(call.op, "name", "")
+            if name not in ("relax.squeeze", "relax.expand_dims") or call.attrs.axis is None:
+                return call
+            axes = [int(a) for a in call.attrs.axis]
+            rank = _rank(call.args[0]) + (len(axes) if name == "relax.expand_dims" else 0)
+            if rank < 0 or all(a >= 0 for a in axes):
+                return call
+            fixed = [a + rank if a < 0 else a for a in axes]
+            op = relax.op.squeeze if name == "relax.squeeze" else relax.op.expand_dims
+            return op(call.args[0], fixed)
+
+    return each_function("NonNegativeAxes", Axes)
 
 
 def clip(bb, inputs, attrs, opset):
@@ -54,6 +118,18 @@ def clip(bb, inputs, attrs, opset):
         if bound is not None:
             value = float(np.asarray(bound.value.numpy()))
             out = bb.normalize(op(out, relax.const(np.full(ones, value, dtype))))
+    return out
+
+
+def elementwise_extreme(bb, op_name: str, inputs):
+    """ONNX Min/Max of any number of inputs as a chain of broadcasting minimum/maximum. The importer's
+    stack-then-reduce is a copy of every input, and ConvertLayout cannot convert it ("Invalid SLayout")."""
+    from tvm import relax
+
+    op = relax.op.minimum if op_name == "Min" else relax.op.maximum
+    out = inputs[0]
+    for other in inputs[1:]:
+        out = bb.normalize(op(out, other))
     return out
 
 

@@ -35,6 +35,10 @@ def fuse(mod, target):
     import tvm
     from tvm import relax
 
+    from .kernels import NODES_ATTR
+
+    if mod.attrs is not None and NODES_ATTR in mod.attrs:  # provenance for messages, not part of the IR
+        mod = mod.without_attr(NODES_ATTR)
     cpu = [layout.to_nhwc(), padding.pad_out_channels(schedule.params_for(target).vec),
            fastmath.fast_math()] if target.kind.name == "llvm" else []
     with target:
@@ -51,14 +55,22 @@ def fuse(mod, target):
 
 
 def lower(mod, target, records: Path | None, rules: bool = True):
-    """Fused kernels, each with its tuning record's schedule or else the first schedule rule that
-    applies (CPU targets; GPU kernels are scheduled by TVM's default GPU pipeline)."""
-    from tvm import relax
+    """(fused kernels, each with its tuning record's schedule or else the first schedule rule that
+    applies, {kernel: "record" | rule name | "none"}). GPU kernels are left to TVM's default GPU
+    pipeline (dlight), which runs after this."""
+    from tvm import relax, tirx
+
+    from .kernels import NONE, RECORD
 
     mod = fuse(mod, target)
     if has_records(records):
         with target, database(records):
             mod = relax.transform.MetaScheduleApplyDatabase()(mod)
-    if rules and target.kind.name == "llvm":
-        mod, _ = schedule.schedule_module(mod, target)
-    return mod
+    kernels = {gv.name_hint: RECORD if f.attrs and schedule.SCHEDULED in f.attrs else NONE
+               for gv, f in mod.functions.items() if isinstance(f, tirx.PrimFunc)}
+    if target.kind.name != "llvm":
+        kernels = {k: v if v == RECORD else "dlight" for k, v in kernels.items()}
+    elif rules:
+        mod, ruled = schedule.schedule_module(mod, target)
+        kernels.update(ruled)
+    return mod, kernels

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import platform
 import warnings
@@ -11,7 +12,8 @@ from typing import Any
 
 from ..errors import CompileError
 from ..targets import NATIVE, Target
-from . import cuda, pipeline, toolchain
+from . import cuda, kernels, pipeline, toolchain
+from .tvm_errors import is_tvm_error, message
 
 
 def tvm_target(target: Target):
@@ -31,7 +33,7 @@ def tvm_target(target: Target):
     try:
         return tvm.target.Target(spec)
     except Exception as exc:  # TVM raises ValueError/TVMError with the offending option
-        raise CompileError(f"targets/{target.name}.toml: [tvm] is not a valid TVM target: {_first_line(exc)}") from None
+        raise CompileError(f"targets/{target.name}.toml: [tvm] is not a valid TVM target: {message(exc)}") from None
 
 
 def host_target():
@@ -43,13 +45,14 @@ def host_target():
 
 
 def import_onnx(path: Path):
-    """The Relax IRModule of a static-shape ONNX graph; unsupported operators are named with their node."""
+    """The Relax IRModule of a static-shape ONNX graph; unsupported operators are all named with their nodes."""
     import onnx
     from tvm.relax.frontend.onnx.onnx_frontend import _get_convert_map
 
-    from . import qlinear
+    from . import qdq, qlinear, recurrent, scalar_gather
 
-    model = onnx.load(str(path))
+    model, _ = qdq.to_qoperator(onnx.load(str(path)))
+    model = scalar_gather.rewrite(recurrent.lower(model))  # LSTM/GRU/RNN: the importer has none
     supported = _get_convert_map()
     ours = set(qlinear.OPS)  # lowered to integer Relax by qlinear, whatever their domain
 
@@ -58,55 +61,85 @@ def import_onnx(path: Path):
             return n.domain in ("", "ai.onnx", "com.microsoft")
         return n.domain in ("", "ai.onnx") and n.op_type in supported
 
-    missing = [(f"{n.domain}::{n.op_type}" if n.domain not in ("", "ai.onnx") else n.op_type, n.name or f"#{i}")
-               for i, n in enumerate(model.graph.node) if not importable(n)]
+    missing: dict[str, list[str]] = {}
+    for i, n in enumerate(model.graph.node):
+        if not importable(n):
+            op = f"{n.domain}::{n.op_type}" if n.domain not in ("", "ai.onnx") else n.op_type
+            missing.setdefault(op, []).append(repr(n.name or f"#{i}"))
     if missing:
-        ops = "; ".join(f"{op} (node {name!r})" for op, name in missing[:5])
-        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        ops = "; ".join(f"{op} (node{'s' if len(names) > 1 else ''} {', '.join(names)})"
+                        for op, names in missing.items())
         raise CompileError(
-            f"TVM's ONNX importer does not support: {ops}{more}. Replace these operators in the model "
+            f"TVM's ONNX importer does not support: {ops}. Replace these operators in the model "
             "(or re-export it without them) before building"
         )
     try:
         return _from_onnx(model, qlinear.importer_class())
+    except CompileError as exc:
+        raise CompileError(f"{path.name}: {exc}") from None
     except Exception as exc:
-        raise CompileError(f"TVM could not import {path.name}: {type(exc).__name__}: {_first_line(exc)}") from None
+        raise CompileError(f"TVM could not import {path.name}: {type(exc).__name__}: {message(exc)}") from None
 
 
 def _from_onnx(model, importer_class):
-    """tvm.relax.frontend.onnx.from_onnx with our importer subclass (quantized operators lowered to int8)."""
+    """tvm.relax.frontend.onnx.from_onnx with our importer subclass (quantized operators lowered to int8),
+    the ONNX nodes behind each Relax operator kept on the module (kernels.NODES_ATTR)."""
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
-    return importer_class(None, "float32", keep_params_in_input=False, sanitize=True).from_onnx(model.graph, opset)
+    importer = importer_class(None, "float32", keep_params_in_input=False, sanitize=True)
+    importer.nodes_by_op = {}
+    mod = importer.from_onnx(model.graph, opset)
+    return mod.with_attr(kernels.NODES_ATTR, json.dumps(importer.nodes_by_op))
 
 
 def build(mod, target, out: Path, fcompile=None, env: dict[str, str] | None = None,
-          records: Path | None = None) -> None:
-    """Compile `mod` for `target` (applying tuning records from `records`) and write the library `out`."""
+          records: Path | None = None) -> dict:
+    """Compile `mod` for `target` (applying tuning records from `records`) and write the library `out`.
+    Returns who scheduled each kernel (kernels.table without shares)."""
     with _environ(env or {}):
-        executable = compile_executable(mod, target, records)
+        executable, scheduled = compile_executable(mod, target, records)
         kwargs = {"fcompile": fcompile} if fcompile is not None else {}
         executable.export_library(str(out), **kwargs)
+    return scheduled
 
 
 def compile_executable(mod, target, records: Path | None = None):
-    """The TVM executable of `mod` for `target`, before linking (its modules can be inspected)."""
+    """(TVM executable of `mod` for `target` before linking, {"kernels": {name: scheduler}, "fallback": why}).
+
+    Only TVM's errors are caught: an error in edgebuild's own code is a bug and propagates."""
     import tvm
 
+    nodes = kernels.nodes_of(mod)
     with target:  # the CUDA compile callback reads the arch from the current target
+        lowered = None
         try:
-            try:
-                executable = tvm.compile(pipeline.lower(mod, target, records), target=target,
-                                         relax_pipeline=_finish_pipeline(target))
-            except Exception as exc:
-                # A schedule rule TVM cannot lower must cost speed, never the build.
-                warnings.warn(f"schedule rules failed to lower ({_first_line(exc)}); compiling unscheduled")
-                executable = tvm.compile(pipeline.lower(mod, target, records, rules=False), target=target,
-                                         relax_pipeline=_finish_pipeline(target))
+            lowered, schedulers = pipeline.lower(mod, target, records)
+            executable, fallback = _finish(lowered, target), None
         except Exception as exc:
-            raise CompileError(f"TVM failed to compile for {target.kind.name}: {type(exc).__name__}: {_first_line(exc)}") from None
+            if not is_tvm_error(exc):
+                raise
+            # A schedule rule TVM cannot lower must cost speed, never the build: say which, and go on.
+            failed = kernels.failing_kernel(lowered, target) if lowered is not None else None
+            fallback = (f"kernel {failed[0]}: {failed[1]}" if failed else message(exc))
+            warnings.warn(f"schedule rules failed to lower ({fallback}); compiling every kernel unscheduled")
+            lowered = None
+            try:
+                lowered, schedulers = pipeline.lower(mod, target, records, rules=False)
+                executable = _finish(lowered, target)
+            except Exception as exc2:
+                if not is_tvm_error(exc2):
+                    raise
+                if lowered is None:
+                    raise CompileError(f"TVM failed to lower the graph for {target.kind.name}: {message(exc2)}") from None
+                raise CompileError(kernels.explain(lowered, target, exc2, nodes)) from None
     if target.kind.name == "cuda":
         cuda.check_binary(executable)
-    return executable
+    return executable, {"kernels": schedulers, "fallback": fallback}
+
+
+def _finish(lowered, target):
+    import tvm
+
+    return tvm.compile(lowered, target=target, relax_pipeline=_finish_pipeline(target))
 
 
 def _finish_pipeline(target):
@@ -117,7 +150,7 @@ def _finish_pipeline(target):
     return relax.get_default_pipeline(target) if target.kind.name == "llvm" else "default"
 
 
-def compile_for(target: Target, mod, out: Path, tools: dict[str, str], cache_dir: Path, records: Path) -> None:
+def compile_for(target: Target, mod, out: Path, tools: dict[str, str], cache_dir: Path, records: Path | None) -> dict:
     """Build model.so for a bundle's target (tools: from toolchain.require) and link it with zig."""
     env = {}
     if "nvcc_path" in tools:
@@ -125,12 +158,13 @@ def compile_for(target: Target, mod, out: Path, tools: dict[str, str], cache_dir
         # TVM's CUDA callback defaults to NVRTC (needs cuda-python) and runs a bare `nvcc` from PATH.
         nvcc_dir = str(Path(tools["nvcc_path"]).parent)
         env = {"TVM_CUDA_COMPILE_MODE": "nvcc", "PATH": nvcc_dir + os.pathsep + os.environ.get("PATH", "")}
-    build(mod, tvm_target(target), out, toolchain.zig_linker(target.link.zig_target, target.link.flags), env, records)
+    return build(mod, tvm_target(target), out, toolchain.zig_linker(target.link.zig_target, target.link.flags), env,
+                 records)
 
 
-def compile_host(mod, out: Path, records: Path | None = None) -> None:
+def compile_host(mod, out: Path, records: Path | None = None) -> dict:
     """Build the graph for this machine's CPU, to run it here."""
-    build(mod, host_target(), out, toolchain.zig_linker(toolchain.host_zig_target()), records=records)
+    return build(mod, host_target(), out, toolchain.zig_linker(toolchain.host_zig_target()), records=records)
 
 
 @contextlib.contextmanager
@@ -145,9 +179,3 @@ def _environ(values: dict[str, str]):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = old
-
-
-def _first_line(exc: Exception) -> str:
-    lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
-    # TVM errors end with the message after a C++ backtrace; the last line is the useful one.
-    return lines[-1] if lines else type(exc).__name__

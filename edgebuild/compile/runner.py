@@ -20,8 +20,17 @@ class HostModel:
         self.input_names = input_names
 
     def __call__(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
-        args = [self._tvm.runtime.tensor(np.ascontiguousarray(inputs[n])) for n in self.input_names]
-        return flatten(self.vm["main"](*args))
+        return flatten(self.vm["main"](*self._args(inputs)))
+
+    def profile(self, inputs: dict[str, np.ndarray]) -> dict[str, float]:
+        """Each kernel's (and VM builtin's) share of one run's time (kernels.profile)."""
+        from .kernels import profile
+
+        return profile(self.vm, self._args(inputs))
+
+    def _args(self, inputs):
+        # np.ascontiguousarray makes a 0-d array 1-d: a scalar input would reach the VM with the wrong rank.
+        return [self._tvm.runtime.tensor(np.require(inputs[n], requirements="C")) for n in self.input_names]
 
 
 def flatten(result) -> list[np.ndarray]:

@@ -51,3 +51,10 @@ def session(proto):
     options = ort.SessionOptions()
     options.log_severity_level = 3
     return ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+
+def ort_errors() -> tuple[type, ...]:
+    """The exceptions ONNX Runtime raises for a graph it cannot load or run."""
+    from onnxruntime.capi import onnxruntime_pybind11_state as state
+
+    return tuple(v for v in vars(state).values() if isinstance(v, type) and issubclass(v, Exception))

@@ -12,12 +12,14 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import ConfigError
+from ..errors import ConfigError, GateFailed
 from ..progress import SILENT, Progress
 from .base import Context
 from .gate import check
 from .measure import graph_numbers, metric_of, onnx_predict, torch_numbers, torch_predict
 from .recipe import Recipe, technique_of
+
+FP32Build = Callable[[Any], Callable]  # ModelProto -> predict (named inputs -> outputs)
 
 
 class Pipeline:
@@ -70,11 +72,29 @@ class Pipeline:
             cosines.append(float(got @ ref / (np.linalg.norm(got) * np.linalg.norm(ref) + 1e-30)))
         return round(float(np.mean(cosines)), 6)
 
-    def _baseline(self, numbers: dict[str, int], predict, source: str) -> None:
+    def _baseline(self, numbers: dict[str, int], predict, source: str, note: str | None = None) -> None:
         if self.baseline is None:
-            name, value = self._metric(predict)
+            name, value = self._metric(predict) if predict is not None else (None, None)
             self.baseline = {"metric": name, "value": value, "source": source, **numbers}
+            if note:
+                self.baseline["notes"] = [note]
             self._last = value
+
+    def _graph_predict(self, proto, fp32_build: FP32Build | None = None):
+        """(predict, source, note): ONNX Runtime on `proto`; where ORT cannot run it, `fp32_build`
+        (edgebuild's own build of the same graph) if given, else None with the reason."""
+        from .onnx_tools import ort_errors
+
+        try:
+            predict = onnx_predict(proto)
+            predict(self.model.reference_inputs(self.specs))  # ORT refuses some graphs only when run
+            return predict, "onnxruntime", None
+        except ort_errors() as exc:
+            note = f"onnxruntime cannot run this graph: {' '.join(str(exc).split())[:200]}"
+        if fp32_build is None:
+            return None, "onnxruntime", note
+        self.say(f"    {note}; the fp32 reference is edgebuild's own build of it")
+        return fp32_build(proto), "edgebuild", note
 
     def torch_steps(self, module):
         """The module after the recipe's PyTorch steps (pruning, low-rank, distillation, QAT...)."""
@@ -89,30 +109,35 @@ class Pipeline:
                       torch_predict(module, self.specs), "pytorch", start)
         return module
 
-    def graph_steps(self, path: Path) -> None:
-        """Rewrite the exported graph at `path` with the recipe's graph steps (int8, fp16)."""
+    def graph_steps(self, path: Path, fp32_build: FP32Build | None = None) -> None:
+        """Rewrite the exported graph at `path` with the recipe's graph steps (int8, fp16). Metrics come
+        from ONNX Runtime; the fp32 graph's from `fp32_build` when ORT cannot run it."""
         import onnx
 
         todo = [(t, c) for t, c in self.steps if t.stage == "onnx"]
         if not todo:
             return
         proto = onnx.load(str(path))
-        self._baseline(graph_numbers(proto), onnx_predict(proto), "onnxruntime")
+        self._baseline(graph_numbers(proto), *self._graph_predict(proto, fp32_build))
         for technique, config in todo:
             start, ctx = time.perf_counter(), self._context()
             proto = technique.apply(proto, config, ctx)
-            self._row(technique, config, ctx, graph_numbers(proto), onnx_predict(proto), "onnxruntime", start)
+            predict, source, note = self._graph_predict(proto)
+            if note:
+                ctx.notes["onnxruntime"] = note
+            self._row(technique, config, ctx, graph_numbers(proto), predict, source, start)
         onnx.save(proto, str(path))
 
     def _row(self, technique, config, ctx, numbers, predict, source, start) -> None:
-        name, value = self._metric(predict)
+        name, value = self._metric(predict) if predict is not None else (None, None)
         row = {"step": len(self.rows) + 1, "technique": technique.name, "stage": technique.stage, **numbers,
                "metric": name, "before": self._last, "after": value, "metric_source": source,
                "time_s": round(time.perf_counter() - start, 3)}
         if ctx.notes:
             row["notes"] = ctx.notes
         self.rows.append(row)
-        self._last = value
+        if value is not None:
+            self._last = value
         self.say(f"    step {row['step']} {technique.name}: {name} {row['before']} -> {value} ({source})")
 
     def finish(self, metrics: dict[str, Any], compiled: Path, runner) -> list[dict[str, Any]]:
@@ -123,6 +148,10 @@ class Pipeline:
             return []
         numbers = graph_numbers(onnx.load(str(compiled)))
         name, value = metric_of(metrics)
+        if self.baseline["value"] is None and self.recipe.gate is not None:
+            why = "; ".join(self.baseline.get("notes", [])) or "the fp32 graph has no metric"
+            raise GateFailed(f"recipe {self.recipe.name!r}: its gate cannot be evaluated, there is no fp32 "
+                             f"reference ({why}). No bundle was written.")
         if name is None:
             name, value = self._metric(runner)
             metrics[name] = value  # the compiled graph's agreement with the fp32 graph

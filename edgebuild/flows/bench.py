@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Callable
 
 from .. import bundle
+from ..models import corpus
 from . import history as results_history
 from .build import BuildRequest, build
-from ..history import from_bench, here, utc
+from ..history import from_bench, here, machine, utc
 from ..errors import EdgebuildError
 from ..progress import SILENT, Progress, Task
 from ..project import Project
@@ -50,9 +51,10 @@ def bench(project: Project, models: tuple[str, ...] = ("digits-cnn",), runs: int
           input_shapes: tuple[str, ...] = (), untuned: bool = True, say=print, progress: Progress = SILENT) -> dict:
     """Benchmark each model; writes results/bench/<time>.json and .svg. Returns the report."""
     threads = threads or os.cpu_count() or 1
-    reports = [_bench_model(project, m, runs, threads, input_shapes, untuned, say, progress) for m in models]
+    reports = [_bench_or_error(project, m, runs, threads, input_shapes, untuned, say, progress)
+               for m in expand(project, models)]
     report = {
-        "time": utc(), "threads": threads, "runs": runs, "block": BLOCK,
+        "time": utc(), **machine(), "threads": threads, "runs": runs, "block": BLOCK,
         "onnxruntime_options": {"graph_optimization_level": "ORT_ENABLE_ALL", "intra_op_num_threads": threads,
                                 "inter_op_num_threads": 1, "providers": ["CPUExecutionProvider"]},
         "models": reports,
@@ -65,6 +67,19 @@ def bench(project: Project, models: tuple[str, ...] = ("digits-cnn",), runs: int
     results_history.record(project, from_bench(report, here()), say)
     report["files"] = [str(stem.with_suffix(".json")), str(stem.with_suffix(".svg"))]
     return report
+
+
+def expand(project: Project, models: tuple[str, ...]) -> tuple[str, ...]:
+    """`corpus` stands for every model of corpus/models.toml (corpus:NAME each)."""
+    return tuple(n for m in models for n in (corpus.names(project.root) if m == "corpus" else [m]))
+
+
+def _bench_or_error(project, model, *args) -> dict:
+    """A model of a list that does not build is reported with its error; the others are still timed."""
+    try:
+        return _bench_model(project, model, *args)
+    except EdgebuildError as exc:
+        return {"model": model, "error": str(exc)}
 
 
 def _bench_model(project, model, runs, threads, input_shapes, untuned, say, progress) -> dict:
@@ -89,6 +104,9 @@ def _bench_model(project, model, runs, threads, input_shapes, untuned, say, prog
     return {
         "model": manifest["model"]["name"], "bundle_sha256": bundle.manifest_sha256(folder),
         "toolchain": f"apache-tvm {manifest['toolchain'].get('apache-tvm')}",
+        "build_s": round(sum(manifest.get("timings_s", {}).values()), 1),
+        "parity": {k: v for k, v in manifest["metrics"].items()
+                   if k.startswith("corpus_") or k == "max_abs_diff_vs_onnxruntime"},
         "engines": {
             e.name: {
                 "median_ms": round(statistics.median(e.times_ms), 4), "min_ms": round(min(e.times_ms), 4),
@@ -161,7 +179,11 @@ def format_report(report: dict) -> str:
              "memory: the engine process's peak resident set after loading and running the model, minus its "
              "resident set after importing the runtime (before the model)"]
     for m in report["models"]:
-        lines.append(f"{m['model']}")
+        if "error" in m:
+            lines.append(f"{m['model']}: FAILED: {m['error']}")
+            continue
+        lines.append(f"{m['model']} (built in {m.get('build_s', 0):.1f} s; parity: "
+                     + ", ".join(f"{k}={v}" for k, v in m.get("parity", {}).items()) + ")")
         lines.append(f"  {'engine':<12} {'median ms':>10} {'min ms':>10} {'ratio':>7} {'ratio(min)':>10}"
                      f" {'model MiB':>10} {'mem ratio':>9}")
         for name, e in m["engines"].items():
@@ -176,10 +198,10 @@ def plot(report: dict) -> str:
     """An SVG bar chart of ratio_median per model and engine (log scale, ONNX Runtime = 1)."""
     import math
 
-    engines = sorted({e for m in report["models"] for e in m["engines"]} - {"onnxruntime"})
+    engines = sorted({e for m in report["models"] for e in m.get("engines", {})} - {"onnxruntime"})
     colors = dict(zip(engines, ("#1b9e77", "#d95f02", "#7570b3", "#e7298a")))
     width, row, bar = 720, 22, 18
-    rows = [(m["model"], e, m["engines"][e]["ratio_median"]) for m in report["models"] for e in engines
+    rows = [(m["model"], e, m["engines"][e]["ratio_median"]) for m in report["models"] if "engines" in m for e in engines
             if e in m["engines"]]
     height = 40 + row * len(rows)
     top = max(1.0, max((r for _, _, r in rows), default=1.0))

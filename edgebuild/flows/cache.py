@@ -28,7 +28,7 @@ def folder_digest(folder: Path, pattern: str = "*", skip: tuple[str, ...] = ()) 
 
 
 def build_key(*, model_fingerprint: str, specs: list[TensorSpec], recipe_file: Path, target_file: Path,
-              target: Target, tuning_dir: Path, versions: dict[str, str]) -> str:
+              target: Target, tuning_dir: Path | None, versions: dict[str, str]) -> str:
     parts: dict[str, Any] = {
         "model": model_fingerprint,
         "inputs": [s.to_json() for s in specs],
@@ -36,7 +36,7 @@ def build_key(*, model_fingerprint: str, specs: list[TensorSpec], recipe_file: P
         "target": sha256_file(target_file),
         # mcpu = "native" compiles for whatever CPU this machine has.
         "cpu": host_cpu_fingerprint() if target.is_native else None,
-        "tuning": folder_digest(tuning_dir / target.name),
+        "tuning": folder_digest(tuning_dir / target.name) if tuning_dir else None,  # None: records not applied
         # The version number does not move with every change during development; the source does.
         # The device lab (deploy/profile) runs after the bundle exists and never changes its bytes.
         "edgebuild": folder_digest(PACKAGE_DIR, "*.py", skip=("lab",)),

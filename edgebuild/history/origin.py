@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import socket
 import subprocess
 from pathlib import Path
@@ -13,6 +14,17 @@ CODE = Path(__file__).resolve().parents[2]  # the checkout holding the edgebuild
 
 def here(code: Path = CODE) -> Origin:
     return Origin(commit=_commit(code), host=socket.gethostname())
+
+
+def machine() -> dict[str, str]:
+    """This host's architecture and CPU model (recorded with host-side measurements such as bench)."""
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.split(":")[0].strip() == "model name"), cpu)
+    except OSError:
+        pass
+    return {"host": socket.gethostname(), "machine": platform.machine(), "cpu_model": cpu}
 
 
 def _commit(code: Path) -> str | None:

@@ -136,7 +136,7 @@ def from_bench(report: dict[str, Any], origin: Origin | None = None) -> list[Run
     host = origin.host if origin and origin.host else report.get("host")
     runs = []
     for entry in report.get("models", []):
-        for engine, figures in entry["engines"].items():
+        for engine, figures in entry.get("engines", {}).items():  # a model that failed to build has none
             model_bytes = figures.get("model_rss_mib")
             runs.append(Run(
                 kind="bench", time=utc(report["time"]), engine=engine, model=entry["model"], recipe="none",

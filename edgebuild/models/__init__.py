@@ -7,7 +7,7 @@ from pathlib import Path
 from ..errors import unknown
 from ..project import Project
 from .base import Model, TensorSpec
-from . import onnx_file
+from . import corpus, onnx_file
 
 BUILTIN = ("digits-cnn", "minilm", "mobilenetv2", "resnet18", "tinydet")
 DEFAULT = "digits-cnn"
@@ -31,10 +31,12 @@ def resolve(spec: str, project: Project) -> Model:
         from .detector import TinyDetector
 
         return TinyDetector(project.cache_dir)
+    if spec.startswith(corpus.PREFIX):
+        return corpus.resolve(spec, project.root, project.cache_dir)
     path = Path(spec).expanduser()
     if path.suffix.lower() == ".onnx" or path.is_file():
         return onnx_file.load(path)
-    raise unknown("model", spec, list(BUILTIN), "Or pass the path of an .onnx file")
+    raise unknown("model", spec, list(BUILTIN), "Or pass the path of an .onnx file, or corpus:NAME (corpus/models.toml)")
 
 
 __all__ = ["BUILTIN", "DEFAULT", "Model", "TensorSpec", "resolve"]

@@ -24,7 +24,7 @@ class TensorSpec:
 
     @property
     def is_static(self) -> bool:
-        return all(isinstance(d, int) and d > 0 for d in self.shape)
+        return all(isinstance(d, int) and d >= 0 for d in self.shape)
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}

@@ -61,13 +61,12 @@ class OnnxFile(Model):
                 raise ModelError(f"{self.path}: input {value.name!r} is not a tensor; only tensor inputs are supported")
             dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type)).name
             dims = tuple(
-                d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else (d.dim_param or "?")
+                # a dim_value of 0 is a real, empty dimension; unknown dims have no dim_value
+                d.dim_value if d.HasField("dim_value") else (d.dim_param or "?")
                 for d in tensor.shape.dim
             )
             specs.append(TensorSpec(value.name, dims, dtype))
-        if not specs:
-            raise ModelError(f"{self.path}: the graph has no inputs")
-        return specs
+        return specs  # none at all is a constant graph: it builds and runs without inputs
 
     def reference_inputs(self, specs: list[TensorSpec]) -> dict[str, np.ndarray]:
         """Deterministic synthetic inputs: N(0,1) floats, zeros for integers, False for bools."""

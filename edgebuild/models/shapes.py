@@ -44,15 +44,15 @@ def resolve(model_name: str, declared: list[TensorSpec], given: dict[str, tuple[
                     f"has rank {len(spec.shape)} (declared shape {_fmt(spec.shape)})"
                 )
             for i, (want, got) in enumerate(zip(spec.shape, shape)):
-                if isinstance(want, int) and want > 0 and want != got:
+                if isinstance(want, int) and want >= 0 and want != got:
                     raise ModelError(
                         f"--input-shape: dim {i} of input {spec.name!r} is fixed at {want} in the model, got {got}"
                     )
             spec = replace(spec, shape=shape)
         elif not spec.is_static:
-            dims = [f"{spec.name}[{i}]={d!r}" for i, d in enumerate(spec.shape) if not (isinstance(d, int) and d > 0)]
+            dims = [f"{spec.name}[{i}]={d!r}" for i, d in enumerate(spec.shape) if not (isinstance(d, int) and d >= 0)]
             unset.append(f"{', '.join(dims)} (shape {_fmt(spec.shape)})")
-            example = ",".join(str(d) if isinstance(d, int) and d > 0 else "N" for d in spec.shape)
+            example = ",".join(str(d) if isinstance(d, int) and d >= 0 else "N" for d in spec.shape)
             examples.append(f"--input-shape={spec.name}:{example}")
         resolved.append(spec)
     if unset:

@@ -150,6 +150,8 @@ def _bench_plot(model: str, runs: list[Run]) -> list[str]:
     if not bench:
         return []
     last = [r for r in bench if r.time == bench[-1].time and r.engine != "onnxruntime"]
+    if not last:
+        return []
     items = [(r.engine or "?", r.ratio_ort, {"engine": r.engine or "?"}) for r in last]
     chart = svg.bars(items, f"{model}: latency / ONNX Runtime (latest bench, median)",
                      {"data-plot": "bench-ratios", "data-axis": "hardware", "data-model": model})

@@ -54,6 +54,10 @@ def _time(v: float) -> str:
     return datetime.fromtimestamp(v, timezone.utc).strftime("%m-%d %H:%M")
 
 
+def _seconds(v: float) -> str:
+    return datetime.fromtimestamp(v, timezone.utc).strftime("%H:%M:%S")
+
+
 def epoch(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
@@ -110,7 +114,8 @@ def lines(series: dict[str, list[Point]], title: str, y_label: str, attrs: dict[
     every = [p for pts in series.values() for p in pts]
     x = Axis([p.x for p in every], LEFT, WIDTH - RIGHT, min_span=1800.0)
     y = Axis([p.y for p in every], HEIGHT - BOTTOM, TOP)
-    out = _frame(title, "time (UTC)", y_label, x, y, attrs, x_fmt=_time, below=13 * len(series))
+    out = _frame(title, "time (UTC)", y_label, x, y, attrs, x_fmt=_time if x.hi - x.lo >= 600 else _seconds,
+                 below=13 * len(series))
     for i, (name, pts) in enumerate(sorted(series.items())):
         color = PALETTE[i % len(PALETTE)]
         coords = [(x.pos(p.x), y.pos(p.y)) for p in pts]

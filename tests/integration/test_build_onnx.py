@@ -42,6 +42,12 @@ def test_onnx_file_builds_for_host_and_matches_onnxruntime(onnx_model, tmp_path)
     assert manifest["model"]["name"].startswith("det-") and manifest["inputs"][0]["shape"] == [2, 3, 40, 48]
     assert manifest["outputs"] == [{"name": "probs", "shape": [2, 5], "dtype": "float32"}]
     assert manifest["metrics"]["max_abs_diff_vs_onnxruntime"] < 1e-4
+    # who scheduled each kernel, and its share of one profiled run; the summary prints the counts
+    kernels = manifest["kernels"]
+    assert kernels["fallback"] is None and kernels["counts"].get("none", 0) == 0 and kernels["counts"]["gemm"] >= 1
+    assert len(kernels["per_kernel"]) == sum(kernels["counts"].values())
+    assert 0 < sum(k["share"] or 0 for k in kernels["per_kernel"]) <= 1.0001  # the rest: VM builtins (allocation)
+    assert "kernels: " in done.stdout and "gemm " in done.stdout
     # Independently of the build's own check: run the bundle's model.so against ORT on new data.
     x = np.random.default_rng(1).standard_normal((2, 3, 40, 48)).astype(np.float32)
     (got,) = HostModel(out / "model.so", ["x"])({"x": x})

@@ -6,6 +6,7 @@ import time
 import pytest
 
 from edgebuild.models.base import sha256_file
+from edgebuild.schema import MANIFEST_SCHEMA_VERSION
 
 from ..conftest import ROOT, invoke
 
@@ -32,7 +33,7 @@ def test_bundle_is_aarch64_with_valid_manifest_and_accuracy(rpi4_bundle):
     assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "model.onnx", "model.so", "reference.npz"]
     assert elf_machine(out / "model.so") == EM_AARCH64
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["schema"] == 1 and manifest["target"]["name"] == "rpi4"
+    assert manifest["schema"] == MANIFEST_SCHEMA_VERSION and manifest["target"]["name"] == "rpi4"
     assert manifest["model"]["name"] == "digits-cnn" and manifest["recipe"]["name"] == "none"
     for name, entry in manifest["files"].items():
         assert sha256_file(out / name) == entry["sha256"] and (out / name).stat().st_size == entry["bytes"]

@@ -28,6 +28,7 @@ def test_build_bench_history_and_report_print_only_json(tmp_project):
 
     bench, log = run_json(tmp_project, "bench", "--runs=3", "--no-untuned")
     assert set(bench["models"][0]["engines"]) == {"onnxruntime", "tvm", "pytorch"}
+    assert bench["machine"] == "x86_64" and bench["cpu_model"] and bench["host"]
     assert "bench digits-cnn: done after" in log
 
     runs = run_json(tmp_project, "history")[0]["runs"]

@@ -12,8 +12,7 @@ MobileNetV2 1-1.8x, with builds of seconds; the untuned default pipeline is 24-1
 
 from __future__ import annotations
 
-from collections import Counter
-
+from ..tvm_errors import is_tvm_error
 from .common import Params, par_vec, inline_all_but, iter_kinds, try_
 from .gemm import is_mac, schedule_gemm
 from .reduction import schedule_reduce_vec, schedule_rowwise
@@ -37,25 +36,28 @@ def params_for(target) -> Params:
     return Params(vec=4, max_acc=12, conv_max_acc=8)  # SSE
 
 
-def schedule_module(mod, target) -> tuple[object, Counter]:
-    """`mod` with every unscheduled PrimFunc scheduled by the first rule that applies."""
+def schedule_module(mod, target) -> tuple[object, dict[str, str]]:
+    """`mod` with every unscheduled PrimFunc scheduled by the first rule that applies, and the rule
+    that scheduled each of them ("none": no rule could, the kernel keeps TVM's default)."""
     from tvm import tirx
 
     params = params_for(target)
-    stats, new = Counter(), {}
+    kinds, new = {}, {}
     for gv, func in mod.functions.items():
         if not isinstance(func, tirx.PrimFunc) or (func.attrs and SCHEDULED in func.attrs):
             continue
         try:
             sch, kind = schedule_func(func, params)
-        except Exception:  # a kernel no rule understands keeps TVM's default (correct, unscheduled)
+        except Exception as exc:  # TVM refusing every rule: correct, unscheduled. A bug in a rule propagates.
+            if not is_tvm_error(exc):
+                raise
             sch, kind = None, "none"
-        stats[kind] += 1
+        kinds[gv.name_hint] = kind
         if sch is not None:
             new[gv] = sch.mod["main"].with_attr(SCHEDULED, True)
     for gv, func in new.items():
         mod[gv] = func
-    return mod, stats
+    return mod, kinds
 
 
 def schedule_func(func, params: Params):

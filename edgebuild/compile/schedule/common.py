@@ -15,11 +15,16 @@ class Params:
 
 
 def try_(fn, *args, **kwargs):
-    """fn's result, or False when a schedule primitive refuses (the caller tries the next rule)."""
+    """fn's result, or False when a TVM schedule primitive refuses (the caller tries the next rule).
+    Only TVM's errors mean "refused": any other error is a bug in the rule and propagates."""
+    from ..tvm_errors import is_tvm_error
+
     try:
         result = fn(*args, **kwargs)
         return True if result is None else result
-    except Exception:
+    except Exception as exc:
+        if not is_tvm_error(exc):
+            raise
         return False
 
 

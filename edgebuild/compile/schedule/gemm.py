@@ -66,8 +66,8 @@ def schedule_gemm(sch, block, params: Params) -> bool:
         return False
     spatial = [loop for loop, k in zip(loops, kinds) if k == "S"]
     reduction = [loop for loop, k in zip(loops, kinds) if k == "R"]
-    if kinds != ["S"] * len(spatial) + ["R"] * len(reduction):
-        return False
+    if not spatial or kinds != ["S"] * len(spatial) + ["R"] * len(reduction):
+        return False  # a dot product to a scalar (1-D x 1-D matmul) has no output axis to tile
     extents = [extent(sch, loop) for loop in spatial]
     if None in extents:
         return False

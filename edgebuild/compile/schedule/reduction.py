@@ -15,6 +15,8 @@ def schedule_reduce_vec(sch, block, params: Params) -> bool:
     spatial = [loop for loop, k in zip(loops, kinds) if k == "S"]
     reduction = [loop for loop, k in zip(loops, kinds) if k == "R"]
     b = sch.get(block)
+    if not spatial or not b.reads or not b.reads[0].region:  # a full reduction to a scalar
+        return False
     # the innermost spatial iterator must index the innermost dimension of the input
     last = b.iter_vars[kinds.index("S") + len(spatial) - 1].var
     index = b.reads[0].region[-1].min

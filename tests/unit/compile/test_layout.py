@@ -1,6 +1,7 @@
 """Channels-last conversion: bounds of a conv's epilogue stay in NHWC and leave the kernel's arguments."""
 
 import numpy as np
+import pytest
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
@@ -19,3 +20,68 @@ def test_clip_bounds_after_a_conv_become_immediate_clip_with_no_transpose_betwee
     text = layout.to_nhwc()(relax.import_onnx(path)).script()
     assert "R.clip(" in text and "R.maximum(" not in text and "R.minimum(" not in text
     assert text.count("R.permute_dims(") == 2  # only the input and the output transpose
+
+
+def _conv_then(tmp_path, nodes, out_shape, inits=()):
+    """The Relax module of x -> 3x3 conv (4 channels, 'c') -> `nodes` -> y."""
+    w = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]), *nodes], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)], [w, *inits])
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return relax.import_onnx(path)
+
+
+def _convert(mod):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = layout.to_nhwc()(mod)
+    return out, [str(w.message) for w in caught if "channels-last" in str(w.message)]
+
+
+def test_squeeze_with_negative_axes_after_a_conv_converts(tmp_path):
+    # TVM's ConvertLayout dies with std::bad_alloc on squeeze(axis=[-1, -2]); the axes are made positive first.
+    axes = numpy_helper.from_array(np.array([-1, -2], np.int64), "ax")
+    mod = _conv_then(tmp_path, [helper.make_node("ReduceMean", ["c"], ["r"], axes=[2, 3], keepdims=1),
+                                helper.make_node("Squeeze", ["r", "ax"], ["y"])], [1, 4], [axes])
+    out, warned = _convert(mod)
+    assert not warned and 'data_layout="NHWC"' in out.script()
+    assert "axis=[3, 2]" in out.script() or "axis=[1, 2]" in out.script() or "axis=[2, 1]" in out.script()
+
+
+def test_min_of_two_inputs_is_pairwise_and_converts(tmp_path):
+    # The importer's stack + min made ConvertLayout fail with "Invalid SLayout".
+    out, warned = _convert(_conv_then(tmp_path, [helper.make_node("Relu", ["c"], ["x2"]),
+                                                 helper.make_node("Min", ["c", "x2"], ["y"])], [1, 4, 8, 8]))
+    assert not warned and 'data_layout="NHWC"' in out.script() and "R.stack" not in out.script()
+
+
+def test_a_graph_tvm_cannot_convert_keeps_its_layout_with_a_warning():
+    from tvm import relax as rx
+
+    # min over a stack of conv outputs (TVM's own Min import): ConvertLayout fails with "Invalid SLayout".
+    bb = rx.BlockBuilder()
+    x = rx.Var("x", rx.TensorType((1, 3, 8, 8), "float32"))
+    with bb.function("main", [x]):
+        with bb.dataflow():
+            c = bb.emit(rx.op.nn.conv2d(x, rx.const(np.ones((4, 3, 3, 3), np.float32)), padding=1))
+            y = bb.emit_output(rx.op.min(rx.op.stack([c, c], axis=0), axis=[0]))
+        bb.emit_func_output(y)
+    out, warned = _convert(bb.get())
+    assert len(warned) == 1 and "keeps its layout" in warned[0] and "Invalid SLayout" in warned[0]
+    assert 'data_layout="NHWC"' not in out.script()
+
+
+def test_a_bug_in_a_layout_rewrite_is_not_swallowed(tmp_path, monkeypatch):
+    def broken(*_args):
+        raise ZeroDivisionError("a bug in edgebuild, not TVM")
+
+    monkeypatch.setattr(layout, "_rank", broken)
+    mod = _conv_then(tmp_path, [helper.make_node("Squeeze", ["c", "ax"], ["y"])], [4, 8, 8],
+                     [numpy_helper.from_array(np.array([0], np.int64), "ax")])
+    with pytest.raises(Exception, match="a bug in edgebuild"):
+        layout.to_nhwc()(mod)

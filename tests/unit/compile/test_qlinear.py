@@ -13,6 +13,8 @@ from edgebuild.compile.runner import HostModel
 from edgebuild.errors import CompileError
 from edgebuild.progress import SILENT
 
+from . import quantized_graphs as qg
+
 RNG = np.random.default_rng(0)
 W = RNG.integers(-127, 128, (32, 16, 3, 3), dtype=np.int8)
 BIAS = RNG.integers(-500, 500, 32).astype(np.int32)
@@ -35,7 +37,7 @@ def qconv_graph(tmp_path, x_zp=0):
 
 
 def asm_of(mod, target_name, project):
-    ex = relax.compile_executable(mod, relax.tvm_target(targets.load(project, target_name)))
+    ex, _ = relax.compile_executable(mod, relax.tvm_target(targets.load(project, target_name)))
     return "\n".join(m.inspect_source("asm") for m in [ex.mod, *ex.mod.imports] if m.kind == "llvm")
 
 
@@ -50,10 +52,12 @@ def test_qlinear_conv_lowers_to_int8_conv_with_int32_accumulation(tmp_path):
     assert weights and "float32" not in re.search(r"R\.nn\.conv2d\([^\n]*", text).group(0)
 
 
-def test_lowered_conv_matches_onnxruntime_exactly(tmp_path):
+@pytest.mark.parametrize("x_zp", [0, 3])
+def test_lowered_conv_matches_onnxruntime_exactly(tmp_path, x_zp):
+    """Zero point 3: ONNX pads with the zero point; the lowering pads explicitly and corrects exactly."""
     import onnxruntime as ort
 
-    path = qconv_graph(tmp_path)
+    path = qconv_graph(tmp_path, x_zp)
     relax.compile_host(relax.import_onnx(path), tmp_path / "q.so")
     x = RNG.uniform(-1, 1, (1, 16, 8, 8)).astype(np.float32)
     (got,) = HostModel(tmp_path / "q.so", ["x"])({"x": x})
@@ -76,11 +80,6 @@ def test_rpi5_code_uses_dot_product_instructions_and_rpi4_does_not(tmp_path, pro
     rpi5, rpi4 = asm_of(mod, "rpi5", project), asm_of(mod, "rpi4", project)
     assert len(re.findall(r"\bsdot\b", rpi5)) > 0
     assert not re.search(r"\b[su]dot\b", rpi4)
-
-
-def test_asymmetric_activation_zero_point_is_refused_with_the_fix(tmp_path):
-    with pytest.raises(CompileError, match="symmetric int8"):
-        relax.import_onnx(qconv_graph(tmp_path, x_zp=3))
 
 
 def test_matmul_integer_keeps_int8_weights_and_corrects_uint8_zero_point(tmp_path):
@@ -108,7 +107,9 @@ def test_matmul_integer_keeps_int8_weights_and_corrects_uint8_zero_point(tmp_pat
 
 
 def test_the_lowered_operators_are_listed():
-    assert set(qlinear.OPS) == {"QLinearConv", "QLinearMatMul", "QGemm", "MatMulInteger"}
+    assert set(qlinear.OPS) == {"QLinearConv", "QLinearMatMul", "QGemm", "MatMulInteger", "ConvInteger", "QLinearAdd",
+                                "QLinearMul", "QLinearConcat", "QLinearGlobalAveragePool", "QLinearSigmoid",
+                                "QLinearLeakyRelu", "QLinearSoftmax"}
 
 
 def test_transformer_linear_exported_as_gemm_quantizes_to_int8_qgemm_with_int8_weights(tmp_path):
@@ -166,3 +167,9 @@ def test_int8_static_exclude_keeps_matching_nodes_fp32():
     assert int8_static.excluded_nodes(helper.make_model(graph), config) == names[1:]
     with pytest.raises(ValueError, match="not a regular expression"):
         int8_static.Int8Static(exclude=["layer.("])
+
+
+from edgebuild.errors import CompileError
+from edgebuild.progress import SILENT
+
+from . import quantized_graphs as qg

