@@ -12,8 +12,8 @@ Ranges (each parameter may also be "off"):
 - fp16: on targets with fp16 arithmetic only (ARM +fullfp16), never where it would be converted
 - cluster: 3-8 bits, plain or rate-weighted (1.0) k-means, and per layer group (Model.layer_groups)
   bits from the step's up to 8; a codebook step packs the clustered tensors
-- int8: static (Conv+MatMul or Conv+MatMul+Gemm; layer groups may stay fp32) or dynamic (MatMul or
-  MatMul+Gemm; embeddings int8 or not)
+- int8: static (Conv+MatMul or Conv+MatMul+Gemm; layer groups may stay fp32; ONNX files only with
+  calibration samples) or dynamic (MatMul or MatMul+Gemm; embeddings int8 or not)
 Steps that need training data (distill, fine-tunes) are offered only to models that have it.
 """
 
@@ -43,12 +43,14 @@ class Space:
     students: tuple[dict[str, Any], ...] = ()  # distill fields of the student shapes the model supports
     groups: tuple[tuple[str, str, str], ...] = ()  # (label, module glob, node-name regex)
     objective: str = "latency"  # "latency", "size" or "both"
+    calibrated: bool = True  # static int8 needs calibration samples: the model's own, or --calibration
 
     @classmethod
-    def of(cls, model, target: Target, objective: str) -> "Space":
+    def of(cls, model, target: Target, objective: str, calibrated: bool = False) -> "Space":
         return cls(torch_model=model.kind == "torch", trainable=model.has_training_data,
                    fp16_arithmetic=fp16_arithmetic(target), students=tuple(model.distill_students),
-                   groups=tuple(model.layer_groups), objective=objective)
+                   groups=tuple(model.layer_groups), objective=objective,
+                   calibrated=calibrated or model.has_calibration_data)
 
 
 def fp16_arithmetic(target: Target) -> bool:
@@ -102,7 +104,7 @@ def _torch_steps(space: Space, s: Suggest) -> list[dict[str, Any]]:
 def _graph_steps(space: Space, s: Suggest, clustered: bool) -> list[dict[str, Any]]:
     if clustered:  # shared values are stored as packed indices; int8 would re-quantize them
         return [{"technique": "codebook", "bits": 8}]
-    mode = s.suggest_categorical("int8", ["off", "static", "dynamic"])
+    mode = s.suggest_categorical("int8", ["off", "static", "dynamic"] if space.calibrated else ["off", "dynamic"])
     if mode == "static":
         ops = s.suggest_categorical("int8.operators", ["Conv,MatMul", "Conv,MatMul,Gemm"]).split(",")
         exclude = [regex for label, _, regex in space.groups if s.suggest_categorical(f"int8.fp32.{label}", [False, True])]

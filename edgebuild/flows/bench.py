@@ -159,7 +159,11 @@ class Worker:
         if self.proc.poll() is None:
             self.proc.stdin.close()
             line = self.proc.stdout.readline()
-            self.proc.wait(timeout=60)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:  # its figures are in; a runtime's teardown can stall under load
+                self.proc.kill()
+                self.proc.wait()
             if not line:
                 raise BenchError(f"the {self.name} worker died before reporting its memory")
             self.memory = json.loads(line)

@@ -18,7 +18,7 @@ from ..progress import SILENT, Progress, uploads
 from ..project import Project
 from ..lab import inventory, remote, results
 from ..lab.agent_run import AgentOptions, run_agent
-from ..lab.deploy import Deployed, LocalBundle, Progress as Uploads, deploy
+from ..lab.deploy import Deployed, LocalBundle, Progress as Uploads, deploy, remove
 from ..lab.inventory import Device
 from ..lab.transport import LINK_ERRORS, Timeouts, connect, link_lost
 
@@ -76,7 +76,8 @@ def deploy_to(project: Project, selector: str, artifact: Artifact, say=print, ti
 
 def profile_on(project: Project, selector: str, artifact: Artifact, options: AgentOptions = AgentOptions(),
                say=print, timeouts: Timeouts = Timeouts(), agent_script: str | None = None,
-               progress: Progress = SILENT) -> list[Outcome]:
+               progress: Progress = SILENT, remove_after: bool = False) -> list[Outcome]:
+    """`remove_after`: take the bundle off the device once profiled (a search's one-off trial bundles)."""
     inv = inventory.load(project)
     devices = inv.select(selector)
     local = bundles_for(project, devices, artifact, say, progress)
@@ -93,6 +94,8 @@ def profile_on(project: Project, selector: str, artifact: Artifact, options: Age
                 began = time.monotonic()
                 with progress.task(f"{device.name}: profiling {bundle.name} ({options.runs}+ runs)"):
                     agent = run_agent(conn, done.path, probe.runtime_site, options, agent_script)
+                if remove_after:
+                    remove(conn, probe, bundle)
         result = _result(device, bundle, probe, agent, time.monotonic() - began)
         stored = results.store(project, result)
         results_history.record(project, [from_profile(result, here())], say)

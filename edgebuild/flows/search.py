@@ -46,6 +46,13 @@ class SearchRequest:
     pick: int | None = None
     force: bool = False
     runs: int = 40  # timed samples per bundle and trial
+    against_shipped: bool = False  # also time the best point beside every recipe of recipes/ (search_compare.py)
+    input_shapes: tuple[str, ...] = ()  # NAME:D1,D2,... as for build
+    calibration: str | None = None  # int8 calibration samples (FILE.npz or "random"); ONNX files need it for static int8
+
+    def build_request(self, recipe: str, out: Path | None = None) -> BuildRequest:
+        return BuildRequest(model=self.model, recipe=recipe, target=self.target, input_shapes=self.input_shapes,
+                            out=out, calibration=self.calibration)
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,7 @@ def search(project: Project, request: SearchRequest, say: Callable[[str], None] 
     model = models.resolve(request.model, project)
     measure = search_measure.Measure.open(project, request, target, say)
     budget = _budget(request, measure.reference_metric[0])
-    space = spaces.Space.of(model, target, request.objective)
+    space = spaces.Space.of(model, target, request.objective, calibrated=bool(request.calibration))
     study_name = request.name or _study_name(request, model.name)
     folder = project.cache_dir / "search" / study_name
     folder.mkdir(parents=True, exist_ok=True)
@@ -90,8 +97,7 @@ def search(project: Project, request: SearchRequest, say: Callable[[str], None] 
         recipe = _write_trial_recipe(folder, steps)
         say(f"trial {trial.number}: {_describe(steps)}")
         out = folder / "bundles" / recipe.stem
-        result = build(project, BuildRequest(model=request.model, recipe=str(recipe), target=request.target, out=out),
-                       say=lambda s: None, progress=progress, check_steps=lambda rows: _proxy(rows, budget, trial))
+        result = build(project, request.build_request(str(recipe), out), say=lambda s: None, progress=progress, check_steps=lambda rows: _proxy(rows, budget, trial))
         scores = measure.trial(result, trial)
         violation = budget.violation(measure.reference_metric[1], scores["metric"])
         trial.set_user_attr("constraint", [violation])
@@ -119,6 +125,8 @@ def search(project: Project, request: SearchRequest, say: Callable[[str], None] 
 def record(project: Project, point: dict[str, Any], request: SearchRequest, measure, say) -> None:
     """One search row in the results history (a trial on the search split, or a held-out re-measure)."""
     row = {**point, "time": history.utc(), "model": request.model, "target": request.target,
+           "objective": request.objective, "budget": request.max_accuracy_drop if request.max_accuracy_drop is not None
+           else request.min_cosine,
            "device": request.device or None, "emulated": measure.emulated}
     results_history.record(project, [history.from_search(row, history.here())], say)
 

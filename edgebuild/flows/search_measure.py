@@ -23,7 +23,7 @@ from ..errors import DeviceError
 from ..project import Project
 from ..targets import Target
 from . import bench
-from .build import BuildRequest, BuildResult, build
+from .build import BuildResult, build
 
 SAMPLE_MS = 2.0  # each timed sample lasts at least about this long
 
@@ -41,7 +41,7 @@ class Measure:
     @classmethod
     def open(cls, project: Project, request, target: Target, say) -> "Measure":
         say(f"building the reference (recipe none) for {target.name}")
-        ref = build(project, BuildRequest(model=request.model, recipe="none", target=target.name), say=lambda s: None)
+        ref = build(project, request.build_request("none"), say=lambda s: None)
         emulated = False
         if request.device:
             from ..lab import inventory
@@ -72,6 +72,7 @@ class Measure:
         name, value = metric_of(model.metrics(self._host_model(result.bundle, specs), specs, split))
         if name is not None:
             return name, value
+        # the build measured it on the calibration samples; the fp32 graph (recipe none) agrees with itself
         return "cosine_to_fp32", float(result.manifest["metrics"].get("cosine_to_fp32", 1.0))
 
     def _host_model(self, folder: Path, specs) -> HostModel:
@@ -104,8 +105,9 @@ class Measure:
 
         medians = []
         for folder in folders:
+            # a trial's bundle leaves the device once profiled; the reference stays for the next trial
             (outcome,) = profile_on(self.project, self.request.device, Artifact(bundle=folder),
-                                    AgentOptions(runs=runs), say=lambda s: None)
+                                    AgentOptions(runs=runs), say=lambda s: None, remove_after=folder != self.reference)
             if not outcome.ok:
                 raise DeviceError(f"{self.request.device}: profiling {folder} failed: {outcome.error}")
             medians.append(outcome.result["latency_ms"]["p50"])

@@ -17,7 +17,9 @@ from typing import Any
 from .. import history
 from ..errors import UsageError
 from ..project import Project
+from ..report import pareto
 from . import history as results_history
+from .search_compare import against_shipped, format_comparison
 
 MARGIN = 0.05  # a point is "better" than the uncompressed build only by at least 5%
 HOLDOUT_RUNS = 100
@@ -30,24 +32,13 @@ def storage_url(project: Project, say) -> str:
     return history.sqlalchemy_url(results_history.results_dir(project))
 
 
-def front(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Rows no other row beats on every key (lower is better), sorted by the first key."""
-    def dominated(a, b):
-        return all(b[k] <= a[k] for k in keys) and any(b[k] < a[k] for k in keys)
-
-    kept = [a for a in rows if not any(dominated(a, b) for b in rows if b is not a)]
-    unique = {tuple(r[k] for k in keys): r for r in sorted(kept, key=lambda r: r["trial"], reverse=True)}
-    return sorted(unique.values(), key=lambda r: tuple(r[k] for k in keys))
-
-
 def finish(project: Project, request, study, budget, measure, model: str, say) -> dict[str, Any]:
     from optuna.trial import TrialState
 
     rows = [_row(t) for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
     feasible = [r for r in rows if r["constraint"] <= 0]
-    keys = {"latency": ("latency_ratio",), "size": ("transfer_bytes",),
-            "both": ("latency_ratio", "transfer_bytes")}[request.objective]
-    points = front(feasible, keys)
+    keys = pareto.SEARCH_KEYS[request.objective]
+    points = pareto.minimal(feasible, keys)
     if request.objective != "both":
         points = points[:1]
     elif request.pick is not None:
@@ -61,6 +52,8 @@ def finish(project: Project, request, study, budget, measure, model: str, say) -
               "trials": {s.name.lower(): sum(1 for t in study.trials if t.state == s) for s in TrialState},
               "reference": {"metric_search": measure.reference_metric[1]}, "front": points, "recipes": [],
               "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    if request.against_shipped and points:  # before writing: recipes/ holds only the shipped ones
+        report["against_shipped"] = against_shipped(project, request, measure, budget, points[0], MARGIN, say)
     report["recipes"] = _write(project, request, points, budget, study.study_name, measure.emulated, say)
     return report
 
@@ -143,4 +136,6 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"  #{p['trial']} {steps}: {p['metric']}, x{p['latency_ratio']}, {p['transfer_bytes']:,} B, "
                      f"held-out {p.get('holdout')}{'' if p.get('better') else ' (not better by the margin)'}")
     lines += [f"recipe: {r}" for r in report["recipes"]] or ["no recipe written"]
+    if "against_shipped" in report:
+        lines += format_comparison(report["against_shipped"])
     return "\n".join(lines)

@@ -120,3 +120,8 @@ def _intact(conn: Connection, folder: str, version: str, local: LocalBundle) -> 
     return True
 
 
+
+
+def remove(conn: Connection, probe: remote.Probe, local: LocalBundle) -> tuple[str, ...]:
+    """Remove a deployed bundle from the device (a search's trial bundles); hold the device's lock."""
+    return tuple(remote.commit(conn, ["remove", probe.work_dir, local.name], timeout=120)["removed"])

@@ -90,6 +90,7 @@ class Model(ABC):
     layer_groups: tuple[tuple[str, str, str], ...] = ()
 
     has_training_data = False  # whether `training` gives a loss (the seeded speed-only nets have none)
+    has_calibration_data = False  # whether `calibration_inputs` gives real samples
 
     def training(self, teacher, batch: int, temperature: float, soft_weight: float) -> Training:
         """Fine-tuning batches and loss; with a teacher, the loss distils it (soft targets at `temperature`)."""

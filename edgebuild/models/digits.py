@@ -128,6 +128,7 @@ class DigitsCNN(CachedTorchModel):
         return {"accuracy": round(accuracy, 2), "accuracy_samples": len(y_test)}
 
     has_training_data = True
+    has_calibration_data = True
 
     def training(self, teacher, batch: int, temperature: float, soft_weight: float) -> Training:
         """Cross-entropy on the training split (shifted), plus temperature-scaled soft targets of a teacher."""

@@ -135,6 +135,7 @@ class MiniLM(Model):
         return {"cosine_to_fp32": round(float(cos.mean()), 6), "cosine_samples": len(chosen)}
 
     has_training_data = True
+    has_calibration_data = True
 
     def training(self, teacher, batch: int, temperature: float, soft_weight: float) -> Training:
         """Embedding distillation: reproduce the fp32 teacher's embeddings of text the metric never scores."""

@@ -43,6 +43,10 @@ def test_onnx_files_get_graph_steps_only():
         recipe.configs(steps, "steps")
         seen.update(techniques(steps))
     assert seen == {"int8-static", "int8-dynamic", "cluster-graph", "codebook"}
+    # without calibration samples (an ONNX file without --calibration) static int8 is never drawn
+    uncalibrated = space.Space(torch_model=False, trainable=False, fp16_arithmetic=False, objective="size",
+                               calibrated=False)
+    assert "int8-static" not in {t for steps in draws(uncalibrated) for t in techniques(steps)}
 
 
 def test_clustered_points_are_packed_and_not_requantized():
