@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import ROOT, invoke
 
 pytestmark = pytest.mark.integration
+HANG_S = 2400
 
 
 def finished_trials(db) -> int:
@@ -33,16 +34,18 @@ def test_search_killed_after_a_trial_resumes_and_writes_a_reproducible_recipe(tm
     first = subprocess.Popen([sys.executable, "-m", "invoke", *args], cwd=root, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     db = root / "results" / "history.sqlite"  # the history database also holds the Optuna study
-    deadline = time.monotonic() + 600
+    # A guard against a hang, not a time limit: a trial takes ~1 min of CPU, far longer on a loaded machine.
+    deadline = time.monotonic() + HANG_S
     while finished_trials(db) < 1 and first.poll() is None and time.monotonic() < deadline:
         time.sleep(0.5)
     assert first.poll() is None, first.stdout.read()
+    assert finished_trials(db) >= 1, f"no trial finished in {HANG_S} s"
     os.killpg(first.pid, signal.SIGKILL)  # mid-search: the next trial is running or about to
     first.wait()
     kept = finished_trials(db)
     assert 1 <= kept < 3
 
-    resumed = invoke(root, *args, "--json")
+    resumed = invoke(root, *args, "--json", timeout=HANG_S)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     report = json.loads(resumed.stdout)  # stdout is only the JSON report
     assert f"{kept} trials done so far" in resumed.stderr
@@ -59,6 +62,6 @@ def test_search_killed_after_a_trial_resumes_and_writes_a_reproducible_recipe(tm
 
         recipe = str(root / "best.toml")
         (root / "best.toml").write_text(tomli_w.dumps({"description": "front point", "steps": best["steps"]}))
-    again = invoke(root, "build", f"--recipe={recipe}", f"--out={root / 'again'}")
+    again = invoke(root, "build", f"--recipe={recipe}", f"--out={root / 'again'}", timeout=HANG_S)
     assert again.returncode == 0, again.stderr
     assert (root / "again" / "model.so").read_bytes() == (Path(best["bundle"]) / "model.so").read_bytes()
