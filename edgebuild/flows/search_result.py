@@ -52,7 +52,7 @@ def finish(project: Project, request, study, budget, measure, model: str, say) -
               "trials": {s.name.lower(): sum(1 for t in study.trials if t.state == s) for s in TrialState},
               "reference": {"metric_search": measure.reference_metric[1]}, "front": points, "recipes": [],
               "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    if request.against_shipped and points:  # before writing: recipes/ holds only the shipped ones
+    if request.against_shipped and points:  # before this search writes its own recipes into recipes/
         report["against_shipped"] = against_shipped(project, request, measure, budget, points[0], MARGIN, say)
     report["recipes"] = _write(project, request, points, budget, study.study_name, measure.emulated, say)
     return report

@@ -39,15 +39,15 @@ def studies(runs: list[Run]) -> dict[str, list[Run]]:
 def section(study: str, rows: list[Run]) -> str:
     trials = {r.data["trial"]: r.data for r in rows if r.data.get("split") == "search"}  # a re-run trial: its latest
     held = {r.data["trial"]: r.data for r in rows if r.data.get("split") == "holdout"}
-    first = rows[-1].data
-    objective = first.get("objective") or ("latency" if first.get("latency_ratio") is not None else "size")
+    latest = rows[-1].data
+    objective = latest.get("objective") or ("latency" if latest.get("latency_ratio") is not None else "size")
     keys = pareto.SEARCH_KEYS[objective]
     usable = [t for t in trials.values() if all(t.get(k) is not None for k in keys)]
     front = pareto.minimal([t for t in usable if (t.get("constraint") or 0) <= 0], keys)
     emulated = any(r.emulated for r in rows)
-    where = first.get("device") or first.get("target")
-    head = (f"search {study}: {first.get('model')} on {where}{' — EMULATED' if emulated else ''}; objective "
-            f"{objective}, {first.get('metric_name')} budget {_f(first.get('budget'))}; {len(trials)} trials "
+    where = latest.get("device") or latest.get("target")
+    head = (f"search {study}: {latest.get('model')} on {where}{' — EMULATED' if emulated else ''}; objective "
+            f"{objective}, {latest.get('metric_name')} budget {_f(latest.get('budget'))}; {len(trials)} trials "
             f"from {rows[0].time[:16]}Z to {rows[-1].time[:16]}Z (UTC)")
     return (f'<section class="search" data-study="{escape(study)}"><h3>{escape(head)}</h3>'
             f"{_table(front, held)}<div class=\"figures\">{''.join(_plots(study, usable, front, keys, emulated))}"
