@@ -70,17 +70,19 @@ def recipes(c, json=False):
     "threads": "threads for every engine (default: all cores)",
     "input-shape": "NAME:D1,D2,... as for build",
     "untuned": "also time TVM's stock pipeline (default on; --no-untuned skips it: MiniLM takes ~1.5 s a run)",
+    "contention": "also time every block beside a CPU-bound process on one core; reports each engine's slowdown",
     "json": "print the result as one JSON object (progress and logs go to stderr)",
 })
 @user_errors
-def bench(c, model="digits-cnn", runs=50, threads=0, input_shape=None, untuned=True, json=False):
+def bench(c, model="digits-cnn", runs=50, threads=0, input_shape=None, untuned=True, contention=False, json=False):
     """Latency of host builds vs ONNX Runtime (and PyTorch), side by side; writes results/bench/ (JSON, SVG)."""
     from edgebuild.flows.bench import BENCH_MODELS, bench as run_bench, format_report
 
     models = BENCH_MODELS if model == "all" else tuple(m for m in model.split(",") if m)
     with stdout_to_stderr(json), for_stderr() as progress:
         report = run_bench(PROJECT, models=models, runs=runs, threads=threads or None,
-                           input_shapes=tuple(input_shape or ()), untuned=untuned, say=_say(json), progress=progress)
+                           input_shapes=tuple(input_shape or ()), untuned=untuned, contention=contention,
+                           say=_say(json), progress=progress)
     print(jsonlib.dumps(report) if json else format_report(report))
 
 
@@ -144,6 +146,8 @@ def conformance(c, ops="", sample=False, jobs=2, by="operators", json=False, wri
         print(f"{SAMPLE}: {len(taken.cases)} cases from onnx {taken.onnx}")
         return
 
+    if by not in ("operators", "families"):
+        raise Exit(f"error: --by={by}: use operators or families", code=1)
     chosen = {o for o in ops.split(",") if o} or None
     report = run(PROJECT, ops=chosen, sample=PROJECT.root / SAMPLE if sample else None, jobs=int(jobs),
                  say=_say(json))

@@ -1,4 +1,4 @@
-"""The bundle a build writes: model.so, model.onnx, reference.npz, manifest.json.
+"""The bundle a build writes: model.so, model.weights, model.onnx, reference.npz, manifest.json.
 
 A bundle is assembled in a hidden sibling folder and renamed into place only when complete, so a
 failed or interrupted build never leaves a partial bundle and never damages the previous one.
@@ -16,6 +16,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from .compile import weights
 from .errors import UsageError
 from .models.base import sha256_file
 from .schema import MANIFEST_SCHEMA_VERSION
@@ -23,8 +24,9 @@ from .schema import MANIFEST_SCHEMA_VERSION
 SCHEMA_VERSION = MANIFEST_SCHEMA_VERSION
 MANIFEST = "manifest.json"
 SO, ONNX, REFERENCE = "model.so", "model.onnx", "reference.npz"
+WEIGHTS = Path(weights.beside(SO)).name  # main(*inputs, *weights); see compile/weights.py
 # What a deploy sends; model.onnx stays on the host.
-DEVICE_FILES = (SO, REFERENCE, MANIFEST)
+DEVICE_FILES = (SO, WEIGHTS, REFERENCE, MANIFEST)
 
 
 def check_replaceable(out: Path) -> None:
@@ -71,8 +73,8 @@ def wire_encode(data: bytes) -> bytes:
 
 
 def transfer_bytes(folder: Path) -> int:
-    """Bytes a deploy sends for model.so and reference.npz (wire_encode'd)."""
-    return sum(len(wire_encode((folder / name).read_bytes())) for name in (SO, REFERENCE))
+    """Bytes a deploy sends for the payload files (wire_encode'd)."""
+    return sum(len(wire_encode((folder / name).read_bytes())) for name in DEVICE_FILES if name != MANIFEST)
 
 
 def write_reference(path: Path, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray]) -> None:

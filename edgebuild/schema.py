@@ -22,7 +22,9 @@ from .errors import ConfigError
 HISTORY_SCHEMA_VERSION = 2
 # A bundle's manifest.json. 2: `kernels` (per-kernel scheduler and run-time share, counts, fallback) and
 # metrics.onnxruntime_unavailable (max_abs_diff_vs_onnxruntime null when ONNX Runtime cannot run the graph).
-MANIFEST_SCHEMA_VERSION = 2
+# 3: main's constants in model.weights beside model.so (listed in `files`, sent by deploys); main takes
+# them after the inputs.
+MANIFEST_SCHEMA_VERSION = 3
 
 
 def load_toml(path: Path) -> dict[str, Any]:

@@ -18,6 +18,11 @@ from ..project import Project
 
 def main(argv: list[str]) -> None:
     name, arg, folder, threads, root = argv
+    if RUNTIME_MODULES[name] == "tvm":
+        # As on a device: TVM's runtime library only, and no torch, which tvm_ffi imports when it can
+        # (~200 MiB that a device never has).
+        os.environ["TVM_USE_RUNTIME_LIB"] = "1"
+        sys.modules["torch"] = None
     importlib.import_module(RUNTIME_MODULES[name])
     baseline = _rss_bytes("VmRSS")
     _reset_peak()

@@ -13,7 +13,7 @@ from typing import Any
 from ..models.base import TensorSpec, sha256_file
 from ..targets import Target, host_cpu_fingerprint
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent.parent  # edgebuild/
 
 
 def folder_digest(folder: Path, pattern: str = "*", skip: tuple[str, ...] = ()) -> str:

@@ -130,6 +130,7 @@ def _result(device: Device, bundle: LocalBundle, probe: remote.Probe, agent: dic
         "machine": agent.get("machine"), "cpu_model": probe.cpu_model, "python": agent.get("python"),
         "runtime": agent.get("runtime"), "latency_ms": agent.get("latency_ms"), "load_ms": agent.get("load_ms"),
         "import_ms": agent.get("import_ms"), "peak_rss_bytes": agent.get("peak_rss_bytes"),
+        "model_rss_bytes": agent.get("model_rss_bytes"),
         "parity_max_abs_diff": agent.get("parity_max_abs_diff"), "parity_tolerance": agent.get("parity_tolerance"),
         "clocks": agent.get("clocks"), "agent_seconds": round(seconds, 3), "time": results.now(),
     }

@@ -12,8 +12,9 @@ import shlex
 import time
 from dataclasses import dataclass
 
+from ..compile.runner import THREAD_POOL_ENV
 from ..errors import DeviceError
-from .device import source
+from .device import agent_source
 from .transport import Connection
 
 MARKER = "EDGEBUILD-RESULT "
@@ -34,10 +35,10 @@ def run_agent(conn: Connection, bundle_path: str, runtime_site: str, options: Ag
             str(options.warmup)]
     limit = int(options.timeout) + 1
     command = (f"echo $$; exec timeout -s KILL {limit} env TVM_USE_RUNTIME_LIB=1 "
-               + " ".join(shlex.quote(a) for a in argv))
+               + " ".join(shlex.quote(a) for a in [*runtime_settings(), *argv]))
     chan = conn.channel("agent")
     chan.exec_command(command)
-    chan.sendall((script or source("agent.py")).encode())
+    chan.sendall((script or agent_source()).encode())
     chan.shutdown_write()
     out, err = bytearray(), bytearray()
     deadline = time.monotonic() + options.timeout
@@ -73,6 +74,11 @@ def run_agent(conn: Connection, bundle_path: str, runtime_site: str, options: Ag
                           f"'Illegal instruction' means model.so uses CPU features the device lacks: "
                           f"check the target's mcpu/mattr")
     raise DeviceError(f"{conn.device.name}: the agent failed (status {status}): {tail or text[-600:]}")
+
+
+def runtime_settings() -> list[str]:
+    """TVM's thread-pool policy as `env` arguments (the agent sets the thread count from the device's cores)."""
+    return [f"{key}={value}" for key, value in sorted(THREAD_POOL_ENV.items())]
 
 
 def _pid(out: bytearray) -> int | None:

@@ -41,4 +41,5 @@ def summary(result: dict) -> str:
             f"p99 {lat.get('p99', float('nan')):.3f}  mean {lat.get('mean', float('nan')):.3f}  "
             f"runs {lat.get('runs')}  load {result.get('load_ms', 0):.1f} ms  "
             f"peak RSS {(result.get('peak_rss_bytes') or 0) / 2**20:.1f} MiB  "
+            f"model {(result.get('model_rss_bytes') or 0) / 2**20:.1f} MiB  "
             f"parity {result.get('parity_max_abs_diff')}")

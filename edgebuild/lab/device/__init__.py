@@ -6,8 +6,15 @@ clearly); agent.py also needs numpy and the TVM runtime that `invoke lab.provisi
 
 from pathlib import Path
 
+from ...compile import weights
+
 HERE = Path(__file__).resolve().parent
 
 
 def source(name: str) -> str:
     return (HERE / name).read_text(encoding="utf-8")
+
+
+def agent_source() -> str:
+    """agent.py preceded by the weights-file reader it calls (one script: it is sent over stdin)."""
+    return Path(weights.__file__).read_text(encoding="utf-8") + "\n" + source("agent.py")

@@ -1,5 +1,6 @@
 # edgebuild's on-device agent: one file, standard library + numpy + the TVM runtime.
-# Runs on the device (stdin to its Python); loads a deployed bundle, checks parity against
+# Runs on the device (stdin to its Python), sent after compile/weights.py (load, beside: the bundle's
+# mapped weights file); loads a deployed bundle, checks parity against
 # reference.npz, warms up, times the model on the device and prints one JSON line prefixed by
 # "EDGEBUILD-RESULT ".  Usage: python - BUNDLE_DIR RUNTIME_SITE RUNS MIN_SECONDS WARMUP
 import json
@@ -10,6 +11,8 @@ import sys
 import time
 
 os.environ["TVM_USE_RUNTIME_LIB"] = "1"  # load libtvm_runtime.so only; the compiler is not shipped
+# Every core (TVM's own default on x86 is half of them); the thread-pool policy comes from the host.
+os.environ.setdefault("TVM_NUM_THREADS", str(os.cpu_count() or 1))
 bundle, site = sys.argv[1], sys.argv[2]
 runs, min_seconds, warmup = int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
 MAX_RUNS = 100000
@@ -51,11 +54,21 @@ def clocks():
     return {k: v for k, v in state.items() if v is not None}
 
 
-def vm_hwm():
+def status_bytes(field):  # VmRSS: resident now; VmHWM: peak resident
     for line in (read("/proc/self/status") or "").splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) * 1024
     return None
+
+
+def reset_peak():
+    # Writing 5 to clear_refs resets VmHWM (Linux >= 4.0): the model's memory excludes the imports.
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
 
 
 def as_list(out):
@@ -64,17 +77,20 @@ def as_list(out):
     return [o for item in out for o in as_list(item)]
 
 
+baseline_rss = status_bytes("VmRSS")
+peak_was_reset = reset_peak()
 manifest = json.load(open(os.path.join(bundle, "manifest.json")))
 with np.load(os.path.join(bundle, "reference.npz")) as ref:
     inputs = [ref["input/" + spec["name"]] for spec in manifest["inputs"]]
     expected = [ref["output/" + spec["name"]] for spec in manifest["outputs"]]
 
 t0 = time.perf_counter()
-lib = tvm.runtime.load_module(os.path.join(bundle, "model.so"))
+library = os.path.join(bundle, "model.so")
+lib = tvm.runtime.load_module(library)
 device = tvm.cpu()
 vm = VirtualMachine(lib, device)
 main = vm["main"]
-args = [tvm.runtime.tensor(x, device) for x in inputs]
+args = [tvm.runtime.tensor(x, device) for x in inputs] + load(beside(library))
 load_ms = (time.perf_counter() - t0) * 1e3
 
 got = as_list(main(*args))
@@ -108,7 +124,9 @@ result = {
     "warmup_runs": warmup,
     "import_ms": import_ms,
     "load_ms": load_ms,
-    "peak_rss_bytes": vm_hwm(),
+    "peak_rss_bytes": status_bytes("VmHWM"),
+    # the model's own memory: peak resident set above the one after importing the runtime
+    "model_rss_bytes": status_bytes("VmHWM") - baseline_rss if peak_was_reset and baseline_rss else None,
     "parity_max_abs_diff": diff,
     "parity_tolerance": tolerance,
     "clocks": clocks(),
