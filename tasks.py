@@ -9,7 +9,7 @@ from invoke.exceptions import Exit
 
 from edgebuild.flows import build as builder
 from edgebuild import cli
-from edgebuild.cli import build_summary, stdout_to_stderr, targets_table, user_errors
+from edgebuild.cli import build_summary, number, stdout_to_stderr, targets_table, user_errors
 from edgebuild.lab import emulate as emulator
 from edgebuild.flows import jobs
 from edgebuild.lab import inventory, provision as provisioner, results
@@ -188,6 +188,43 @@ def report(c, model="", since="", out=None, baseline_runs=5, mads=3.0, floor=0.0
                  settings=Settings(int(baseline_runs), float(mads), float(floor)), say=_say(True))
     size = page.stat().st_size
     print(jsonlib.dumps({"out": str(page), "bytes": size}) if json else f"wrote {page} ({size:,} bytes)")
+
+
+@task(iterable=["input_shape"], help={
+    "model": "model to search recipes for (digits-cnn, minilm, ...) or an .onnx file (graph steps only)",
+    "target": "hardware target (default: host)",
+    "device": "measure latency on this lab device over SSH (needed for targets other than host)",
+    "max-accuracy-drop": "quality budget for classifiers: points of accuracy below the uncompressed build",
+    "min-cosine": "quality budget for embedders and ONNX files: lowest cosine to the fp32 outputs",
+    "objective": "latency, size (transfer bytes) or both (a Pareto front)",
+    "trials": "stop when the study has N finished trials (a resumed search counts earlier ones)",
+    "minutes": "stop after N minutes",
+    "name": "recipe (and study) name; default derived from model, target, objective and budget",
+    "pick": "with --objective=both: write only front point K as recipes/NAME.toml",
+    "force": "replace an existing recipe of that name",
+    "runs": "timed samples per bundle and trial (default 40)",
+    "input-shape": "NAME:D1,D2,... (repeatable) as for build; an .onnx file's dynamic dims",
+    "against-shipped": "compare the best point with every recipe of recipes/ (held-out data, timed side by side)",
+    "calibration": "int8 calibration samples for every trial's build: FILE.npz or 'random' (.onnx files need it for static int8)",
+    "json": "print the result as JSON (progress goes to stderr)",
+})
+@user_errors
+def search(c, model="digits-cnn", target="host", device="", max_accuracy_drop=None, min_cosine=None,
+           objective="latency", trials=0, minutes=0.0, name="", pick=None, force=False, runs=40, input_shape=None,
+           calibration=None, against_shipped=False, json=False):
+    """Search compression recipes: the fastest or smallest build within an accuracy budget."""
+    from edgebuild.flows.search import SearchRequest, search as run_search
+    from edgebuild.flows.search_result import format_report
+
+    request = SearchRequest(
+        model=model, target=target, device=device, objective=objective, trials=number("trials", trials, int, 0),
+        minutes=number("minutes", minutes, float, 0), max_accuracy_drop=number("max-accuracy-drop", max_accuracy_drop),
+        min_cosine=number("min-cosine", min_cosine), name=name, pick=number("pick", pick, int, 0), force=force,
+        runs=number("runs", runs, int, 5), input_shapes=tuple(input_shape or ()), calibration=calibration,
+        against_shipped=against_shipped)
+    with stdout_to_stderr(json), for_stderr() as progress:
+        report = run_search(PROJECT, request, say=_say(json), progress=progress)
+    print(jsonlib.dumps(report) if json else format_report(report))
 
 
 DEVICE_HELP = "NAME, TAG or all (devices/lab.toml and devices/local.toml)"

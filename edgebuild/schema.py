@@ -19,7 +19,7 @@ from .errors import ConfigError
 
 # Versions of the shared contracts whose version lives here (bump on any change; history migrations go in
 # edgebuild/history/migrations.py, one entry per version).
-HISTORY_SCHEMA_VERSION = 1
+HISTORY_SCHEMA_VERSION = 2
 PROFILE_RESULT_VERSION = 2
 
 # The profile result (one JSON object per device and run: results/<device>/*.json, `profile --json`),

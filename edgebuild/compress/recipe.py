@@ -154,9 +154,20 @@ def load(project: Project, name: str) -> Recipe:
     return folder(project).load(name)
 
 
+def resolve(project: Project, name: str) -> tuple[Recipe, Path]:
+    """(recipe, its file): `name` is a recipe of recipes/, or the path of a recipe file elsewhere (*.toml)."""
+    if not name.endswith(".toml"):
+        return load(project, name), folder(project).path(name)
+    path = Path(name).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"--recipe={name}: no such recipe file; give a recipe name ({', '.join(folder(project).names())}) "
+                          "or the path of an existing .toml recipe")
+    return schema.build(Recipe, schema.load_toml(path), schema.Where(path), name=path.stem), path
+
+
 def dump(recipe: Recipe) -> dict[str, Any]:
     """The TOML-shaped data of a recipe (its file's data, for the golden round-trip test)."""
     return schema.dump(recipe)
 
 
-__all__ = ["ConfigError", "Gate", "Override", "Recipe", "configs", "dump", "folder", "load", "technique_of"]
+__all__ = ["ConfigError", "Gate", "Override", "Recipe", "configs", "dump", "folder", "load", "resolve", "technique_of"]

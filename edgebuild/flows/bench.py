@@ -133,6 +133,20 @@ def _bench_model(project, model, runs, threads, input_shapes, untuned, load, say
     }
 
 
+def time_bundles(project: Project, folders: list[Path], runs: int, threads: int | None = None,
+                 repeat: int = 1, progress: Progress = SILENT) -> list[list[float]]:
+    """Milliseconds per run of each host bundle's model.so: one process each, alternating in blocks."""
+    threads = threads or os.cpu_count() or 1
+    engines = [Worker("tvm", str(f / bundle.SO), f, threads, project) for f in folders]
+    try:
+        with progress.task("timing side by side", total=runs * len(engines), unit="runs") as shown:
+            _measure(engines, runs, shown, None, repeat)
+    finally:
+        for engine in engines:
+            engine.close()
+    return [e.times_ms for e in engines]
+
+
 class Worker:
     """One engine in its own process (bench_worker.py), driven block by block over a pipe: thread
     pools of runtimes sharing one process (or spinning between runs) would bill each other."""
@@ -144,8 +158,8 @@ class Worker:
         if self.proc.stdout.readline().strip() != "ready":
             raise BenchError(f"the {name} worker failed to start (see its output above)")
 
-    def block(self, n: int) -> list[float]:
-        self.proc.stdin.write(f"{n}\n")
+    def block(self, n: int, repeat: int = 1) -> list[float]:
+        self.proc.stdin.write(f"{n} {repeat}\n")
         self.proc.stdin.flush()
         line = self.proc.stdout.readline()
         if not line:
@@ -156,9 +170,9 @@ class Worker:
         if self.proc.poll() is None:
             self.proc.stdin.close()
             line = self.proc.stdout.readline()
-            try:
-                self.proc.wait(timeout=120)
-            except subprocess.TimeoutExpired:  # its figures are in; a runtime's teardown hung (seen under load)
+            try:  # exiting can take a while on a loaded machine (unmapping, thread pools)
+                self.proc.wait(timeout=300)
+            except subprocess.TimeoutExpired:  # its figures are in: a stalled teardown is not a failed bench
                 self.proc.kill()
                 self.proc.wait()
             if not line:
@@ -166,10 +180,10 @@ class Worker:
             self.memory = json.loads(line)
 
 
-def _measure(engines: list[Worker], runs: int, shown: Task, load: BusyCore | None) -> None:
+def _measure(engines: list[Worker], runs: int, shown: Task, load: BusyCore | None, repeat: int = 1) -> None:
     for block in range(0, runs, BLOCK):
         for engine in engines:
-            engine.times_ms.extend(engine.block(min(BLOCK, runs - block)))
+            engine.times_ms.extend(engine.block(min(BLOCK, runs - block), repeat))
             shown.advance(min(BLOCK, runs - block))
             time.sleep(GAP_S)  # lets the finished engine's threads stop spinning
             if load:

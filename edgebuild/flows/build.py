@@ -71,11 +71,16 @@ class _Stages:
         self.say(f"  {name:<10} {self.timings[name]:7.2f} s")
 
 
-def build(project: Project, request: BuildRequest, say: Say = print, progress: Progress = SILENT) -> BuildResult:
+def build(project: Project, request: BuildRequest, say: Say = print, progress: Progress = SILENT,
+          check_steps: Callable[[list[dict[str, Any]]], None] | None = None) -> BuildResult:
+    """Build one bundle. `check_steps` sees the compression table's rows after the PyTorch steps (their
+    metric measured in PyTorch) and may raise to stop before the slow export and compile (a search's
+    cheap proxy)."""
     target = targets.load(project, request.target)
     model = models.resolve(request.model, project)
     model.progress = progress  # training a built-in model on first use
-    recipe = compress.load(project, request.recipe).for_model(model.name).for_target(target.name)
+    recipe, recipe_file = compress.resolve(project, request.recipe)
+    recipe = recipe.for_model(model.name).for_target(target.name)
     specs = shapes.resolve(model.name, model.inputs(), shapes.parse(request.input_shapes))
     out = (request.out or project.default_bundle_dir(model.name, recipe.name, target.name)).resolve()
 
@@ -83,7 +88,7 @@ def build(project: Project, request: BuildRequest, say: Say = print, progress: P
     calibration = _calibration_id(request.calibration)
     key = cache.build_key(
         model_fingerprint=model.fingerprint() + calibration, specs=specs,
-        recipe_file=compress.folder(project).path(recipe.name),
+        recipe_file=recipe_file,
         target_file=targets.folder(project).path(target.name),
         target=target, tuning_dir=project.tuning_dir if request.tuned else None, versions=versions,
     )
@@ -107,6 +112,8 @@ def build(project: Project, request: BuildRequest, say: Say = print, progress: P
             loaded = model.load()
         with stage("compress"):
             loaded = pipeline.torch_steps(loaded)
+        if check_steps is not None:
+            check_steps(pipeline.rows)
         onnx_path = tmp / bundle.ONNX
         with stage("export"):
             export.to_onnx(loaded, specs, model.output_names, onnx_path)

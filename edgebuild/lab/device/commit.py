@@ -8,6 +8,7 @@
 #                                         bundles/NAME symlink to them (the old deploy stays until then)
 #   python - clean WORK                   remove stale staging folders and uploads of killed runs
 #                                         (the caller holds the device lock)
+#   python - remove WORK NAME             remove the deployed bundle NAME (its symlink and version folder)
 #   python - verify WORK VERSION MANIFEST_SHA256 FILE...
 #                                         check a deployed version's files against its manifest
 # Names from the host are checked here too: only ever paths under WORK/bundles and WORK/runtime
@@ -191,6 +192,25 @@ def verify(work, version, manifest_sha, files):
     print(json.dumps({"ok": True}))
 
 
+def remove(work, name):
+    folder = os.path.join(work, "bundles")
+    # One plain name (model--recipe--target), never a path: nothing outside bundles/ is touched.
+    if not name or name.startswith(".") or "/" in name or "\0" in name or ".." in name:
+        fail("bundle name %r is not a plain name; nothing removed" % name)
+    link = os.path.join(folder, name)
+    if not os.path.islink(link):
+        print(json.dumps({"ok": True, "removed": []}))
+        return
+    version = os.path.realpath(link)
+    os.unlink(link)
+    removed = [name]
+    ours = os.path.dirname(version) == os.path.realpath(folder) and os.path.basename(version).startswith(".v-")
+    if ours and os.path.isdir(version):  # a link planted elsewhere loses only the link
+        shutil.rmtree(version, ignore_errors=True)
+        removed.append(os.path.basename(version))
+    print(json.dumps({"ok": True, "removed": removed}))
+
+
 def main(argv):
     work = os.path.expanduser(argv[2])
     for sub in ("bundles", "runtime", "runtime-onnxruntime"):
@@ -203,6 +223,8 @@ def main(argv):
         clean(work)
     elif argv[1] == "verify":
         verify(work, argv[3], argv[4], argv[5:])
+    elif argv[1] == "remove":
+        remove(work, argv[3])
     else:
         fail("unknown command %r" % argv[1])
 

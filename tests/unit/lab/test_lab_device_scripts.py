@@ -166,3 +166,25 @@ def test_device_removes_only_its_own_version_folders(tmp_path):
     sha = stage(work, ".tmp-aaaa", {"model.so": b"so1"})
     status, data = run("commit.py", "bundle", work, "m", ".tmp-aaaa", sha, "model.so")
     assert status == 0 and (outside / "keep").read_text() == "x"
+
+
+def test_remove_takes_one_deployed_bundle_off_and_only_by_a_plain_name(tmp_path):
+    work = tmp_path / "work"
+    for name, staging in (("m--p-1--t", ".tmp-aaaa"), ("m--none--t", ".tmp-bbbb")):
+        sha = stage(work, staging, {"model.so": b"so", "reference.npz": b"ref"})
+        assert run("commit.py", "bundle", work, name, staging, sha, "model.so", "reference.npz")[0] == 0
+    version = os.path.realpath(work / "bundles" / "m--p-1--t")
+    status, data = run("commit.py", "remove", work, "m--p-1--t")
+    assert status == 0 and data["removed"] == ["m--p-1--t", os.path.basename(version)]
+    assert not os.path.lexists(work / "bundles" / "m--p-1--t") and not os.path.exists(version)
+    assert (work / "bundles" / "m--none--t" / "model.so").read_bytes() == b"so"  # the other bundle stays
+    assert run("commit.py", "remove", work, "m--p-1--t") == (0, {"ok": True, "removed": []})  # already gone
+    # a link planted to a folder outside bundles/ loses the link, never the folder
+    outside = tmp_path / "keep"
+    outside.mkdir()
+    os.symlink(outside, work / "bundles" / "planted")
+    assert run("commit.py", "remove", work, "planted")[1]["removed"] == ["planted"] and outside.is_dir()
+    for bad in ("../keep", "..", ".v-x", "a/b"):
+        status, data = run("commit.py", "remove", work, bad)
+        assert status == 3 and not data["ok"] and "plain name" in data["error"]
+    assert outside.is_dir()
