@@ -13,8 +13,7 @@ from typing import Any
 from ..models.base import TensorSpec, sha256_file
 from ..targets import Target, host_cpu_fingerprint
 
-# The whole edgebuild package (this file moved into flows/; the key must still cover compile/, compress/...).
-PACKAGE_DIR = Path(__file__).resolve().parents[1]
+PACKAGE_DIR = Path(__file__).resolve().parent.parent  # edgebuild/
 
 
 def folder_digest(folder: Path, pattern: str = "*", skip: tuple[str, ...] = ()) -> str:
