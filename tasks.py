@@ -342,5 +342,71 @@ def lab_trust(c, device, replace=False, expect=None):
     print(f"{done.device}: {done.key_type} {done.fingerprint} {state} {done.file}")
 
 
+# The release namespace: `invoke release --plan=NAME --version=X` and `invoke release.verify dist/X`.
+release_ns = Collection("release")
+
+
+def release_task(name, **kwargs):
+    """Register a task in the release namespace only (like lab_task)."""
+    def register(fn):
+        release_ns.add_task(task(**kwargs)(user_errors(fn)), name, default=name == "release")
+        return fn
+    return register
+
+
+@release_task("release", iterable=["allow", "no_profile"], help={
+    "plan": "release plan from releases/ (file stem)",
+    "version": "the release's name: dist/VERSION/ (never overwritten)",
+    "previous": "release to gate against (default: the newest in dist/)",
+    "allow": "MODEL:RECIPE:TARGET:REASON accepts that cell's regression; repeatable",
+    "scheduler": "tls://HOST:PORT of a running Dask scheduler (default: a LocalCluster here)",
+    "workers": "LocalCluster build workers (default: one per core)",
+    "no-profile": "TARGET: release it without profiles when no device of it is reachable; repeatable",
+})
+def release(c, plan, version, previous=None, allow=None, scheduler=None, workers=0, no_profile=None):
+    """Build, profile and gate a release plan's matrix into dist/VERSION/ with provenance."""
+    from edgebuild.flows.release.release import ReleaseRequest, release as run_release
+
+    run_release(PROJECT, ReleaseRequest(plan=plan, version=version, previous=Path(previous).resolve() if previous else None,
+                                        allow=tuple(allow or ()), scheduler=scheduler, workers=int(workers),
+                                        no_profile=tuple(no_profile or ())), say=_say(False))
+
+
+@release_task("verify", positional=["folder"], help={
+    "folder": "a release folder, e.g. dist/1.0.0",
+    "rebuild": "also rebuild every bundle from its provenance and compare bytes",
+    "public-key": "also check release.sig with this public key (offline)"})
+def release_verify(c, folder, rebuild=False, public_key=None):
+    """Re-hash a release; fail on any added, removed or changed file or provenance mismatch."""
+    from edgebuild.flows.release.verify import verify
+
+    print(verify(Path(folder), PROJECT, rebuild=rebuild, public_key=Path(public_key) if public_key else None).summary())
+
+
+@release_task("scale", help={
+    "plan": "also build this plan's matrix from scratch with 1 and 2 build workers (slow)",
+    "boards": "boards of the simulated lab (default 100)", "build-hosts": "simulated build hosts (default 4)",
+})
+def release_scale(c, plan="", boards=100, build_hosts=4):
+    """Measure Dask's overhead per task, a simulated lab (sleep jobs), and optionally the real matrix."""
+    from edgebuild.flows.release import scale
+
+    out = {"uptime": Path("/proc/loadavg").read_text().split()[:3],
+           "simulation": scale.simulate(boards=int(boards), build_hosts=int(build_hosts))}
+    if plan:
+        out["matrix"] = [scale.matrix_wall(PROJECT, plan, n, say=_say(True)) for n in (1, 2)]
+    print(jsonlib.dumps(out, indent=2))
+
+
+@release_task("sign", positional=["folder"], help={"folder": "a release folder, e.g. dist/1.0.0",
+                                                   "key": "elliptic-curve private key (PEM)"})
+def release_sign(c, folder, key):
+    """Sign a release folder with model-signing and a local key: writes FOLDER/release.sig."""
+    from edgebuild.flows.release.signing import sign
+
+    print(f"signed: {sign(Path(folder), Path(key))}")
+
+
 ns = Collection.from_module(sys.modules[__name__])
 ns.add_collection(lab)
+ns.add_collection(release_ns)

@@ -81,14 +81,17 @@ def check_replaceable(out: Path) -> None:
 
 
 @contextlib.contextmanager
-def staged(out: Path) -> Iterator[Path]:
-    """Yields an empty folder; on success it replaces `out`, on failure it is removed."""
+def staged(out: Path, replace: bool = True) -> Iterator[Path]:
+    """Yields an empty folder; on success it replaces `out` (or, with replace=False, refuses to if
+    `out` exists by then), on failure it is removed."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
         yield tmp
+        if out.exists() and not replace:
+            raise UsageError(f"{out} appeared while it was being written; it was not replaced")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
