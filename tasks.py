@@ -9,7 +9,7 @@ from invoke.exceptions import Exit
 
 from edgebuild.flows import build as builder
 from edgebuild import cli
-from edgebuild.cli import build_summary, stdout_to_stderr, targets_table, user_errors
+from edgebuild.cli import build_summary, number, stdout_to_stderr, targets_table, user_errors
 from edgebuild.lab import emulate as emulator
 from edgebuild.flows import jobs
 from edgebuild.lab import inventory, provision as provisioner, results
@@ -70,21 +70,22 @@ def recipes(c, json=False):
     "threads": "threads for every engine (default: all cores)",
     "input-shape": "NAME:D1,D2,... as for build",
     "untuned": "also time TVM's stock pipeline (default on; --no-untuned skips it: MiniLM takes ~1.5 s a run)",
+    "contention": "also time every block beside a CPU-bound process on one core; reports each engine's slowdown",
     "json": "print the result as one JSON object (progress and logs go to stderr)",
     "recipe": "compression recipe of the timed build (default none); ONNX Runtime runs that same graph",
     "calibration": "FILE.npz or random, for int8 recipes on models without data of their own",
 })
 @user_errors
-def bench(c, model="digits-cnn", runs=50, threads=0, input_shape=None, untuned=True, json=False, recipe="none",
-          calibration=None):
+def bench(c, model="digits-cnn", runs=50, threads=0, input_shape=None, untuned=True, contention=False, json=False,
+          recipe="none", calibration=None):
     """Latency of host builds vs ONNX Runtime (and PyTorch), side by side; writes results/bench/ (JSON, SVG)."""
     from edgebuild.flows.bench import BENCH_MODELS, bench as run_bench, format_report
 
     models = BENCH_MODELS if model == "all" else tuple(m for m in model.split(",") if m)
     with stdout_to_stderr(json), for_stderr() as progress:
         report = run_bench(PROJECT, models=models, runs=runs, threads=threads or None,
-                           input_shapes=tuple(input_shape or ()), untuned=untuned, say=_say(json), progress=progress,
-                           recipe=recipe, calibration=calibration)
+                           input_shapes=tuple(input_shape or ()), untuned=untuned, contention=contention,
+                           say=_say(json), progress=progress, recipe=recipe, calibration=calibration)
     print(jsonlib.dumps(report) if json else format_report(report))
 
 
@@ -148,6 +149,8 @@ def conformance(c, ops="", sample=False, jobs=2, by="operators", json=False, wri
         print(f"{SAMPLE}: {len(taken.cases)} cases from onnx {taken.onnx}")
         return
 
+    if by not in ("operators", "families"):
+        raise Exit(f"error: --by={by}: use operators or families", code=1)
     chosen = {o for o in ops.split(",") if o} or None
     report = run(PROJECT, ops=chosen, sample=PROJECT.root / SAMPLE if sample else None, jobs=int(jobs),
                  say=_say(json))
@@ -190,6 +193,43 @@ def report(c, model="", since="", out=None, baseline_runs=5, mads=3.0, floor=0.0
     print(jsonlib.dumps({"out": str(page), "bytes": size}) if json else f"wrote {page} ({size:,} bytes)")
 
 
+@task(iterable=["input_shape"], help={
+    "model": "model to search recipes for (digits-cnn, minilm, ...) or an .onnx file (graph steps only)",
+    "target": "hardware target (default: host)",
+    "device": "measure latency on this lab device over SSH (needed for targets other than host)",
+    "max-accuracy-drop": "quality budget for classifiers: points of accuracy below the uncompressed build",
+    "min-cosine": "quality budget for embedders and ONNX files: lowest cosine to the fp32 outputs",
+    "objective": "latency, size (transfer bytes) or both (a Pareto front)",
+    "trials": "stop when the study has N finished trials (a resumed search counts earlier ones)",
+    "minutes": "stop after N minutes",
+    "name": "recipe (and study) name; default derived from model, target, objective and budget",
+    "pick": "with --objective=both: write only front point K as recipes/NAME.toml",
+    "force": "replace an existing recipe of that name",
+    "runs": "timed samples per bundle and trial (default 40)",
+    "input-shape": "NAME:D1,D2,... (repeatable) as for build; an .onnx file's dynamic dims",
+    "against-shipped": "compare the best point with every recipe of recipes/ (held-out data, timed side by side)",
+    "calibration": "int8 calibration samples for every trial's build: FILE.npz or 'random' (.onnx files need it for static int8)",
+    "json": "print the result as JSON (progress goes to stderr)",
+})
+@user_errors
+def search(c, model="digits-cnn", target="host", device="", max_accuracy_drop=None, min_cosine=None,
+           objective="latency", trials=0, minutes=0.0, name="", pick=None, force=False, runs=40, input_shape=None,
+           calibration=None, against_shipped=False, json=False):
+    """Search compression recipes: the fastest or smallest build within an accuracy budget."""
+    from edgebuild.flows.search import SearchRequest, search as run_search
+    from edgebuild.flows.search_result import format_report
+
+    request = SearchRequest(
+        model=model, target=target, device=device, objective=objective, trials=number("trials", trials, int, 0),
+        minutes=number("minutes", minutes, float, 0), max_accuracy_drop=number("max-accuracy-drop", max_accuracy_drop),
+        min_cosine=number("min-cosine", min_cosine), name=name, pick=number("pick", pick, int, 0), force=force,
+        runs=number("runs", runs, int, 5), input_shapes=tuple(input_shape or ()), calibration=calibration,
+        against_shipped=against_shipped)
+    with stdout_to_stderr(json), for_stderr() as progress:
+        report = run_search(PROJECT, request, say=_say(json), progress=progress)
+    print(jsonlib.dumps(report) if json else format_report(report))
+
+
 DEVICE_HELP = "NAME, TAG or all (devices/lab.toml and devices/local.toml)"
 ARTIFACT_HELP = {
     "model": "model to build for each device's target (default: digits-cnn)",
@@ -197,11 +237,13 @@ ARTIFACT_HELP = {
     "bundle": "deploy this bundle folder instead of building",
     "target": "build for this target instead of each device's own (same CPU arch)",
     "json": "print one JSON object per device, one per line",
+    "force": "send the bundle even when the device's copy is intact",
 }
 
 
-def _artifact(model, recipe, bundle, target):
-    return jobs.Artifact(model=model, recipe=recipe, bundle=Path(bundle).resolve() if bundle else None, target=target)
+def _artifact(model, recipe, bundle, target, force=False):
+    return jobs.Artifact(model=model, recipe=recipe, bundle=Path(bundle).expanduser().resolve() if bundle else None,
+                         target=target, force=force)
 
 
 def _say(as_json):
@@ -222,25 +264,29 @@ def _finish(outcomes, as_json, text, to_json):
 
 @task(help={"device": DEVICE_HELP, **ARTIFACT_HELP})
 @user_errors
-def deploy(c, device, model="digits-cnn", recipe="none", bundle=None, target=None, json=False):
+def deploy(c, device, model="digits-cnn", recipe="none", bundle=None, target=None, json=False, force=False):
     """Upload a bundle to devices: staged, sha256-verified on the device, switched atomically."""
     with stdout_to_stderr(json), for_stderr() as progress:
-        outcomes = jobs.deploy_to(PROJECT, device, _artifact(model, recipe, bundle, target), say=_say(json),
+        outcomes = jobs.deploy_to(PROJECT, device, _artifact(model, recipe, bundle, target, force), say=_say(json),
                                   progress=uploads(progress, "deploy"))
     _finish(outcomes, json, lambda o: o.deployed.summary(), cli.deploy_json)
 
 
-@task(help={"device": DEVICE_HELP, **ARTIFACT_HELP, "runs": "minimum timed runs (default 50)",
+@task(help={"device": DEVICE_HELP, **ARTIFACT_HELP, "runs": "minimum timed runs (default 64: enough for a p90)",
             "min-seconds": "minimum timing duration on the device (default 1.0)",
-            "warmup": "untimed runs first (default 5)", "timeout": "job timeout in seconds (default 300)"})
+            "warmup": "untimed runs first (default 5)", "timeout": "job timeout in seconds (default 300)",
+            "baseline": "onnxruntime: time ONNX Runtime's own device wheel on model.onnx in the same job, "
+                        "alternating blocks with TVM, and report the ratio",
+            "threads": "threads per engine (default 0: the device's cores)"})
 @user_errors
-def profile(c, device, model="digits-cnn", recipe="none", bundle=None, target=None, json=False, runs=50,
-            min_seconds=1.0, warmup=5, timeout=300.0):
+def profile(c, device, model="digits-cnn", recipe="none", bundle=None, target=None, json=False, runs=64,
+            min_seconds=1.0, warmup=5, timeout=300.0, force=False, baseline=None, threads=0):
     """Build and deploy when needed, then time the model on the devices; results go to results/."""
-    options = AgentOptions(runs=int(runs), min_seconds=float(min_seconds), warmup=int(warmup), timeout=float(timeout))
+    options = AgentOptions.parse(runs=runs, min_seconds=min_seconds, warmup=warmup, timeout=timeout,
+                                 baseline=baseline, threads=threads)
     with stdout_to_stderr(json), for_stderr() as progress:
-        outcomes = jobs.profile_on(PROJECT, device, _artifact(model, recipe, bundle, target), options, say=_say(json),
-                                   progress=progress)
+        outcomes = jobs.profile_on(PROJECT, device, _artifact(model, recipe, bundle, target, force), options,
+                                   say=_say(json), progress=progress)
     _finish(outcomes, json, lambda o: results.summary(o.result) + f"\n  stored {o.stored}", jobs.profile_json)
 
 
@@ -288,10 +334,82 @@ def lab_emulate(c, stop=False):
 def lab_trust(c, device, replace=False, expect=None):
     """Show a device's host key fingerprint and pin it in devices/known_hosts."""
     inv = inventory.load(PROJECT)
-    done = device_trust.trust(inv, inv.get(device), replace=replace, expect=expect)
+
+    def ask(fingerprint):
+        answer = input(f"{device} presents host key {fingerprint}. Does it match the fingerprint shown on the "
+                       f"device's console? [y/N] ")
+        return answer.strip().lower() in ("y", "yes")
+    done = device_trust.trust(inv, inv.get(device), replace=replace, expect=expect,
+                              confirm=ask if sys.stdin.isatty() else None)
     state = "pinned in" if done.changed else "already pinned in"
     print(f"{done.device}: {done.key_type} {done.fingerprint} {state} {done.file}")
 
 
+# The release namespace: `invoke release --plan=NAME --version=X` and `invoke release.verify dist/X`.
+release_ns = Collection("release")
+
+
+def release_task(name, **kwargs):
+    """Register a task in the release namespace only (like lab_task)."""
+    def register(fn):
+        release_ns.add_task(task(**kwargs)(user_errors(fn)), name, default=name == "release")
+        return fn
+    return register
+
+
+@release_task("release", iterable=["allow", "no_profile"], help={
+    "plan": "release plan from releases/ (file stem)",
+    "version": "the release's name: dist/VERSION/ (never overwritten)",
+    "previous": "release to gate against (default: the newest in dist/)",
+    "allow": "MODEL:RECIPE:TARGET:REASON accepts that cell's regression; repeatable",
+    "scheduler": "tls://HOST:PORT of a running Dask scheduler (default: a LocalCluster here)",
+    "workers": "LocalCluster build workers (default: one per core)",
+    "no-profile": "TARGET: release it without profiles when no device of it is reachable; repeatable",
+})
+def release(c, plan, version, previous=None, allow=None, scheduler=None, workers=0, no_profile=None):
+    """Build, profile and gate a release plan's matrix into dist/VERSION/ with provenance."""
+    from edgebuild.flows.release.release import ReleaseRequest, release as run_release
+
+    run_release(PROJECT, ReleaseRequest(plan=plan, version=version, previous=Path(previous).resolve() if previous else None,
+                                        allow=tuple(allow or ()), scheduler=scheduler, workers=int(workers),
+                                        no_profile=tuple(no_profile or ())), say=_say(False))
+
+
+@release_task("verify", positional=["folder"], help={
+    "folder": "a release folder, e.g. dist/1.0.0",
+    "rebuild": "also rebuild every bundle from its provenance and compare bytes",
+    "public-key": "also check release.sig with this public key (offline)"})
+def release_verify(c, folder, rebuild=False, public_key=None):
+    """Re-hash a release; fail on any added, removed or changed file or provenance mismatch."""
+    from edgebuild.flows.release.verify import verify
+
+    print(verify(Path(folder), PROJECT, rebuild=rebuild, public_key=Path(public_key) if public_key else None).summary())
+
+
+@release_task("scale", help={
+    "plan": "also build this plan's matrix from scratch with 1 and 2 build workers (slow)",
+    "boards": "boards of the simulated lab (default 100)", "build-hosts": "simulated build hosts (default 4)",
+})
+def release_scale(c, plan="", boards=100, build_hosts=4):
+    """Measure Dask's overhead per task, a simulated lab (sleep jobs), and optionally the real matrix."""
+    from edgebuild.flows.release import scale
+
+    out = {"uptime": Path("/proc/loadavg").read_text().split()[:3],
+           "simulation": scale.simulate(boards=int(boards), build_hosts=int(build_hosts))}
+    if plan:
+        out["matrix"] = [scale.matrix_wall(PROJECT, plan, n, say=_say(True)) for n in (1, 2)]
+    print(jsonlib.dumps(out, indent=2))
+
+
+@release_task("sign", positional=["folder"], help={"folder": "a release folder, e.g. dist/1.0.0",
+                                                   "key": "elliptic-curve private key (PEM)"})
+def release_sign(c, folder, key):
+    """Sign a release folder with model-signing and a local key: writes FOLDER/release.sig."""
+    from edgebuild.flows.release.signing import sign
+
+    print(f"signed: {sign(Path(folder), Path(key))}")
+
+
 ns = Collection.from_module(sys.modules[__name__])
 ns.add_collection(lab)
+ns.add_collection(release_ns)

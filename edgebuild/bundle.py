@@ -1,4 +1,4 @@
-"""The bundle a build writes: model.so, model.onnx, reference.npz, manifest.json.
+"""The bundle a build writes: model.so, model.weights, model.onnx, reference.npz, manifest.json.
 
 A bundle is assembled in a hidden sibling folder and renamed into place only when complete, so a
 failed or interrupted build never leaves a partial bundle and never damages the previous one.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import zlib
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from .compile import weights
 from .errors import UsageError
 from .models.base import sha256_file
 from .schema import MANIFEST_SCHEMA_VERSION
@@ -23,26 +25,73 @@ from .schema import MANIFEST_SCHEMA_VERSION
 SCHEMA_VERSION = MANIFEST_SCHEMA_VERSION
 MANIFEST = "manifest.json"
 SO, ONNX, REFERENCE = "model.so", "model.onnx", "reference.npz"
+WEIGHTS = Path(weights.beside(SO)).name  # main(*inputs, *weights); see compile/weights.py
 # What a deploy sends; model.onnx stays on the host.
-DEVICE_FILES = (SO, REFERENCE, MANIFEST)
+DEVICE_FILES = (SO, WEIGHTS, REFERENCE, MANIFEST)
+
+
+# Model, recipe and target names become folder names (build/, results/, the device's bundles/).
+NAME = re.compile(r"^[A-Za-z0-9_+-][A-Za-z0-9_.+-]{0,127}$")
+
+
+def manifest_problem(manifest: Any) -> str | None:
+    """Why `manifest` is not an edgebuild bundle manifest (the field and what is wrong), or None."""
+    if not isinstance(manifest, dict):
+        return "is not a JSON object"
+    for part in ("model", "recipe", "target"):
+        entry = manifest.get(part)
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            return f"field {part}.name is missing"
+        if not NAME.match(entry["name"]) or ".." in entry["name"]:
+            return f"field {part}.name {entry['name']!r} is not a plain name (letters, digits, '_', '+', '-', '.')"
+    if not isinstance(manifest["target"].get("arch"), str):
+        return "field target.arch is missing"
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        return "field files is missing or empty"
+    for name, entry in files.items():
+        if "/" in name or name in (".", "..", MANIFEST) or not isinstance(entry, dict) \
+                or not isinstance(entry.get("sha256"), str) or not isinstance(entry.get("bytes"), int):
+            return f"field files.{name} is not a file name with sha256 and bytes"
+    for key in ("inputs", "outputs"):
+        if not isinstance(manifest.get(key), list):
+            return f"field {key} is missing"
+    return None
 
 
 def check_replaceable(out: Path) -> None:
-    """Refuse to replace a folder that is not a bundle (a mistyped --out must not delete a home dir)."""
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST).is_file())):
-        raise UsageError(f"--out={out}: exists and is not an edgebuild bundle (no {MANIFEST}); "
-                         "give a new or empty folder, or an earlier bundle's folder")
+    """Refuse to replace a folder that is not a bundle (a mistyped --out must not delete a home dir):
+    only an empty folder, or one whose manifest validates and that holds exactly the files it lists."""
+    if not out.exists() and not out.is_symlink():
+        return
+    if out.is_symlink() or not out.is_dir():
+        raise UsageError(f"--out={out}: exists and is not a folder; give a new or empty folder, or an earlier "
+                         "bundle's folder")
+    present = sorted(p.name for p in out.iterdir())
+    if not present:
+        return
+    manifest = read_manifest(out)
+    problem = f"no readable {MANIFEST}" if manifest is None else manifest_problem(manifest)
+    problem = problem and f"{MANIFEST}: {problem}" if manifest is not None else problem
+    if problem is None and present != sorted([*manifest["files"], MANIFEST]):
+        problem = f"it holds {', '.join(present)}, not exactly the files its {MANIFEST} lists"
+    if problem is not None:
+        raise UsageError(f"--out={out}: exists and is not an edgebuild bundle ({problem}); nothing was changed. "
+                         "Give a new or empty folder, or an earlier bundle's folder")
 
 
 @contextlib.contextmanager
-def staged(out: Path) -> Iterator[Path]:
-    """Yields an empty folder; on success it replaces `out`, on failure it is removed."""
+def staged(out: Path, replace: bool = True) -> Iterator[Path]:
+    """Yields an empty folder; on success it replaces `out` (or, with replace=False, refuses to if
+    `out` exists by then), on failure it is removed."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
         yield tmp
+        if out.exists() and not replace:
+            raise UsageError(f"{out} appeared while it was being written; it was not replaced")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -71,8 +120,8 @@ def wire_encode(data: bytes) -> bytes:
 
 
 def transfer_bytes(folder: Path) -> int:
-    """Bytes a deploy sends for model.so and reference.npz (wire_encode'd)."""
-    return sum(len(wire_encode((folder / name).read_bytes())) for name in (SO, REFERENCE))
+    """Bytes a deploy sends for the payload files (wire_encode'd)."""
+    return sum(len(wire_encode((folder / name).read_bytes())) for name in DEVICE_FILES if name != MANIFEST)
 
 
 def write_reference(path: Path, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray]) -> None:

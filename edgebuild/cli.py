@@ -9,7 +9,7 @@ import sys
 
 from invoke.exceptions import Exit
 
-from .errors import EdgebuildError
+from .errors import EdgebuildError, UsageError
 
 
 def user_errors(fn):
@@ -23,6 +23,19 @@ def user_errors(fn):
             raise Exit(f"error: {exc}", code=1) from None
 
     return wrapper
+
+
+def number(flag: str, value, kind=float, low: float | None = None):
+    """A command-line number, or a UsageError that names the flag (invoke passes strings through)."""
+    if value is None:
+        return None
+    try:
+        out = kind(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"--{flag}={value}: expected {'a whole number' if kind is int else 'a number'}") from None
+    if low is not None and out < low:
+        raise UsageError(f"--{flag}={value}: must be >= {low}")
+    return out
 
 
 @contextlib.contextmanager

@@ -47,5 +47,13 @@ class GateFailed(EdgebuildError):
     """A recipe's accuracy gate was exceeded by the compiled graph; the message holds the per-step table."""
 
 
+class ReleaseRefused(EdgebuildError):
+    """A release cannot be made as asked (dirty worktree, existing version, a regression past a gate)."""
+
+
+class VerifyFailed(EdgebuildError):
+    """A released folder does not match its release manifest, provenance or a rebuild."""
+
+
 class HistoryError(EdgebuildError):
     """The results history cannot be opened, read or written (corrupt, newer schema, server unreachable)."""

@@ -71,12 +71,21 @@ def _with_static_inputs(proto, specs: list[TensorSpec]):
 
 
 def _simplify(proto):
+    """onnxslim's simplification, keeping the graph's inputs: it drops inputs no node uses, and a
+    bundle's model.so must take the inputs its manifest lists (the model's own)."""
     import onnxslim
 
+    declared = list(proto.graph.input)
     try:
-        return onnxslim.slim(proto)
+        slim = onnxslim.slim(proto)
     except Exception as exc:  # onnxslim raises whatever the failing pass raises
         raise ModelError(f"simplifying the ONNX graph with static shapes failed: {type(exc).__name__}: {exc}") from None
+    kept = {v.name: v for v in slim.graph.input}
+    if set(kept) != {v.name for v in declared}:
+        inputs = [kept.get(v.name, v) for v in declared] + [v for n, v in kept.items() if n not in {d.name for d in declared}]
+        del slim.graph.input[:]
+        slim.graph.input.extend(inputs)
+    return slim
 
 
 def graph_outputs(path: Path) -> list[TensorSpec]:

@@ -54,8 +54,7 @@ class Task:
         self.owner._update(self, changed=True)
 
     def amount(self) -> str:
-        total = f"/{_amount(self.total, self.unit)}" if self.total else (f" {self.unit}" if self.unit and
-                                                                          self.unit != "B" else "")
+        total = f"/{_amount(self.total, self.unit)}" if self.total else ""  # without one, `done` has the unit
         done = _amount(self.done, self.unit) if self.unit == "B" or not self.total else f"{self.done:g}"
         return done + total
 

@@ -19,10 +19,41 @@ from .errors import ConfigError
 
 # Versions of the shared contracts whose version lives here (bump on any change; history migrations go in
 # edgebuild/history/migrations.py, one entry per version).
-HISTORY_SCHEMA_VERSION = 1
+HISTORY_SCHEMA_VERSION = 2
+PROFILE_RESULT_VERSION = 2
+
+# The profile result (one JSON object per device and run: results/<device>/*.json, `profile --json`),
+# its keys in order.
+PROFILE_RESULT_FIELDS = {
+    "schema": "PROFILE_RESULT_VERSION of this object",
+    "device": "inventory name", "target": "target the bundle was built for", "model": "model name",
+    "recipe": "recipe name", "bundle_sha256": "sha256 of the bundle's manifest.json",
+    "emulated": "true when an emulator ran the code: timings are not hardware figures",
+    "emulator": "what emulated it (null on hardware)",
+    "ok": "false when the run failed (parity, shapes, NaN/inf outputs): its figures are withheld",
+    "error": "why it failed, or null",
+    "machine": "the device Python's platform.machine()", "cpu_model": "from /proc/cpuinfo",
+    "python": "device Python version", "runtime": "runtime versions on the device (tvm, numpy)",
+    "latency_ms": "{p50, mean, min, max, runs[, p90 from >= 64 runs][, p99 from >= 662 runs][, omitted: "
+                  "{p90|p99: why}]}; null when the run failed",
+    "valid": "true; false with invalid_reasons; null when the clocks cannot be read (never silently true)",
+    "invalid_reasons": "why the figures are not valid (throttling, clock change, too short a run, failed run)",
+    "clocks": "{state: steady|changed|unknown, reason (unknown), sources, before, after} from vcgencmd "
+              "get_throttled, cpufreq and nvpmodel, read before the warm-up and after the last timed run",
+    "failed_latency_ms": "a failed run's figures, for diagnosis only (never in statistics or reports); else null",
+    "load_ms": "model.so load and VM setup", "import_ms": "runtime import",
+    "peak_rss_bytes": "VmHWM of the agent process",
+    "parity_max_abs_diff": "max |device - reference.npz| over all outputs (null when not finite)",
+    "parity_tolerance": "the bundle's tolerance",
+    "baseline": "with --baseline=onnxruntime: {engine, version, latency_ms, ratio (tvm p50 / onnxruntime p50), "
+                "blocks, threads}; null otherwise",
+    "agent_seconds": "wall time of the agent job", "time": "UTC, ISO 8601",
+}
 # A bundle's manifest.json. 2: `kernels` (per-kernel scheduler and run-time share, counts, fallback) and
 # metrics.onnxruntime_unavailable (max_abs_diff_vs_onnxruntime null when ONNX Runtime cannot run the graph).
-MANIFEST_SCHEMA_VERSION = 2
+# 3: main's constants in model.weights beside model.so (listed in `files`, sent by deploys); main takes
+# them after the inputs.
+MANIFEST_SCHEMA_VERSION = 3
 
 
 def load_toml(path: Path) -> dict[str, Any]:

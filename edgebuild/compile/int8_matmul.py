@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .int8_intrin import Scheme, scheme_for
-from .weights import constant_weight, rewrite_functions
+from .const_weight import constant_weight, rewrite_functions
 
 BLOCK_ATTR = "edgebuild_int8_dot"
 

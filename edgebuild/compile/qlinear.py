@@ -42,15 +42,15 @@ def importer_class():
 
         def _convert_operator(self, op_name, inputs, attrs, opset):
             node = attrs.get("tvm_custom", {}).get("name")
+            label = f"{op_name} {node!r}" if node else f"{op_name} (unnamed)"
             try:
                 out = self._convert(op_name, inputs, attrs, opset)
             except CompileError:
                 raise
             except Exception as exc:  # the importer's converters raise anything; name the node
-                raise CompileError(f"TVM's importer failed on ONNX node {node!r} ({op_name}): "
-                                   f"{type(exc).__name__}: {message(exc)}") from None
-            stop = [i for i in inputs if isinstance(i, relax.Expr)]
-            record_nodes(out, f"{op_name} {node!r}" if node else f"{op_name} (unnamed)", stop, self.nodes_by_op, self.bb)
+                raise CompileError(f"TVM's importer failed on ONNX node {label}: {type(exc).__name__}: "
+                                   f"{message(exc)}") from None
+            record_nodes(out, label, [i for i in inputs if isinstance(i, relax.Expr)], self.nodes_by_op, self.bb)
             return out
 
         def _convert(self, op_name, inputs, attrs, opset):

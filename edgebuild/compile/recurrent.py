@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import CompileError
+from . import onnx_graph
 
 OPS = ("LSTM", "GRU", "RNN")
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
@@ -35,11 +36,7 @@ def lower(model):
     if not any(n.op_type in OPS and n.domain in ("", "ai.onnx") for n in model.graph.node):
         return model
     model = onnx.ModelProto.FromString(model.SerializeToString())
-    shapes = _static_shapes(model)
-    constants = {t.name: onnx.numpy_helper.to_array(t) for t in model.graph.initializer}
-    for n in model.graph.node:
-        if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value":
-            constants[n.output[0]] = onnx.numpy_helper.to_array(n.attribute[0].t)
+    shapes, constants = onnx_graph.shapes(model), onnx_graph.constants(model)
     nodes = []
     for i, node in enumerate(model.graph.node):
         if node.op_type in OPS and node.domain in ("", "ai.onnx"):
@@ -51,20 +48,6 @@ def lower(model):
     del model.graph.node[:]
     model.graph.node.extend(nodes)
     return model
-
-
-def _static_shapes(model) -> dict[str, tuple[int, ...]]:
-    import onnx
-
-    inferred = onnx.shape_inference.infer_shapes(model)
-    shapes = {}
-    for value in [*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output]:
-        dims = value.type.tensor_type.shape.dim
-        if all(d.HasField("dim_value") for d in dims):
-            shapes[value.name] = tuple(d.dim_value for d in dims)
-    for t in model.graph.initializer:
-        shapes[t.name] = tuple(t.dims)
-    return shapes
 
 
 class _Cell:
@@ -95,11 +78,11 @@ class _Cell:
         inputs = list(node.input) + [""] * (8 - len(node.input))
         self.x, self.w, self.r, self.b, self.seq_lens, self.h0, self.c0, self.p = inputs[:8]
         x_shape = shapes.get(self.x)
-        if x_shape is None or len(x_shape) != 3:
+        if x_shape is None or len(x_shape) != 3 or min(x_shape) <= 0:
             raise CompileError(f"{self.where}: input X needs a static 3-d shape (fix the model's input shapes)")
         self.seq, self.batch = (x_shape[1], x_shape[0]) if self.layout else x_shape[:2]
         if self.hidden <= 0:
-            self.hidden = shapes.get(self.r, (0, 0, 0))[-1]
+            self.hidden = max(shapes.get(self.r, (0, 0, 0))[-1], 0)
         if self.hidden <= 0:
             raise CompileError(f"{self.where}: hidden_size is not set and R has no static shape")
         if self.seq_lens:

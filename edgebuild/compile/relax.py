@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import CompileError
 from ..targets import NATIVE, Target
-from . import cuda, kernels, pipeline, toolchain
+from . import cuda, kernels, lift, pipeline, toolchain, weights
 from .tvm_errors import is_tvm_error, message
 
 
@@ -49,10 +49,10 @@ def import_onnx(path: Path):
     import onnx
     from tvm.relax.frontend.onnx.onnx_frontend import _get_convert_map
 
-    from . import qdq, qlinear, recurrent, scalar_gather
+    from . import conv1d, qdq, qlinear, recurrent, scalar_gather
 
     model, _ = qdq.to_qoperator(onnx.load(str(path)))
-    model = scalar_gather.rewrite(recurrent.lower(model))  # LSTM/GRU/RNN: the importer has none
+    model = conv1d.rewrite(scalar_gather.rewrite(recurrent.lower(model)))  # LSTM/GRU/RNN: the importer has none
     supported = _get_convert_map()
     ours = set(qlinear.OPS)  # lowered to integer Relax by qlinear, whatever their domain
 
@@ -93,18 +93,24 @@ def _from_onnx(model, importer_class):
 
 def build(mod, target, out: Path, fcompile=None, env: dict[str, str] | None = None,
           records: Path | None = None) -> dict:
-    """Compile `mod` for `target` (applying tuning records from `records`) and write the library `out`.
+    """Compile `mod` for `target` (applying tuning records from `records`) and write the library `out`
+    and its weights file beside it (weights.beside(out); main takes the weights after its inputs).
     Returns who scheduled each kernel (kernels.table without shares)."""
+    # GPU kernels read device memory: a GPU library keeps its constants (its weights file is empty).
+    lifted: list | None = [] if target.kind.name == "llvm" else None
     with _environ(env or {}):
-        executable, scheduled = compile_executable(mod, target, records)
+        executable, scheduled = compile_executable(mod, target, records, lifted)
         kwargs = {"fcompile": fcompile} if fcompile is not None else {}
         executable.export_library(str(out), **kwargs)
+    weights.write(weights.beside(out), lifted or [])
     return scheduled
 
 
-def compile_executable(mod, target, records: Path | None = None):
+def compile_executable(mod, target, records: Path | None = None, lifted: list | None = None):
     """(TVM executable of `mod` for `target` before linking, {"kernels": {name: scheduler}, "fallback": why}).
 
+    With a list as `lifted`, main's constants become parameters after its inputs and are put in it
+    (numpy arrays, in parameter order); otherwise they stay embedded.
     Only TVM's errors are caught: an error in edgebuild's own code is a bug and propagates."""
     import tvm
 
@@ -113,7 +119,7 @@ def compile_executable(mod, target, records: Path | None = None):
         lowered = None
         try:
             lowered, schedulers = pipeline.lower(mod, target, records)
-            executable, fallback = _finish(lowered, target), None
+            executable, fallback = _finish(lowered, target, lifted), None
         except Exception as exc:
             if not is_tvm_error(exc):
                 raise
@@ -124,7 +130,7 @@ def compile_executable(mod, target, records: Path | None = None):
             lowered = None
             try:
                 lowered, schedulers = pipeline.lower(mod, target, records, rules=False)
-                executable = _finish(lowered, target)
+                executable = _finish(lowered, target, lifted)
             except Exception as exc2:
                 if not is_tvm_error(exc2):
                     raise
@@ -136,9 +142,11 @@ def compile_executable(mod, target, records: Path | None = None):
     return executable, {"kernels": schedulers, "fallback": fallback}
 
 
-def _finish(lowered, target):
+def _finish(lowered, target, lifted: list | None):
     import tvm
 
+    if lifted is not None:
+        lowered, lifted[:] = lift.lift_constants(lowered)
     return tvm.compile(lowered, target=target, relax_pipeline=_finish_pipeline(target))
 
 

@@ -2,9 +2,47 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
+
+from . import weights
+
+# TVM's thread-pool policy, read from the environment when the pool starts (first parallel kernel).
+# TVM's defaults pin each worker to a core and spin (300,000 sched_yield calls) before sleeping, and
+# split each parallel loop into one fixed chunk per thread. Beside other busy processes a spinning,
+# pinned worker runs only when the scheduler preempts them, so every parallel kernel waits for time
+# slices. Measured 2026-11-29 on this 2-core host (load average ~31 from other jobs; both settings and
+# ONNX Runtime side by side in one run, with and without bench_load's busy core): MiniLM median
+# 1068 ms quiet / 1067 ms loaded with these settings, 3405 / 2614 ms with TVM's defaults, ONNX Runtime
+# 1406 / 1893 ms. Reproduce with `invoke bench --contention`, and again with TVM_BIND_THREADS=1
+# TVM_THREAD_POOL_SPIN_COUNT=300000 set (the environment wins).
+THREAD_POOL_ENV = {"TVM_BIND_THREADS": "0", "TVM_THREAD_POOL_SPIN_COUNT": "0"}
+
+
+def runtime_env(threads: int | None = None) -> dict[str, str]:
+    """The environment TVM's runtime should start with: the thread-pool policy and `threads`
+    workers (default: every core; TVM's own default on x86 is half of them)."""
+    return {**THREAD_POOL_ENV, "TVM_NUM_THREADS": str(threads or os.cpu_count() or 1)}
+
+
+def configure(threads: int | None = None) -> None:
+    """Apply runtime_env in this process, keeping any of its variables the user set."""
+    for key, value in runtime_env(threads).items():
+        os.environ.setdefault(key, value)
+
+
+def load(path: Path):
+    """(VirtualMachine, weights) of a library: call vm["main"](*inputs, *weights). The weights file
+    beside the library (weights.beside) is mapped, not copied; a library built without one has none."""
+    import tvm
+    from tvm.runtime.vm import VirtualMachine
+
+    configure()
+    vm = VirtualMachine(tvm.runtime.load_module(str(path)), tvm.cpu())
+    params = weights.beside(path)
+    return vm, (weights.load(params) if os.path.exists(params) else [])
 
 
 class HostModel:
@@ -12,11 +50,9 @@ class HostModel:
 
     def __init__(self, path: Path, input_names: list[str]):
         import tvm
-        from tvm.runtime.vm import VirtualMachine
 
         self._tvm = tvm
-        self.lib = tvm.runtime.load_module(str(path))
-        self.vm = VirtualMachine(self.lib, tvm.cpu())
+        self.vm, self.weights = load(path)
         self.input_names = input_names
 
     def __call__(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -30,7 +66,8 @@ class HostModel:
 
     def _args(self, inputs):
         # np.ascontiguousarray makes a 0-d array 1-d: a scalar input would reach the VM with the wrong rank.
-        return [self._tvm.runtime.tensor(np.require(inputs[n], requirements="C")) for n in self.input_names]
+        given = [self._tvm.runtime.tensor(np.require(inputs[n], requirements="C")) for n in self.input_names]
+        return given + self.weights
 
 
 def flatten(result) -> list[np.ndarray]:

@@ -10,31 +10,30 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import onnx_graph
+
 
 def rewrite(model):
     """`model` (not modified) with every constant-scalar-index Gather of known rank as Slice + Squeeze."""
     import onnx
 
-    constants = {t.name: t for t in model.graph.initializer}
-    for n in model.graph.node:
-        if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value":
-            constants[n.output[0]] = n.attribute[0].t
+    constants = onnx_graph.constants(model)
     candidates = [n for n in model.graph.node if n.op_type == "Gather" and n.domain in ("", "ai.onnx")
-                  and n.input[1] in constants and not constants[n.input[1]].dims]
+                  and n.input[1] in constants and constants[n.input[1]].ndim == 0]
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
     if not candidates or opset < 13:  # Slice and Squeeze take their axes as inputs from opset 13
         return model
-    shapes = _shapes(model)
+    shapes = onnx_graph.shapes(model)
     model = onnx.ModelProto.FromString(model.SerializeToString())
     nodes, added = [], []
     for node in model.graph.node:
         shape = shapes.get(node.input[0]) if node.op_type == "Gather" else None
         index = constants.get(node.input[1]) if node.op_type == "Gather" and len(node.input) > 1 else None
-        if shape is None or index is None or index.dims or node.domain not in ("", "ai.onnx"):
+        if shape is None or index is None or index.ndim or node.domain not in ("", "ai.onnx"):
             nodes.append(node)
             continue
         axis = next((a.i for a in node.attribute if a.name == "axis"), 0) % len(shape)
-        k = int(onnx.numpy_helper.to_array(index))
+        k = int(index)
         if k < 0:
             if shape[axis] <= 0:
                 nodes.append(node)
@@ -51,17 +50,3 @@ def rewrite(model):
     model.graph.initializer.extend(added)
     return model
 
-
-def _shapes(model) -> dict[str, tuple[int, ...]]:
-    """Shapes by tensor name (-1 for a dim that is not static) wherever shape inference knows the rank."""
-    import onnx
-
-    inferred = onnx.shape_inference.infer_shapes(model)
-    shapes = {}
-    for value in [*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output]:
-        if value.type.tensor_type.HasField("shape"):
-            shapes[value.name] = tuple(d.dim_value if d.HasField("dim_value") else -1
-                                       for d in value.type.tensor_type.shape.dim)
-    for t in model.graph.initializer:
-        shapes[t.name] = tuple(t.dims)
-    return shapes

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .weights import constant_weight, rewrite_functions
+from .const_weight import constant_weight, rewrite_functions
 
 SCHEDULED = "tirx.is_scheduled"  # the schedule rules leave such kernels as written
 

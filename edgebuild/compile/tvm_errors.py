@@ -1,20 +1,35 @@
 """TVM's own errors, told apart from bugs in edgebuild's code, and their useful message.
 
 TVM 0.27 raises its C++ errors through tvm-ffi as Python built-ins (RuntimeError, ValueError,
-TypeError...) marked with `__tvm_ffi_error__`; an error of Python code (a bug in a schedule rule)
-has no such mark and must propagate.
+TypeError...) marked with `__tvm_ffi_error__`. An exception raised by Python code that TVM called
+back (a bug in one of edgebuild's passes) comes back marked too, as a RuntimeError, but its innermost
+traceback frame is that Python code: only errors raised in TVM (C++ or TVM's own Python) count.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import traceback
+from pathlib import Path
 
 # Lines of an error text that are not the message: IR printouts and the metadata footnote.
 _NOISE = re.compile(r"^(#|@|\s|class |def |[A-Za-z_][\w.]*\s*[:=]|\)|\]|}|R\.|T\.)")
 
 
 def is_tvm_error(exc: BaseException) -> bool:
-    return getattr(exc, "__tvm_ffi_error__", None) is not None
+    if getattr(exc, "__tvm_ffi_error__", None) is None:
+        return False
+    frames = traceback.extract_tb(exc.__traceback__)
+    origin = frames[-1].filename if frames else ""
+    return not origin.endswith(".py") or any(origin.startswith(root) for root in _tvm_roots())
+
+
+def _tvm_roots() -> tuple[str, ...]:
+    import tvm
+    import tvm_ffi
+
+    return tuple(str(Path(m.__file__).parent) + os.sep for m in (tvm, tvm_ffi))
 
 
 def message(exc: BaseException) -> str:

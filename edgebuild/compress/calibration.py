@@ -43,15 +43,22 @@ def _random(rng, spec) -> np.ndarray:
 
 def _from_file(path: Path, specs, count: int) -> list[dict[str, np.ndarray]]:
     try:
-        data = np.load(path)
+        data = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise ModelError(f"--calibration={path}: not a readable .npz file ({exc})") from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise ModelError(f"--calibration={path}: a single .npy array; calibration needs an .npz with one array per "
+                         f"input, named like it (np.savez(FILE, {specs[0].name}=samples, ...))")
     with data:
         missing = [s.name for s in specs if s.name not in data.files]
         if missing:
             raise ModelError(f"--calibration={path}: no array for input(s) {', '.join(missing)}; it has "
                              f"{', '.join(data.files) or 'none'}. Save one array per graph input, named like it")
-        arrays = {s.name: data[s.name] for s in specs}
+        try:
+            arrays = {s.name: data[s.name] for s in specs}
+        except ValueError:  # np.load without pickles refuses object arrays
+            raise ModelError(f"--calibration={path}: holds object arrays (pickled Python objects, never loaded); "
+                             f"save numeric arrays, one per input") from None
     out = []
     for spec in specs:
         a, batch = arrays[spec.name], spec.shape[0]

@@ -30,6 +30,7 @@ def fine_tune(student, ctx, schedule: Schedule, teacher=None, after_step: Callab
     steps = max(1, int(schedule.steps * task.step_share))
     lr = schedule.lr if task.max_lr is None else min(schedule.lr, task.max_lr)
     threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one thread: the same bytes on any machine (reductions split by thread count differ)
     torch.manual_seed(ctx.seed)
     student.train()
     opt = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..errors import GateFailed
@@ -15,6 +16,9 @@ def check(recipe, baseline: float | None, name: str | None, value: float | None,
     if gate is None:
         return
     failures = []
+    if value is not None and not math.isfinite(value):
+        raise GateFailed(f"recipe {recipe.name!r}: the compiled graph's {name} is {value}, not a finite number (its "
+                         "outputs hold NaN or inf); no bundle was written\n" + format_table(table))
     if name == "accuracy":
         if gate.max_accuracy_drop is None:
             raise GateFailed(f"recipe {recipe.name!r}: its gate has no max-accuracy-drop, and this model reports "

@@ -3,8 +3,9 @@ activations calibrated on real samples), written as QLinearConv/QLinearMatMul/QG
 
 ONNX Runtime's quantizer computes the scales and writes the quantized graph; edgebuild's own
 lowering (edgebuild/compile/qlinear.py) compiles those operators to int8 x int8 -> int32 Relax, so
-the int8 weights reach model.so as int8. Symmetric activations keep every zero point 0, which is
-what the integer lowering needs (no zero-point correction, padding stays exact).
+the int8 weights reach model.so as int8. Symmetric activations keep every zero point 0, so the
+lowering adds no zero-point corrections (it handles any, see compile/qint.py) and int8_fuse can fold
+Relu chains.
 """
 
 from __future__ import annotations

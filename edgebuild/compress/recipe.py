@@ -11,6 +11,8 @@ which replace the recipe's for that target.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,10 @@ class Gate:
     min_cosine_to_fp32: float | None = None  # for embedding models
 
     def __post_init__(self):
+        bounds = (("max-accuracy-drop", self.max_accuracy_drop), ("min-cosine-to-fp32", self.min_cosine_to_fp32))
+        for key, value in bounds:
+            if value is not None and not math.isfinite(value):
+                raise ValueError(f"gate.{key}: must be a finite number, got {value}")
         if self.max_accuracy_drop is not None and self.max_accuracy_drop < 0:
             raise ValueError("gate.max-accuracy-drop: must be >= 0 (points of accuracy)")
         if self.min_cosine_to_fp32 is not None and not -1 <= self.min_cosine_to_fp32 <= 1:
@@ -113,13 +119,27 @@ def configs(steps: list[dict[str, Any]], where: str) -> list[Any]:
         except LookupFailed as exc:
             raise ValueError(f"{key}: {exc}") from None
         fields = {k: v for k, v in step.items() if k != "technique"}
-        out.append(schema.build(technique.config, fields, _Key(Path(), key)))
+        config = schema.build(technique.config, fields, _Key(Path(), key))
+        _check_schedule(config, key)
+        out.append(config)
         stages.append(technique.stage)
     if stages != sorted(stages, key=("torch", "onnx").index):
         graph = sorted(t.name for t in techniques().values() if t.stage == "onnx")
         raise ValueError(f"{where}: graph steps ({', '.join(graph)}) work on the exported graph and must come "
                          "after every PyTorch step; reorder the steps")
     return out
+
+
+def _check_schedule(config: Any, key: str) -> None:
+    """Fine-tune schedules, whichever technique carries them: steps >= 0, a learning rate > 0."""
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        toml = field.name.replace("_", "-")
+        if field.name.endswith("steps") and isinstance(value, int) and value < 0:
+            raise ValueError(f"{key}.{toml}: must be >= 0, got {value}")
+        rate = field.name in ("learning_rate", "lr") and isinstance(value, float)
+        if rate and not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{key}.{toml}: must be > 0, got {value}")
 
 
 def technique_of(config: Any):
@@ -134,9 +154,20 @@ def load(project: Project, name: str) -> Recipe:
     return folder(project).load(name)
 
 
+def resolve(project: Project, name: str) -> tuple[Recipe, Path]:
+    """(recipe, its file): `name` is a recipe of recipes/, or the path of a recipe file elsewhere (*.toml)."""
+    if not name.endswith(".toml"):
+        return load(project, name), folder(project).path(name)
+    path = Path(name).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"--recipe={name}: no such recipe file; give a recipe name ({', '.join(folder(project).names())}) "
+                          "or the path of an existing .toml recipe")
+    return schema.build(Recipe, schema.load_toml(path), schema.Where(path), name=path.stem), path
+
+
 def dump(recipe: Recipe) -> dict[str, Any]:
     """The TOML-shaped data of a recipe (its file's data, for the golden round-trip test)."""
     return schema.dump(recipe)
 
 
-__all__ = ["ConfigError", "Gate", "Override", "Recipe", "configs", "dump", "folder", "load", "technique_of"]
+__all__ = ["ConfigError", "Gate", "Override", "Recipe", "configs", "dump", "folder", "load", "resolve", "technique_of"]

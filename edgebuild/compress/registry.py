@@ -8,7 +8,8 @@ from ..errors import unknown
 from .base import Technique
 
 # One module per technique, each exporting TECHNIQUE; listed explicitly so the set is visible here.
-MODULES = ("prune", "prune_channels", "lowrank", "distill", "qat", "cluster", "codebook", "int8_static", "int8_dynamic", "fp16")
+MODULES = ("prune", "prune_channels", "lowrank", "distill", "qat", "cluster", "cluster_graph", "codebook", "int8_static",
+           "int8_dynamic", "fp16")
 
 
 def techniques() -> dict[str, Technique]:

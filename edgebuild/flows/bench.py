@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Callable
 
 from .. import bundle
+from ..compile import runner
 from ..models import corpus
+from .bench_load import BusyCore, loaded_figures
 from . import history as results_history
 from .build import BuildRequest, build
 from ..history import from_bench, here, machine, utc
@@ -48,14 +50,22 @@ class Engine:
 
 
 def bench(project: Project, models: tuple[str, ...] = ("digits-cnn",), runs: int = 50, threads: int | None = None,
-          input_shapes: tuple[str, ...] = (), untuned: bool = True, say=print, progress: Progress = SILENT,
-          recipe: str = "none", calibration: str | None = None) -> dict:
-    """Benchmark each model built with `recipe`; writes results/bench/<time>.json and .svg. Returns the report."""
+          input_shapes: tuple[str, ...] = (), untuned: bool = True, contention: bool = False, say=print,
+          progress: Progress = SILENT, recipe: str = "none", calibration: str | None = None) -> dict:
+    """Benchmark each model built with `recipe`; writes results/bench/<time>.json and .svg. Returns the report.
+
+    With `contention`, every block is also run beside a busy process on one core (bench_load.py)."""
     threads = threads or os.cpu_count() or 1
-    reports = [_bench_or_error(project, m, runs, threads, input_shapes, untuned, say, progress, recipe, calibration)
-               for m in expand(project, models)]
+    load = BusyCore() if contention else None
+    try:
+        reports = [_bench_or_error(project, m, runs, threads, input_shapes, untuned, load, say, progress, recipe,
+                                   calibration) for m in expand(project, models)]
+    finally:
+        if load:
+            load.close()
     report = {
         "time": utc(), **machine(), "recipe": recipe, "threads": threads, "runs": runs, "block": BLOCK,
+        "contention": load.describe() if load else None, "tvm_runtime_env": runner.runtime_env(threads),
         "onnxruntime_options": {"graph_optimization_level": "ORT_ENABLE_ALL", "intra_op_num_threads": threads,
                                 "inter_op_num_threads": 1, "providers": ["CPUExecutionProvider"]},
         "models": reports,
@@ -83,7 +93,8 @@ def _bench_or_error(project, model, *args) -> dict:
         return {"model": model, "error": str(exc)}
 
 
-def _bench_model(project, model, runs, threads, input_shapes, untuned, say, progress, recipe, calibration) -> dict:
+def _bench_model(project, model, runs, threads, input_shapes, untuned, load, say, progress, recipe,
+                 calibration) -> dict:
     request = BuildRequest(model=model, recipe=recipe, target="host", input_shapes=input_shapes, calibration=calibration)
     result = build(project, request, say=say, progress=progress)
     folder, manifest = result.bundle, result.manifest
@@ -96,7 +107,7 @@ def _bench_model(project, model, runs, threads, input_shapes, untuned, say, prog
         engines = [Worker(name, arg, folder, threads, project) for name, arg in specs]
         try:
             with progress.task(f"bench {model}", total=runs * len(engines), unit="runs") as shown:
-                _measure(engines, runs, shown)
+                _measure(engines, runs, shown, load)
         finally:
             for engine in engines:
                 engine.close()
@@ -109,7 +120,7 @@ def _bench_model(project, model, runs, threads, input_shapes, untuned, say, prog
         "parity": {k: v for k, v in manifest["metrics"].items()
                    if k.startswith("corpus_") or k == "max_abs_diff_vs_onnxruntime"},
         "engines": {
-            e.name: {
+            e.name: loaded_figures(e.times_ms, e.loaded_ms, engines[0].loaded_ms) | {
                 "median_ms": round(statistics.median(e.times_ms), 4), "min_ms": round(min(e.times_ms), 4),
                 "ratio_median": round(statistics.median(e.times_ms) / statistics.median(ort), 3),
                 "ratio_min": round(min(e.times_ms) / min(ort), 3),
@@ -123,48 +134,75 @@ def _bench_model(project, model, runs, threads, input_shapes, untuned, say, prog
     }
 
 
+def time_bundles(project: Project, folders: list[Path], runs: int, threads: int | None = None,
+                 repeat: int = 1, progress: Progress = SILENT) -> list[list[float]]:
+    """Milliseconds per run of each host bundle's model.so: one process each, alternating in blocks."""
+    threads = threads or os.cpu_count() or 1
+    engines = [Worker("tvm", str(f / bundle.SO), f, threads, project) for f in folders]
+    try:
+        with progress.task("timing side by side", total=runs * len(engines), unit="runs") as shown:
+            _measure(engines, runs, shown, None, repeat)
+    finally:
+        for engine in engines:
+            engine.close()
+    return [e.times_ms for e in engines]
+
+
 class Worker:
     """One engine in its own process (bench_worker.py), driven block by block over a pipe: thread
     pools of runtimes sharing one process (or spinning between runs) would bill each other."""
 
     def __init__(self, name: str, arg: str, folder: Path, threads: int, project: Project):
-        self.name, self.times_ms, self.memory = name, [], {}
+        self.name, self.times_ms, self.loaded_ms, self.memory = name, [], [], {}
         cmd = [sys.executable, "-m", "edgebuild.flows.bench_worker", name, arg, str(folder), str(threads), str(project.root)]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         if self.proc.stdout.readline().strip() != "ready":
             raise BenchError(f"the {name} worker failed to start (see its output above)")
 
-    def block(self, n: int) -> None:
-        self.proc.stdin.write(f"{n}\n")
+    def block(self, n: int, repeat: int = 1) -> list[float]:
+        self.proc.stdin.write(f"{n} {repeat}\n")
         self.proc.stdin.flush()
         line = self.proc.stdout.readline()
         if not line:
             raise BenchError(f"the {self.name} worker died during a run")
-        self.times_ms.extend(json.loads(line))
+        return json.loads(line)
 
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.stdin.close()
             line = self.proc.stdout.readline()
-            self.proc.wait(timeout=60)
+            try:  # exiting can take a while on a loaded machine (unmapping, thread pools)
+                self.proc.wait(timeout=300)
+            except subprocess.TimeoutExpired:  # its figures are in: a stalled teardown is not a failed bench
+                self.proc.kill()
+                self.proc.wait()
             if not line:
                 raise BenchError(f"the {self.name} worker died before reporting its memory")
             self.memory = json.loads(line)
 
 
-def _measure(engines: list[Worker], runs: int, shown: Task) -> None:
+def _measure(engines: list[Worker], runs: int, shown: Task, load: BusyCore | None, repeat: int = 1) -> None:
     for block in range(0, runs, BLOCK):
         for engine in engines:
-            engine.block(min(BLOCK, runs - block))
+            engine.times_ms.extend(engine.block(min(BLOCK, runs - block), repeat))
             shown.advance(min(BLOCK, runs - block))
             time.sleep(GAP_S)  # lets the finished engine's threads stop spinning
+            if load:
+                with load.running():
+                    engine.loaded_ms.extend(engine.block(min(BLOCK, runs - block)))
+                time.sleep(GAP_S)
 
 
 def format_report(report: dict) -> str:
     lines = [f"{report['threads']} threads, batch as built, {report['runs']} timed runs per engine, one process "
              f"each, alternating in blocks of {report['block']}; ratios to ONNX Runtime, by median and by min;",
              "memory: the engine process's peak resident set after loading and running the model, minus its "
-             "resident set after importing the runtime (before the model)"]
+             "resident set after importing the runtime (before the model); peak: the whole process's (TVM: runtime "
+             "library only)"]
+    loaded = bool(report.get("contention"))
+    if loaded:
+        lines.append(f"contention: each block also ran beside {report['contention']['load']}: loaded median, "
+                     "the engine's own slowdown, and its loaded ratio to ONNX Runtime")
     for m in report["models"]:
         if "error" in m:
             lines.append(f"{m['model']}: FAILED: {m['error']}")
@@ -172,10 +210,14 @@ def format_report(report: dict) -> str:
         lines.append(f"{m['model']} (built in {m.get('build_s', 0):.1f} s; parity: "
                      + ", ".join(f"{k}={v}" for k, v in m.get("parity", {}).items()) + ")")
         lines.append(f"  {'engine':<12} {'median ms':>10} {'min ms':>10} {'ratio':>7} {'ratio(min)':>10}"
-                     f" {'model MiB':>10} {'mem ratio':>9}")
+                     f" {'model MiB':>10} {'peak MiB':>9} {'mem ratio':>9}"
+                     + (f" {'loaded ms':>10} {'slowdown':>8} {'ratio':>7}" if loaded else ""))
         for name, e in m["engines"].items():
             lines.append(f"  {name:<12} {e['median_ms']:>10.3f} {e['min_ms']:>10.3f} {e['ratio_median']:>6.2f}x"
-                         f" {e['ratio_min']:>9.2f}x {e['model_rss_mib']:>10.1f} {e['model_rss_ratio']:>8.2f}x")
+                         f" {e['ratio_min']:>9.2f}x {e['model_rss_mib']:>10.1f} {e['peak_rss_mib']:>9.1f}"
+                         f" {e['model_rss_ratio']:>8.2f}x"
+                         + (f" {e['loaded_median_ms']:>10.3f} {e['slowdown']:>7.2f}x {e['ratio_loaded']:>6.2f}x"
+                            if loaded else ""))
     lines.append("onnxruntime: " + ", ".join(f"{k}={v}" for k, v in report["onnxruntime_options"].items()))
     lines.extend(f"wrote {f}" for f in report.get("files", []))
     return "\n".join(lines)
@@ -212,7 +254,8 @@ def make_engine(name: str, arg: str, folder: Path, threads: int, project: Projec
         return _onnxruntime(Path(arg), inputs, threads)
     if name == "pytorch":
         return _torch(project, arg, names, inputs, threads)
-    os.environ["TVM_NUM_THREADS"] = str(threads)  # read when TVM's thread pool starts
+    os.environ["TVM_NUM_THREADS"] = str(threads)  # the bench's thread count, whatever the environment
+    runner.configure(threads)  # and the runtime's thread-pool policy (read when its pool starts)
     return _tvm(name, Path(arg), names, inputs)
 
 
@@ -229,10 +272,9 @@ def _onnxruntime(model: Path, inputs, threads: int) -> Engine:
 
 def _tvm(name: str, library: Path, names: list[str], inputs) -> Engine:
     import tvm
-    from tvm.runtime.vm import VirtualMachine
 
-    vm = VirtualMachine(tvm.runtime.load_module(str(library)), tvm.cpu())
-    args = [tvm.runtime.tensor(inputs[n]) for n in names]
+    vm, weights = runner.load(library)
+    args = [tvm.runtime.tensor(inputs[n]) for n in names] + weights
     main = vm["main"]
     return Engine(name, lambda: main(*args))
 

@@ -1,12 +1,13 @@
 """One benchmark engine in its own process: `python -m edgebuild.flows.bench_worker ENGINE ARG BUNDLE THREADS ROOT`.
 
-Prints "ready" after warm-up, then for each line "N" on stdin times N runs (after one untimed run)
-and prints their milliseconds as a JSON list. When stdin closes it prints the process's memory as
+Prints "ready" after warm-up, then for each line "N" (or "N K") on stdin times N runs (each the mean of
+K back-to-back runs; after one untimed run) and prints their milliseconds as a JSON list. When stdin closes it prints the process's memory as
 JSON: resident set after importing the engine's runtime (before the model), and the peak since.
 """
 
 import importlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -17,6 +18,11 @@ from ..project import Project
 
 def main(argv: list[str]) -> None:
     name, arg, folder, threads, root = argv
+    if RUNTIME_MODULES[name] == "tvm":
+        # As on a device: TVM's runtime library only, and no torch, which tvm_ffi imports when it can
+        # (~200 MiB that a device never has).
+        os.environ["TVM_USE_RUNTIME_LIB"] = "1"
+        sys.modules["torch"] = None
     importlib.import_module(RUNTIME_MODULES[name])
     baseline = _rss_bytes("VmRSS")
     _reset_peak()
@@ -25,14 +31,18 @@ def main(argv: list[str]) -> None:
         engine.run()
     print("ready", flush=True)
     for line in sys.stdin:
+        count, _, repeat = line.partition(" ")
+        repeat = int(repeat or 1)  # runs per timing: a ~10 us model is timed over a batch of runs
         engine.run()  # untimed lead-in: wakes this engine's thread pool
         times = []
-        for _ in range(int(line)):
+        for _ in range(int(count)):
             start = time.perf_counter()
-            engine.run()
-            times.append((time.perf_counter() - start) * 1e3)
+            for _ in range(repeat):
+                engine.run()
+            times.append((time.perf_counter() - start) * 1e3 / repeat)
         print(json.dumps(times), flush=True)
     print(json.dumps({"baseline_rss_bytes": baseline, "peak_rss_bytes": _rss_bytes("VmHWM")}), flush=True)
+    os._exit(0)  # all is reported: skip the runtimes' thread-pool teardown, which can take long under load
 
 
 def _rss_bytes(field: str) -> int:

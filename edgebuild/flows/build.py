@@ -21,6 +21,7 @@ from ..compile import relax, sparse, toolchain
 from ..compile.kernels import table as kernel_table
 from ..compress.onnx_tools import ort_errors
 from ..compile.runner import HostModel
+from ..errors import ModelError
 from ..graph_stats import stats
 from ..models import shapes
 from ..progress import SILENT, Progress
@@ -41,6 +42,10 @@ class BuildRequest:
     out: Path | None = None
     calibration: str | None = None  # int8 calibration samples: FILE.npz or "random"; default: the model's data
     tuned: bool = True  # apply compile/tuning/<target>/ records; False: schedule rules only ("never tuned")
+
+    def __post_init__(self):
+        if self.out is not None:  # `--out=~/x` means the home folder, as in a shell
+            object.__setattr__(self, "out", Path(self.out).expanduser())
 
 
 @dataclass
@@ -66,11 +71,16 @@ class _Stages:
         self.say(f"  {name:<10} {self.timings[name]:7.2f} s")
 
 
-def build(project: Project, request: BuildRequest, say: Say = print, progress: Progress = SILENT) -> BuildResult:
+def build(project: Project, request: BuildRequest, say: Say = print, progress: Progress = SILENT,
+          check_steps: Callable[[list[dict[str, Any]]], None] | None = None) -> BuildResult:
+    """Build one bundle. `check_steps` sees the compression table's rows after the PyTorch steps (their
+    metric measured in PyTorch) and may raise to stop before the slow export and compile (a search's
+    cheap proxy)."""
     target = targets.load(project, request.target)
     model = models.resolve(request.model, project)
     model.progress = progress  # training a built-in model on first use
-    recipe = compress.load(project, request.recipe).for_model(model.name).for_target(target.name)
+    recipe, recipe_file = compress.resolve(project, request.recipe)
+    recipe = recipe.for_model(model.name).for_target(target.name)
     specs = shapes.resolve(model.name, model.inputs(), shapes.parse(request.input_shapes))
     out = (request.out or project.default_bundle_dir(model.name, recipe.name, target.name)).resolve()
 
@@ -78,7 +88,7 @@ def build(project: Project, request: BuildRequest, say: Say = print, progress: P
     calibration = _calibration_id(request.calibration)
     key = cache.build_key(
         model_fingerprint=model.fingerprint() + calibration, specs=specs,
-        recipe_file=compress.folder(project).path(recipe.name),
+        recipe_file=recipe_file,
         target_file=targets.folder(project).path(target.name),
         target=target, tuning_dir=project.tuning_dir if request.tuned else None, versions=versions,
     )
@@ -102,6 +112,8 @@ def build(project: Project, request: BuildRequest, say: Say = print, progress: P
             loaded = model.load()
         with stage("compress"):
             loaded = pipeline.torch_steps(loaded)
+        if check_steps is not None:
+            check_steps(pipeline.rows)
         onnx_path = tmp / bundle.ONNX
         with stage("export"):
             export.to_onnx(loaded, specs, model.output_names, onnx_path)
@@ -127,6 +139,7 @@ def build(project: Project, request: BuildRequest, say: Say = print, progress: P
         with stage("reference"):
             inputs = model.reference_inputs(specs)
             got = runner(inputs)
+            _check_finite(outputs, got)
             bundle.write_reference(tmp / bundle.REFERENCE, inputs, dict(zip((o.name for o in outputs), got)))
             # shares measured on this machine's build of the same kernels (the target's own for host builds)
             shares = runner.profile(inputs)
@@ -159,6 +172,14 @@ def build(project: Project, request: BuildRequest, say: Say = print, progress: P
     manifest = bundle.read_manifest(out)
     results_history.record(project, [from_build(manifest, bundle.manifest_sha256(out), started, here())], say)
     return BuildResult(out, manifest, cached=False, timings=stage.timings)
+
+
+def _check_finite(outputs, got: list[np.ndarray]) -> None:
+    bad = [o.name for o, g in zip(outputs, got) if g.dtype.kind in "fc" and not np.all(np.isfinite(g))]
+    if bad:
+        raise ModelError(f"the compiled graph's output(s) {', '.join(bad)} hold NaN or inf on the reference input; "
+                         "no bundle was written. Check the model (and the recipe: a compression step may have "
+                         "broken it) with ONNX Runtime")
 
 
 def _fp32_build(scratch: Path, specs, records: Path | None):
@@ -202,8 +223,8 @@ def _ort_diff(model: models.Model, onnx_path: Path, inputs: dict[str, np.ndarray
     except ort_errors() as exc:
         reason = " ".join(str(exc).split())[:300] or type(exc).__name__
         return {"max_abs_diff_vs_onnxruntime": None, "onnxruntime_unavailable": reason}
-    return {"max_abs_diff_vs_onnxruntime": float(max(
-        np.max(np.abs(np.asarray(e, dtype=np.float64) - g)) if e.size else 0.0 for e, g in zip(expected, got)))}
+    diffs = [np.max(np.abs(np.asarray(e, dtype=np.float64) - g)) if e.size else 0.0 for e, g in zip(expected, got)]
+    return {"max_abs_diff_vs_onnxruntime": float(np.max(diffs))}  # np.max, not max(): a NaN in any output shows
 
 
 def list_targets(project: Project) -> list[targets.Target]:

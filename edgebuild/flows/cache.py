@@ -13,7 +13,7 @@ from typing import Any
 from ..models.base import TensorSpec, sha256_file
 from ..targets import Target, host_cpu_fingerprint
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent.parent  # edgebuild/
 
 
 def folder_digest(folder: Path, pattern: str = "*", skip: tuple[str, ...] = ()) -> str:
@@ -38,8 +38,9 @@ def build_key(*, model_fingerprint: str, specs: list[TensorSpec], recipe_file: P
         "cpu": host_cpu_fingerprint() if target.is_native else None,
         "tuning": folder_digest(tuning_dir / target.name) if tuning_dir else None,  # None: records not applied
         # The version number does not move with every change during development; the source does.
-        # The device lab (deploy/profile) runs after the bundle exists and never changes its bytes.
-        "edgebuild": folder_digest(PACKAGE_DIR, "*.py", skip=("lab",)),
+        # The device lab (deploy/profile), the results history and report, and the release flow run
+        # after the bundle exists and never change its bytes.
+        "edgebuild": folder_digest(PACKAGE_DIR, "*.py", skip=("lab", "history", "report", "release")),
         "versions": versions,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()

@@ -12,6 +12,7 @@ import json
 import os
 import pickle
 import queue
+import signal
 import subprocess
 import sys
 import tempfile
@@ -54,6 +55,7 @@ FAMILIES = {
 }
 FAMILY_OF = {op: family for family, ops in FAMILIES.items() for op in ops}
 Say = Callable[[str], None]
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding the edgebuild package
 
 
 @dataclass(frozen=True)
@@ -169,7 +171,8 @@ def _worker(project, batch, batch_file: Path, log: Path, first: int, engines, ti
     """Run one worker from case `first`; returns the index to restart from (len(batch) when done)."""
     cmd = [sys.executable, "-m", "edgebuild.flows.conformance_worker", str(batch_file), str(project.root),
            str(first), ",".join(engines)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(project.root), os.environ.get("PYTHONPATH")])),
+    # the worker imports this same edgebuild, wherever the project (tasks.py) lives
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")])),
            "TVM_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     with open(log, "w") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=env, start_new_session=True)
@@ -181,7 +184,7 @@ def _worker(project, batch, batch_file: Path, log: Path, first: int, engines, ti
             try:
                 line = lines.get(timeout=timeout)
             except queue.Empty:
-                proc.kill()
+                _kill(proc)
                 return _charge(batch, running, results, "timeout", f"no result within {timeout:.0f} s", first, engines)
             if line is None:
                 proc.wait()
@@ -198,8 +201,16 @@ def _worker(project, batch, batch_file: Path, log: Path, first: int, engines, ti
                 running = None
     finally:
         if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+            _kill(proc)
+        proc.wait()
+
+
+def _kill(proc) -> None:
+    """The worker and whatever it started (a linker): its own process group (start_new_session)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def _charge(batch, running, results, status: str, detail: str, first: int, engines) -> int:
@@ -250,7 +261,7 @@ def _tally(rows: list[dict], key: str, engines) -> dict[str, dict[str, int]]:
 def format_report(report: dict, by: str = "operators") -> str:
     """The per-operator (or per-family) table, the losses and what was left out of scope."""
     engines = report["engines"]
-    head = (by[:-1], "cases", *engines, "folded")
+    head = ({"operators": "operator", "families": "family"}[by], "cases", *engines, "folded")
     rows = [head] + [(k, str(v["cases"]), *(str(v[e]) for e in engines), str(v["folded"] or ""))
                      for k, v in report[by].items()]
     total = {e: sum(v[e] for v in report[by].values()) for e in ("cases", *engines)}

@@ -65,7 +65,7 @@ def collect(modules: set[str] | None = None) -> list[Case]:
     singles = {c.name: c.model.graph.node[0].op_type for _, c in found if len(c.model.graph.node) == 1}
     cases = []
     for module, tc in found:
-        inputs, outputs = tc.data_sets[0] if tc.data_sets else ([], [])
+        inputs, outputs = ([_array(a) for a in part] for part in (tc.data_sets[0] if tc.data_sets else ([], [])))
         graph = tc.model.graph
         case = Case(name=tc.name, op=_op_of(tc, singles), module=module, model=tc.model.SerializeToString(),
                     inputs={v.name: a for v, a in zip(graph.input, inputs)}, outputs=list(outputs))
@@ -75,6 +75,13 @@ def collect(modules: set[str] | None = None) -> list[Case]:
             case.folded_model = folded.SerializeToString() if case.folded else case.model
         cases.append(case)
     return sorted(cases, key=lambda c: c.name)
+
+
+def _array(value) -> np.ndarray:
+    """A case's input or output: numpy already, or a TensorProto (cases of float16 casts and the like)."""
+    from onnx import TensorProto, numpy_helper
+
+    return numpy_helper.to_array(value) if isinstance(value, TensorProto) else value
 
 
 def _op_of(tc, singles: dict[str, str]) -> str:

@@ -11,16 +11,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import paramiko
+
 from . import build as builder, history as results_history
 from ..history import from_profile, here
 from ..errors import DeviceError, EdgebuildError
 from ..progress import SILENT, Progress, uploads
 from ..project import Project
-from ..lab import inventory, remote, results
+from ..schema import PROFILE_RESULT_FIELDS, PROFILE_RESULT_VERSION
+from ..lab import inventory, remote, results, validity
 from ..lab.agent_run import AgentOptions, run_agent
-from ..lab.deploy import Deployed, LocalBundle, Progress as Uploads, deploy
+from ..lab.deploy import Deployed, LocalBundle, Progress as Uploads, deploy, remove
 from ..lab.inventory import Device
-from ..lab.transport import LINK_ERRORS, Timeouts, connect, link_lost
+from ..lab.provision import ensure_baseline
+from ..bundle import ONNX
+from ..lab.transport import Timeouts, connect, link_lost
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,7 @@ class Artifact:
     recipe: str = "none"
     bundle: Path | None = None
     target: str | None = None  # build for this target instead of each device's own (same arch needed)
+    force: bool = False  # send the bundle even when the device's copy is intact
 
 
 @dataclass
@@ -67,16 +73,17 @@ def deploy_to(project: Project, selector: str, artifact: Artifact, say=print, ti
     def one(device: Device) -> Outcome:
         with connect(inv, device, timeouts) as conn:
             probe = remote.probe(conn)
-            with remote.locked(conn, probe.work_dir):
-                done = deploy(conn, probe, local[device.name], progress)
-        return Outcome(device.name, True, deployed=done)
+            with remote.locked(conn, probe.work_dir, "deploy") as lease:
+                done = deploy(conn, probe, local[device.name], progress, force=artifact.force)
+        return Outcome(device.name, True, deployed=done, extra=_notes(lease))
 
     return _parallel(devices, one)
 
 
 def profile_on(project: Project, selector: str, artifact: Artifact, options: AgentOptions = AgentOptions(),
                say=print, timeouts: Timeouts = Timeouts(), agent_script: str | None = None,
-               progress: Progress = SILENT) -> list[Outcome]:
+               progress: Progress = SILENT, remove_after: bool = False) -> list[Outcome]:
+    """`remove_after`: take the bundle off the device once profiled (a search's one-off trial bundles)."""
     inv = inventory.load(project)
     devices = inv.select(selector)
     local = bundles_for(project, devices, artifact, say, progress)
@@ -88,24 +95,27 @@ def profile_on(project: Project, selector: str, artifact: Artifact, options: Age
             if not probe.runtime_site:
                 raise DeviceError(f"{device.name}: no TVM runtime on the device (nothing under "
                                   f"{probe.work_dir}/runtime); run `invoke lab.provision {device.name}` first")
-            with remote.locked(conn, probe.work_dir, "deploy or profile"):
-                done = deploy(conn, probe, bundle, uploads(progress, device.name))
+            with remote.locked(conn, probe.work_dir, "profile") as lease:
+                extra = (ONNX,) if options.baseline else ()
+                done = deploy(conn, probe, bundle, uploads(progress, device.name), force=artifact.force, extra=extra)
+                base_site = ensure_baseline(project, conn, probe, say) if options.baseline else None
                 began = time.monotonic()
                 with progress.task(f"{device.name}: profiling {bundle.name} ({options.runs}+ runs)"):
-                    agent = run_agent(conn, done.path, probe.runtime_site, options, agent_script)
-        result = _result(device, bundle, probe, agent, time.monotonic() - began)
+                    agent = run_agent(conn, done.path, probe.runtime_site, options, agent_script, lease, base_site,
+                                      probe.cores)
+                if remove_after:
+                    remove(conn, probe, bundle)
+        result = _result(device, bundle, probe, agent, time.monotonic() - began, options)
         stored = results.store(project, result)
         results_history.record(project, [from_profile(result, here())], say)
         return Outcome(device.name, bool(agent.get("ok")), deployed=done, result=result, stored=stored,
-                       error=agent.get("error"))
+                       error=agent.get("error"), extra=_notes(lease))
 
     return _parallel(devices, one)
 
 
 # The keys of a profile result (DESIGN.md contract), in order; `profile --json` prints them for every device.
-RESULT_KEYS = ("device", "target", "model", "recipe", "bundle_sha256", "emulated", "emulator", "ok", "error", "machine",
-               "cpu_model", "python", "runtime", "latency_ms", "load_ms", "import_ms", "peak_rss_bytes",
-               "parity_max_abs_diff", "parity_tolerance", "clocks", "agent_seconds", "time")
+RESULT_KEYS = tuple(PROFILE_RESULT_FIELDS)
 
 
 def profile_json(outcome: Outcome) -> dict:
@@ -116,20 +126,34 @@ def profile_json(outcome: Outcome) -> dict:
     return {**dict.fromkeys(RESULT_KEYS), "device": outcome.device, "ok": False, "error": outcome.error}
 
 
-def _result(device: Device, bundle: LocalBundle, probe: remote.Probe, agent: dict, seconds: float) -> dict:
+def _result(device: Device, bundle: LocalBundle, probe: remote.Probe, agent: dict, seconds: float,
+            options: AgentOptions) -> dict:
     m = bundle.manifest
+    judged = validity.judge(agent, options.min_seconds)
+    base = agent.get("baseline")
+    if base:  # the peer's figures from the same job; the ratio is TVM's p50 over ONNX Runtime's
+        figures = validity.latency(base.pop("times_ms")) if base.get("ok") and base.get("times_ms") else None
+        base.update(latency_ms=figures, ratio=(judged["latency_ms"]["p50"] / figures["p50"])
+                    if figures and judged["latency_ms"] else None, emulated=device.emulated)
     return {
-        "device": device.name, "target": m["target"]["name"], "model": m["model"]["name"],
+        "schema": PROFILE_RESULT_VERSION, "device": device.name, "target": m["target"]["name"],
+        "model": m["model"]["name"],
         "recipe": m["recipe"]["name"], "bundle_sha256": bundle.sha256, "emulated": device.emulated,
         # what runs the code when emulated (the CPU model below is then the emulating host's)
         "emulator": device.description if device.emulated else None,
         "ok": bool(agent.get("ok")), "error": agent.get("error"),
         "machine": agent.get("machine"), "cpu_model": probe.cpu_model, "python": agent.get("python"),
-        "runtime": agent.get("runtime"), "latency_ms": agent.get("latency_ms"), "load_ms": agent.get("load_ms"),
+        "runtime": agent.get("runtime"), **judged, "load_ms": agent.get("load_ms"),
         "import_ms": agent.get("import_ms"), "peak_rss_bytes": agent.get("peak_rss_bytes"),
+        "model_rss_bytes": agent.get("model_rss_bytes"),
         "parity_max_abs_diff": agent.get("parity_max_abs_diff"), "parity_tolerance": agent.get("parity_tolerance"),
-        "clocks": agent.get("clocks"), "agent_seconds": round(seconds, 3), "time": results.now(),
+        "baseline": agent.get("baseline"), "agent_seconds": round(seconds, 3), "time": results.now(),
     }
+
+
+def _notes(lease: remote.Lease) -> dict[str, Any]:
+    note = lease.takeover_note()
+    return {"lock": note} if note else {}
 
 
 def _parallel(devices: list[Device], fn: Callable[[Device], Outcome]) -> list[Outcome]:
@@ -137,10 +161,8 @@ def _parallel(devices: list[Device], fn: Callable[[Device], Outcome]) -> list[Ou
         began = time.monotonic()
         try:
             outcome = fn(device)
-        except EdgebuildError as exc:
-            outcome = Outcome(device.name, False, error=str(exc))
-        except LINK_ERRORS as exc:
-            outcome = Outcome(device.name, False, error=str(link_lost(device, exc)))
+        except Exception as exc:  # one device's failure, whatever it is, never costs another's result
+            outcome = Outcome(device.name, False, error=classify(device, exc))
         outcome.seconds = time.monotonic() - began
         return outcome
 
@@ -148,3 +170,21 @@ def _parallel(devices: list[Device], fn: Callable[[Device], Outcome]) -> list[Ou
         return [guarded(devices[0])]
     with ThreadPoolExecutor(max_workers=min(8, len(devices))) as pool:
         return list(pool.map(guarded, devices))
+
+
+def classify(device: Device, exc: Exception) -> str:
+    """One line that says what failed: our own errors as they are, a broken link, a local I/O error,
+    or a bug (named as one, so it is reported rather than mistaken for the device's fault)."""
+    if isinstance(exc, EdgebuildError):
+        return str(exc)
+    if isinstance(exc, (paramiko.SSHException, EOFError, ConnectionError, TimeoutError)):
+        return str(link_lost(device, exc))
+    if isinstance(exc, OSError) and exc.errno is None:  # an SFTP status: the device refused the operation
+        return (f"{device.name}: the device refused a file operation: {exc} (is its disk full, or its work dir "
+                f"not writable?)")
+    if isinstance(exc, OSError) and exc.filename is None:
+        return str(link_lost(device, exc))
+    if isinstance(exc, OSError):
+        return f"{device.name}: I/O error on this host: {exc}"
+    return (f"{device.name}: internal error {type(exc).__name__}: {exc} (a bug in edgebuild; please report it; "
+            f"other devices' results are unaffected)")

@@ -155,3 +155,12 @@ def connect(url: str, results_dir: Path) -> Database:
         return SQLite(path if path.is_absolute() else results_dir / path)
     raise HistoryError(f"results/config.toml: history = {redact(url)!r} is neither 'sqlite:///PATH' nor "
                        f"'postgresql://USER@HOST:PORT/DB'; remove the key for the default results/history.sqlite")
+
+
+def sqlalchemy_url(url: str, results_dir: Path) -> str:
+    """The same database as `connect(url, results_dir)`, as an SQLAlchemy URL (the recipe search's Optuna
+    study lives there, in Optuna's own tables)."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]  # psycopg 3, the driver the history uses
+    path = Path(url.removeprefix("sqlite:///") or "history.sqlite")
+    return f"sqlite:///{path if path.is_absolute() else (results_dir / path).resolve()}"

@@ -31,6 +31,9 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX runs_by_key ON runs (model, recipe, target, device, time)",
         "CREATE INDEX runs_by_time ON runs (time)",
     ),
+    # 2: rows of kind "search" (recipe-search trials and their held-out re-measures); the recipe
+    # search's Optuna study shares the database, in Optuna's own tables.
+    2: ("CREATE INDEX runs_by_kind ON runs (kind, time)",),
 }
 assert max(MIGRATIONS) == HISTORY_SCHEMA_VERSION, "add a migration when bumping HISTORY_SCHEMA_VERSION"
 

@@ -16,7 +16,7 @@ from typing import Any
 
 # Quality metrics where higher is better, in the order a report prefers them.
 QUALITY_METRICS = ("accuracy", "cosine_to_fp32")
-KINDS = ("build", "bench", "bench-compress", "profile", "tune")
+KINDS = ("build", "bench", "bench-compress", "profile", "tune", "search")
 
 
 def utc(text: str | None = None) -> str:
@@ -165,3 +165,12 @@ def from_tune(summary: dict[str, Any], origin: Origin | None = None) -> Run:
     return Run(kind="tune", time=utc(summary["time"]), data=summary, model=summary.get("model"),
                target=summary.get("target"), device=summary.get("device"), emulated=bool(summary.get("emulated")),
                **_origin(origin))
+
+
+def from_search(point: dict[str, Any], origin: Origin | None = None) -> Run:
+    """A recipe-search trial (flows/search.py) or a chosen point re-measured on held-out data (`split`)."""
+    return Run(kind="search", time=utc(point["time"]), data=point, model=point["model"], recipe=point["recipe"],
+               target=point["target"], device=point.get("device"), engine="tvm", emulated=bool(point.get("emulated")),
+               bundle_sha256=point.get("bundle_sha256"), p50_ms=point.get("latency_ms"),
+               so_bytes=point.get("so_bytes"), transfer_bytes=point.get("transfer_bytes"), metric=point.get("metric_name"),
+               metric_value=point.get("metric"), **_origin(origin))

@@ -83,3 +83,8 @@ def open_history(results_dir: Path, url: str | None = None) -> History:
         database.close()
         raise
     return History(database, created)
+
+
+def sqlalchemy_url(results_dir: Path) -> str:
+    """The history results/config.toml names, as an SQLAlchemy URL (for Optuna's study storage)."""
+    return dblib.sqlalchemy_url(load_config(results_dir).history, results_dir)

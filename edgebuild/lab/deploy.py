@@ -4,7 +4,8 @@ Layout in the device's work dir: bundles/NAME is a symlink to bundles/.v-SHA-ID/
 model--recipe--target). A deploy uploads into bundles/.tmp-ID/ (model.so and reference.npz
 zlib-compressed), the device inflates them and checks every file against manifest.json, and only then is the symlink replaced (rename(2), atomic). A failed or
 killed deploy leaves the previous one intact; the next deploy removes its leftovers. Deploys to one
-device are serialized by a lock that dies with its connection.
+device are serialized by the device lock (remote.locked: a lease its holder renews). Names from
+the manifest are validated here and again on the device, which writes only under its own folders.
 """
 
 from __future__ import annotations
@@ -51,12 +52,26 @@ class LocalBundle:
 
     @classmethod
     def open(cls, folder: Path) -> "LocalBundle":
+        """The bundle in `folder`, checked before anything is sent: its manifest validates (names that
+        become paths included), no file it sends is a symlink, and each matches its sha256."""
+        folder = Path(folder).expanduser()
+        for name in bundles.DEVICE_FILES:
+            if (folder / name).is_symlink():
+                raise DeviceError(f"{folder}: {name} is a symlink; a bundle's files must be regular files "
+                                  f"(nothing was sent). Rebuild the bundle with `invoke build`")
+            if not (folder / name).is_file():
+                raise DeviceError(f"{folder}: {name} is missing; rebuild the bundle with `invoke build`")
         manifest = bundles.read_manifest(folder)
         if manifest is None:
             raise DeviceError(f"{folder}: no readable {bundles.MANIFEST}; build it with `invoke build` first")
-        for name in bundles.DEVICE_FILES:
-            if not (folder / name).is_file():
-                raise DeviceError(f"{folder}: {name} is missing; rebuild the bundle with `invoke build`")
+        problem = bundles.manifest_problem(manifest)
+        if problem:
+            raise DeviceError(f"{folder / bundles.MANIFEST}: {problem}; rebuild the bundle with `invoke build`")
+        for name in bundles.DEVICE_FILES[:-1]:
+            entry = manifest["files"].get(name)
+            if entry is None or sha256_file(folder / name) != entry["sha256"]:
+                raise DeviceError(f"{folder}: {name} does not match the sha256 its manifest lists; the bundle "
+                                  f"changed after it was built. Rebuild it with `invoke build`")
         return cls(folder, manifest, sha256_file(folder / bundles.MANIFEST))
 
     @property
@@ -72,14 +87,27 @@ class LocalBundle:
     def arch(self) -> str:
         return self.manifest["target"]["arch"]
 
+    def checked(self, names: tuple[str, ...]) -> list[str]:
+        """`names` after the checks open() makes of the device files: regular files matching the manifest."""
+        for name in names:
+            path, entry = self.folder / name, self.manifest["files"].get(name)
+            if path.is_symlink() or not path.is_file() or entry is None or sha256_file(path) != entry["sha256"]:
+                raise DeviceError(f"{self.folder}: {name} is missing, a symlink, or differs from its manifest entry; "
+                                  f"rebuild the bundle with `invoke build`")
+        return list(names)
+
     @property
     def payload(self) -> list[str]:
         """Files the device needs besides the manifest, each listed in it with its sha256."""
         return [n for n in bundles.DEVICE_FILES if n != bundles.MANIFEST]
 
 
-def deploy(conn: Connection, probe: remote.Probe, local: LocalBundle, progress: Progress | None = None) -> Deployed:
-    """Deploy while holding the device's lock (see remote.locked)."""
+def deploy(conn: Connection, probe: remote.Probe, local: LocalBundle, progress: Progress | None = None,
+           force: bool = False, extra: tuple[str, ...] = ()) -> Deployed:
+    """Deploy while holding the device's lock (see remote.locked); `force` sends even an intact copy.
+
+    `extra`: bundle files sent besides DEVICE_FILES (model.onnx for a baseline), checked the same way."""
+    payload = [*local.payload, *local.checked(extra)]
     began = time.monotonic()
     device = conn.device
     if local.arch != probe.machine:
@@ -90,33 +118,43 @@ def deploy(conn: Connection, probe: remote.Probe, local: LocalBundle, progress: 
     link = posixpath.join(folder, local.name)
     removed = tuple(remote.commit(conn, ["clean", probe.work_dir], timeout=120)["removed"])
     current = probe.bundles.get(local.name, "")
-    if current.startswith(f".v-{local.sha256[:12]}-") and _intact(conn, folder, current, local):
+    fresh = current.startswith(f".v-{local.sha256[:12]}-")
+    if not force and fresh and _intact(conn, probe.work_dir, current, local, payload):
         return Deployed(device.name, local.name, link, local.sha256, 0, time.monotonic() - began, removed)
     staging = f".tmp-{secrets.token_hex(6)}"
     remote_dir = posixpath.join(folder, staging)
     conn.sftp.mkdir(remote_dir)
     sent = 0
-    for name in [*local.payload, bundles.MANIFEST]:
+    for name in [*payload, bundles.MANIFEST]:
         data = (local.folder / name).read_bytes()
         if name != bundles.MANIFEST:  # compressed on the wire (what the manifest's transfer_bytes counts)
             data, name = bundles.wire_encode(data), name + bundles.WIRE_SUFFIX
         target = posixpath.join(remote_dir, name)
         callback = (lambda done, total, t=target: progress(t, done, total)) if progress else None
-        conn.sftp.putfo(io.BytesIO(data), target, file_size=len(data), callback=callback, confirm=True)
+        try:
+            conn.put(io.BytesIO(data), target, len(data), callback)
+        except (OSError, EOFError) as exc:
+            if not conn.alive:
+                raise
+            raise DeviceError(f"{device.name}: the device refused the upload of {name} ({len(data):,} bytes): "
+                              f"{exc or type(exc).__name__}. Is its disk full? ({probe.work_dir} had "
+                              f"{probe.free_bytes:,} bytes free before this deploy)") from None
         sent += len(data)
-    remote.commit(conn, ["bundle", probe.work_dir, local.name, staging, local.sha256, *local.payload], timeout=120)
+    remote.commit(conn, ["bundle", probe.work_dir, local.name, staging, local.sha256, *payload], timeout=120)
     return Deployed(device.name, local.name, link, local.sha256, sent, time.monotonic() - began, removed)
 
 
-def _intact(conn: Connection, folder: str, version: str, local: LocalBundle) -> bool:
-    """The deployed copy still has the manifest's sizes (cheap; contents were verified at deploy)."""
+def _intact(conn: Connection, work: str, version: str, local: LocalBundle, payload: list[str]) -> bool:
+    """The deployed copy still matches the manifest's sha256s (a same-size corruption included)."""
     try:
-        for name in [*local.payload, bundles.MANIFEST]:
-            want = (local.folder / name).stat().st_size
-            if conn.sftp.stat(posixpath.join(folder, version, name)).st_size != want:
-                return False
-    except OSError:
+        remote.commit(conn, ["verify", work, version, local.sha256, *payload], timeout=120)
+    except DeviceError:
         return False
     return True
 
 
+
+
+def remove(conn: Connection, probe: remote.Probe, local: LocalBundle) -> tuple[str, ...]:
+    """Remove a deployed bundle from the device (a search's trial bundles); hold the device's lock."""
+    return tuple(remote.commit(conn, ["remove", probe.work_dir, local.name], timeout=120)["removed"])

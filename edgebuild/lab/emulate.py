@@ -169,9 +169,24 @@ def _root_step(argv: list[str]) -> None:
                           f"then `invoke lab.emulate` again")
 
 
+# qemu-user (7.2) shows the emulating host's x86 /proc/cpuinfo, and ONNX Runtime's aarch64 wheel
+# crashes parsing it (SIGSEGV at import). Where a private mount namespace is allowed, the device's
+# Python sees a Cortex-A72's cpuinfo instead (ARM's part number 0xd08), its model line saying what
+# it is; elsewhere it runs as before.
+CPUINFO = ("processor\t: {i}\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32 cpuid\nCPU implementer\t: 0x41\n"
+           "CPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: 0xd08\nCPU revision\t: 3\n\n")
+
+
 def _wrapper(emu: Emulator, qemu: str) -> None:
+    cpuinfo = emu.home / "cpuinfo"
+    text = "".join(CPUINFO.format(i=i) for i in range(os.cpu_count() or 1))
+    cpuinfo.write_text(text + f"Model\t: emulated Cortex-A72 (qemu-aarch64 -cpu {CPU})\n")
+    run = f"{qemu} -cpu {CPU} -L {emu.root} {emu.root}/usr/bin/{PYTHON}"
     text = (f"#!/bin/sh\n# {NAME}'s python3: Debian arm64 {PYTHON} under qemu-user as a Cortex-A72.\n"
-            f"exec {qemu} -cpu {CPU} -L {emu.root} {emu.root}/usr/bin/{PYTHON} \"$@\"\n")
+            f"if unshare -m true 2>/dev/null; then\n"
+            f"  exec unshare -m sh -c 'mount --bind \"$0\" /proc/cpuinfo 2>/dev/null; exec \"$@\"' "
+            f"{cpuinfo} {run} \"$@\"\nfi\n"
+            f"exec {run} \"$@\"\n")
     if not emu.python.is_file() or emu.python.read_text() != text:
         emu.python.write_text(text)
         emu.python.chmod(0o755)

@@ -6,6 +6,7 @@ the same name in lab.toml, so a machine can point a shared device at its own key
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,8 +151,8 @@ def _toml_value(value) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, str):  # a JSON string is a TOML basic string (newlines, quotes, controls escaped)
+        return json.dumps(value).replace("\x7f", "\\u007f")
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     raise ConfigError(f"cannot write {value!r} to local.toml")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import posixpath
 import shlex
 
@@ -59,7 +60,8 @@ class MeasureSession:
 
         DeviceError (or a paramiko/socket error) when the link or the device fails the batch."""
         for i, (path, _) in enumerate(artifacts):
-            self.conn.sftp.put(path, posixpath.join(self.scratch, f"c{i}.so"))
+            with open(path, "rb") as f:
+                self.conn.put(f, posixpath.join(self.scratch, f"c{i}.so"), os.fstat(f.fileno()).st_size)
         results: dict[int, Measured] = {}
         pending = list(range(len(artifacts)))
         while pending:
@@ -81,7 +83,7 @@ class MeasureSession:
 
     def _run(self, candidates: list[tuple[int, str, list]], evaluator: Evaluator):
         data = batch_json(candidates, evaluator).encode()
-        self.conn.sftp.putfo(io.BytesIO(data), posixpath.join(self.scratch, "batch.json"))
+        self.conn.put(io.BytesIO(data), posixpath.join(self.scratch, "batch.json"), len(data))
         limit = IMPORT_S + PER_CANDIDATE_S * len(candidates)
         argv = [*self.device.python, "-", self.scratch, self.site]
         # The device's own `timeout` ends a hung run even when the host has gone.

@@ -44,7 +44,8 @@ def provision(project: Project, device_name: str, say=print, timeouts: Timeouts 
         probe = remote.probe(conn)
         _check_arch(project, device, probe)
         runtime.check_supported(probe.machine, probe.python, device.name)
-        bundle = runtime.prepare(project, probe.machine, probe.python, say)
+        kind = runtime.kind_for(targets.load(project, device.target))
+        bundle = runtime.prepare(project, probe.machine, probe.python, say, kind=kind)
         if probe.runtime and probe.runtime.get("id") == bundle.id and probe.runtime.get("present"):
             return Provisioned(device.name, bundle.id, 0, time.monotonic() - began, probe.machine, probe.python_version)
         need = bundle.archive.stat().st_size + bundle.unpacked_bytes
@@ -59,18 +60,28 @@ def provision(project: Project, device_name: str, say=print, timeouts: Timeouts 
     return Provisioned(device.name, bundle.id, sent, time.monotonic() - began, probe.machine, probe.python_version)
 
 
+def ensure_baseline(project: Project, conn: Connection, probe: remote.Probe, say) -> str:
+    """The site folder of ONNX Runtime's device wheel on the device, sent first when missing or changed.
+    The caller holds the device's lock."""
+    bundle = runtime.prepare(project, probe.machine, probe.python, say, kind="onnxruntime")
+    current = (probe.baselines or {}).get("onnxruntime") or {}
+    if current.get("id") != bundle.id or not current.get("present"):
+        upload_runtime(conn, probe.work_dir, bundle, say)
+    return posixpath.join(probe.work_dir, runtime.FOLDERS["onnxruntime"], bundle.id, "site")
+
+
 def upload_runtime(conn: Connection, work: str, bundle: runtime.RuntimeBundle, say,
                    progress: Callable[[str, int, int], None] | None = None) -> int:
-    folder = posixpath.join(work, "runtime")
+    folder = posixpath.join(work, runtime.FOLDERS[bundle.kind])
     conn.run(f"mkdir -p {shlex.quote(folder)}", timeout=30)
     remote_archive = posixpath.join(folder, f".upload-{bundle.id}.tar.gz")
     size = bundle.archive.stat().st_size
     say(f"{conn.device.name}: uploading the runtime ({size:,} bytes) to {folder}")
     with open(bundle.archive, "rb") as f:
         callback = (lambda done, total: progress(remote_archive, done, total)) if progress else None
-        conn.sftp.putfo(f, remote_archive, file_size=size, callback=callback, confirm=True)
+        conn.put(f, remote_archive, size, callback)
     say(f"{conn.device.name}: verifying sha256 and unpacking on the device")
-    remote.commit(conn, ["runtime", work, bundle.id], timeout=900)
+    remote.commit(conn, ["runtime", work, bundle.id, runtime.FOLDERS[bundle.kind]], timeout=900)
     return size
 
 

@@ -36,9 +36,25 @@ def summary(result: dict) -> str:
     lat = result.get("latency_ms") or {}
     kind = "EMULATED (not hardware timings)" if result.get("emulated") else "hardware"
     state = "ok" if result.get("ok") else f"FAILED: {result.get('error')}"
-    return (f"{result['device']}: {result['model']} x {result['recipe']} x {result['target']} [{kind}] {state}\n"
-            f"  p50 {lat.get('p50', float('nan')):.3f} ms  p90 {lat.get('p90', float('nan')):.3f}  "
-            f"p99 {lat.get('p99', float('nan')):.3f}  mean {lat.get('mean', float('nan')):.3f}  "
-            f"runs {lat.get('runs')}  load {result.get('load_ms', 0):.1f} ms  "
-            f"peak RSS {(result.get('peak_rss_bytes') or 0) / 2**20:.1f} MiB  "
-            f"parity {result.get('parity_max_abs_diff')}")
+    head = f"{result['device']}: {result['model']} x {result['recipe']} x {result['target']} [{kind}] {state}"
+    if not result.get("ok"):
+        return head + "\n  no figures: a failed run is not timed"
+    valid = {True: "valid", None: "validity unknown", False: "NOT VALID"}[result.get("valid")]
+    reasons = list(result.get("invalid_reasons") or [])
+    clocks = result.get("clocks") or {}
+    if clocks.get("state") == "unknown":
+        reasons.append(f"clocks: unknown ({clocks.get('reason')})")
+    reasons += [f"{k} omitted: {v}" for k, v in (lat.get("omitted") or {}).items()]
+    figures = "  ".join(f"{k} {lat[k]:.3f} ms" for k in ("p50", "p90", "p99", "mean") if k in lat)
+    lines = [head, f"  {figures}  runs {lat.get('runs')}  load {result.get('load_ms') or 0:.1f} ms  "
+                   f"peak RSS {(result.get('peak_rss_bytes') or 0) / 2**20:.1f} MiB  "
+                   f"model {(result.get('model_rss_bytes') or 0) / 2**20:.1f} MiB  "
+                   f"parity {result.get('parity_max_abs_diff')}"]
+    base = result.get("baseline")
+    if base:
+        other = base.get("latency_ms") or {}
+        mark = " (emulated: a ratio of emulation, not of hardware)" if result.get("emulated") else ""
+        lines.append(f"  onnxruntime {base.get('version')}: p50 {other.get('p50', float('nan')):.3f} ms; "
+                     f"tvm / onnxruntime p50 ratio {base.get('ratio', float('nan')):.2f}{mark}")
+    lines.append(f"  {valid}" + "".join(f"\n  - {r}" for r in reasons))
+    return "\n".join(lines)

@@ -5,6 +5,11 @@ host's version, inside pyproject's pin), numpy, ml-dtypes and typing_extensions 
 arch and Python. They are unpacked without the compiler (libtvm_compiler.so, ~240 MB), headers and
 sources, and packed into one reproducible tar.gz whose sha256 is the runtime's id. Everything is
 cached under build/.cache/runtime/, so only the first provisioning of an arch/Python downloads.
+
+The baseline runtime (kind "onnxruntime") is ONNX Runtime's own wheel for the device, the host's
+version, without its dependencies: importing onnxruntime needs only numpy, which the device takes
+from the TVM runtime (so both engines run on one numpy). It unpacks beside the TVM runtime, in its
+own folder (FOLDERS), and is identified by its archive's sha256 like the TVM runtime.
 """
 
 from __future__ import annotations
@@ -31,17 +36,22 @@ PLATFORMS = {
     "aarch64": ["manylinux2014_aarch64", "manylinux_2_24_aarch64", "manylinux_2_27_aarch64", "manylinux_2_28_aarch64"],
     "x86_64": ["manylinux2014_x86_64", "manylinux_2_24_x86_64", "manylinux_2_27_x86_64", "manylinux_2_28_x86_64"],
 }
-# Left out of the device bundle: the compiler and what only building against TVM needs.
+# Left out of the device bundle: the compiler and what only building against TVM needs; the CUDA
+# runtime library only goes to devices whose target is a CUDA one (kind "tvm-cuda").
 EXCLUDE_FILES = {"libtvm_compiler.so", "libtvm_runtime_cuda.so"}  # core needs libtvm_ffi_testing.so
+CUDA_LIBRARY = "libtvm_runtime_cuda.so"
 EXCLUDE_DIRS = {("tvm", "3rdparty"), ("tvm", "src"), ("tvm", "include"), ("tvm_ffi", "include"),
                 ("tvm_ffi", "3rdparty")}
 MIN_PYTHON = (3, 10)
+# Where each runtime kind lives in the device's work dir (device/commit.py accepts only these).
+FOLDERS = {"tvm": "runtime", "tvm-cuda": "runtime", "onnxruntime": "runtime-onnxruntime"}
 
 
 @dataclass(frozen=True)
 class RuntimeBundle:
     id: str  # sha256 of the tar.gz
     archive: Path
+    kind: str
     arch: str
     python: str  # "3.11"
     versions: dict[str, str]
@@ -49,7 +59,7 @@ class RuntimeBundle:
     unpacked_bytes: int
 
     def describe(self) -> dict:
-        return {"id": self.id, "arch": self.arch, "python": self.python, "versions": self.versions,
+        return {"id": self.id, "kind": self.kind, "arch": self.arch, "python": self.python, "versions": self.versions,
                 "files": self.files, "unpacked_bytes": self.unpacked_bytes,
                 "archive_bytes": self.archive.stat().st_size}
 
@@ -76,28 +86,47 @@ def check_supported(arch: str, python: tuple[int, ...], device: str) -> None:
                           f"them needs a TVM runtime built from source on the device")
 
 
-def prepare(project: Project, arch: str, python: tuple[int, ...], say=print) -> RuntimeBundle:
-    """The cached runtime bundle for `arch` and `python`, downloading and packing it the first time."""
+def baseline_requirements() -> list[str]:
+    try:
+        return [f"onnxruntime=={metadata.version('onnxruntime')}"]
+    except metadata.PackageNotFoundError:
+        raise DeviceError("onnxruntime is not installed on this host; `pip install -e .` first") from None
+
+
+def prepare(project: Project, arch: str, python: tuple[int, ...], say=print, kind: str = "tvm") -> RuntimeBundle:
+    """The cached runtime bundle of `kind` for `arch` and `python`, downloading and packing it the first time."""
     check_supported(arch, python, "device")
     pyver = f"{python[0]}.{python[1]}"
-    reqs = requirements()
-    key = hashlib.sha256(json.dumps([arch, pyver, reqs, sorted(EXCLUDE_FILES)]).encode()).hexdigest()[:12]
-    folder = project.cache_dir / "runtime" / f"{arch}-cp{pyver.replace('.', '')}-{key}"
+    reqs = baseline_requirements() if kind == "onnxruntime" else requirements()
+    exclude = excluded_files(kind)
+    key = hashlib.sha256(json.dumps([arch, pyver, reqs, sorted(exclude)]).encode()).hexdigest()[:12]
+    prefix = "" if kind == "tvm" else f"{kind}-"
+    folder = project.cache_dir / "runtime" / f"{prefix}{arch}-cp{pyver.replace('.', '')}-{key}"
     info = folder / "runtime.json"
     if info.is_file():
-        data = json.loads(info.read_text())
-        return RuntimeBundle(data["id"], folder / "runtime.tar.gz", arch, pyver, data["versions"],
-                             data["files"], data["unpacked_bytes"])
+        try:
+            data = json.loads(info.read_text())
+            archive = folder / "runtime.tar.gz"
+            if archive.is_file() and sha256_file(archive) == data["id"]:
+                return RuntimeBundle(data["id"], archive, kind, arch, pyver, data["versions"], data["files"],
+                                     data["unpacked_bytes"])
+        except (OSError, ValueError, KeyError):
+            pass
+        say(f"the cached runtime in {folder} is corrupt (its archive does not match its recorded sha256); repacking")
+        info.unlink()
     wheels = folder / "wheels"
-    _download(wheels, arch, pyver, reqs, say)
-    say(f"packing the runtime bundle (without {', '.join(sorted(EXCLUDE_FILES))})")
-    archive, files, size, versions = _pack(sorted(wheels.glob("*.whl")), folder / "runtime.tar.gz")
+    if not any(wheels.glob("*.whl")):
+        _download(wheels, arch, pyver, reqs, say, no_deps=kind == "onnxruntime")
+    say(f"packing the {kind} runtime bundle (without {', '.join(sorted(exclude)) or 'nothing'})")
+    archive, files, size, versions = _pack(sorted(wheels.glob("*.whl")), folder / "runtime.tar.gz", exclude)
     digest = sha256_file(archive)
-    info.write_text(json.dumps({"id": digest, "versions": versions, "files": files, "unpacked_bytes": size}, indent=1))
-    return RuntimeBundle(digest, archive, arch, pyver, versions, files, size)
+    wheel_sha256 = {w.name: sha256_file(w) for w in sorted(wheels.glob("*.whl"))}
+    info.write_text(json.dumps({"id": digest, "versions": versions, "files": files, "unpacked_bytes": size,
+                                "wheels": wheel_sha256}, indent=1))
+    return RuntimeBundle(digest, archive, kind, arch, pyver, versions, files, size)
 
 
-def _download(dest: Path, arch: str, pyver: str, reqs: list[str], say) -> None:
+def _download(dest: Path, arch: str, pyver: str, reqs: list[str], say, no_deps: bool = False) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     abi = f"cp{pyver.replace('.', '')}"
     argv = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--dest", str(dest),
@@ -105,6 +134,8 @@ def _download(dest: Path, arch: str, pyver: str, reqs: list[str], say) -> None:
             "--abi", abi, "--abi", "abi3", "--abi", "none"]
     for tag in PLATFORMS[arch]:
         argv += ["--platform", tag]
+    if no_deps:
+        argv.append("--no-deps")
     say(f"downloading {arch} wheels for Python {pyver}: {' '.join(reqs)}")
     result = subprocess.run(argv + reqs, capture_output=True, text=True)
     if result.returncode != 0:
@@ -112,13 +143,23 @@ def _download(dest: Path, arch: str, pyver: str, reqs: list[str], say) -> None:
                           f"PyPI must be reachable (or a pip index configured) the first time")
 
 
-def _excluded(parts: tuple[str, ...]) -> bool:
-    if parts[-1] in EXCLUDE_FILES or parts[-1].endswith(".a") or "__pycache__" in parts:
+def excluded_files(kind: str) -> set[str]:
+    """What a runtime of `kind` leaves out: a CUDA target's runtime keeps TVM's CUDA runtime library."""
+    return {"tvm": EXCLUDE_FILES, "tvm-cuda": EXCLUDE_FILES - {CUDA_LIBRARY}}.get(kind, set())
+
+
+def kind_for(target) -> str:
+    return "tvm-cuda" if target.tvm.get("kind") == "cuda" else "tvm"
+
+
+def _excluded(parts: tuple[str, ...], exclude: set[str] = EXCLUDE_FILES) -> bool:
+    if parts[-1] in exclude or parts[-1].endswith(".a") or "__pycache__" in parts:
         return True
     return any(parts[: len(d)] == d for d in EXCLUDE_DIRS)
 
 
-def _pack(wheels: list[Path], archive: Path) -> tuple[Path, int, int, dict[str, str]]:
+def _pack(wheels: list[Path], archive: Path,
+          exclude: set[str] = EXCLUDE_FILES) -> tuple[Path, int, int, dict[str, str]]:
     """All wheels' files (minus exclusions) under site/ in one tar.gz, byte-for-byte reproducible."""
     entries: dict[str, tuple[bytes, int]] = {}
     versions = {}
@@ -128,7 +169,7 @@ def _pack(wheels: list[Path], archive: Path) -> tuple[Path, int, int, dict[str, 
         with zipfile.ZipFile(wheel) as zf:
             for item in zf.infolist():
                 parts = tuple(item.filename.split("/"))
-                if item.is_dir() or _excluded(parts):
+                if item.is_dir() or _excluded(parts, exclude):
                     continue
                 mode = (item.external_attr >> 16) & 0o777 or 0o644
                 entries["site/" + item.filename] = (zf.read(item), mode | 0o644)

@@ -3,15 +3,22 @@
 Host keys come only from devices/known_hosts (and the git-ignored devices/known_hosts.local that
 `invoke lab.emulate` writes); unknown and changed keys are refused (RejectPolicy), never added.
 Authentication uses the device's key file only: no agent, no search of ~/.ssh. A dead peer is
-detected by TCP keepalives with a deadline of our own, and every remote command has a timeout.
+detected by TCP keepalives with a deadline of our own. Every step has a deadline: connecting,
+starting a command, opening SFTP, each command and each whole transfer (a link that trickles
+passes every per-operation timeout); past one, the connection is closed. Device output kept on
+the host is capped (the tail is kept, with a note of what was dropped).
 """
 
 from __future__ import annotations
 
+import contextlib
+import posixpath
 import shlex
 import socket
+import threading
 import time
 from dataclasses import dataclass
+from typing import IO, Callable, Iterator
 from pathlib import Path
 
 import paramiko
@@ -30,6 +37,18 @@ class Timeouts:
     command: float = 120.0  # default for one remote command
     keepalive: float = 5.0  # seconds between keepalive probes
     dead_after: float = 30.0  # no answer to keepalives for this long: the peer is dead
+    exec_start: float = 15.0  # the device accepts a command (or the SFTP subsystem) within this
+    sftp_open: float = 15.0
+    transfer_base: float = 60.0  # a whole upload may take this plus its size at transfer_rate
+    transfer_rate: float = 256 * 1024  # bytes/s: slower than this and the link is unusable anyway
+    lease: float = 60.0  # the device lock's lease; the holder renews it every third of this
+
+    def transfer(self, size: int) -> float:
+        return self.transfer_base + size / self.transfer_rate
+
+
+# Device output kept on the host per stream: the tail (results come last), the rest is counted.
+OUTPUT_CAP = 8 * 2**20
 
 
 @dataclass(frozen=True)
@@ -85,17 +104,67 @@ class Connection:
     @property
     def sftp(self) -> paramiko.SFTPClient:
         if self._sftp is None:
-            self._sftp = self.client.open_sftp()
+            with self.deadline(self.timeouts.sftp_open, "opening SFTP"):
+                self._sftp = self.client.open_sftp()
             self._sftp.get_channel().settimeout(self.timeouts.command)
         return self._sftp
+
+    @contextlib.contextmanager
+    def deadline(self, seconds: float, what: str) -> Iterator[None]:
+        """Close the connection if the block runs past `seconds`; then raise DeviceError naming `what`.
+
+        paramiko waits without a timeout for some replies (exec, subsystem), and a trickling link
+        passes every per-operation timeout: only closing the connection ends such a wait."""
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            self.client.close()
+        timer = threading.Timer(seconds, expire)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        except Exception:
+            if expired.is_set():
+                raise self._expired(what, seconds) from None
+            raise
+        finally:
+            timer.cancel()
+        if expired.is_set():
+            raise self._expired(what, seconds)
+
+    def _expired(self, what: str, seconds: float) -> DeviceError:
+        self._sftp = None
+        return DeviceError(f"{self.device.name}: {what} did not finish within {seconds:.0f} s; the connection to "
+                           f"{self.device.address} was closed (the link or the device is too slow or hung)")
+
+    def start(self, command: str) -> paramiko.Channel:
+        """A channel running `command` on the device."""
+        chan = self.channel(command)
+        self.exec(chan, command)
+        return chan
+
+    def exec(self, chan: paramiko.Channel, command: str) -> None:
+        try:
+            with self.deadline(self.timeouts.exec_start, f"starting `{_short(command)}`"):
+                chan.exec_command(command)
+        except DeviceError as exc:
+            raise DeviceError(str(exc).replace("did not finish", "did not start", 1)) from None
+
+    def put(self, source: IO[bytes], remote: str, size: int,
+            callback: Callable[[int, int], None] | None = None) -> None:
+        """Upload `size` bytes from `source` to `remote` within the transfer deadline for that size."""
+        seconds = self.timeouts.transfer(size)
+        with self.deadline(seconds, f"uploading {posixpath.basename(remote)} ({size:,} bytes)"):
+            self.sftp.putfo(source, remote, file_size=size, callback=callback, confirm=True)
 
     def run(self, command: str, timeout: float | None = None, stdin: bytes | None = None,
             check: bool = True) -> Result:
         """Run a shell command on the device; raise DeviceError on timeout, lost link or (check) failure."""
         timeout = timeout or self.timeouts.command
-        chan = self.channel(command)
+        chan = self.start(command)
         try:
-            chan.exec_command(command)
             if stdin is not None:
                 chan.sendall(stdin)
                 chan.shutdown_write()
@@ -103,7 +172,7 @@ class Connection:
             status = chan.recv_exit_status()
         finally:
             chan.close()
-        result = Result(status, out.decode(errors="replace"), err.decode(errors="replace"))
+        result = Result(status, out.text(), err.text())
         if check and status != 0:
             raise DeviceError(f"{self.device.name}: `{_short(command)}` failed with status {status}: "
                               f"{result.stderr.strip()[-800:] or result.stdout.strip()[-800:]}")
@@ -121,17 +190,17 @@ class Connection:
                               f"sshd is hung or gone") from None
 
     def _collect(self, chan: paramiko.Channel, deadline: float, command: str, timeout: float):
-        out, err = bytearray(), bytearray()
+        out, err = Tail(), Tail()
         while True:
             busy = False
             while chan.recv_ready():
-                out += chan.recv(65536)
+                out.add(chan.recv(65536))
                 busy = True
             while chan.recv_stderr_ready():
-                err += chan.recv_stderr(65536)
+                err.add(chan.recv_stderr(65536))
                 busy = True
             if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
-                return bytes(out), bytes(err)
+                return out, err
             if not self.alive:
                 raise DeviceError(f"{self.device.name}: connection to {self.device.address} lost during "
                                   f"`{_short(command)}` (no answer to keepalives within {self.timeouts.dead_after:.0f} s)")
@@ -147,6 +216,27 @@ class Connection:
         argv = [*self.device.python, "-", *args]
         command = (f"env {prefix} " if prefix else "") + " ".join(shlex.quote(a) for a in argv)
         return self.run(command, timeout=timeout, stdin=script.encode(), check=check)
+
+
+class Tail:
+    """The last OUTPUT_CAP bytes of a stream and how many came before them."""
+
+    def __init__(self, cap: int = OUTPUT_CAP):
+        self.cap, self.data, self.dropped = cap, bytearray(), 0
+
+    def add(self, chunk: bytes) -> None:
+        self.data += chunk
+        if len(self.data) > 2 * self.cap:  # trim in large steps: cheap, and never above 2x the cap
+            cut = len(self.data) - self.cap
+            del self.data[:cut]
+            self.dropped += cut
+
+    def text(self) -> str:
+        if len(self.data) > self.cap:
+            self.dropped += len(self.data) - self.cap
+            del self.data[: len(self.data) - self.cap]
+        note = f"[{self.dropped:,} bytes of output dropped; the last {len(self.data):,} kept]\n" if self.dropped else ""
+        return note + self.data.decode(errors="replace")
 
 
 def connect(inventory: Inventory, device: Device, timeouts: Timeouts = Timeouts()) -> Connection:
@@ -171,8 +261,9 @@ def connect(inventory: Inventory, device: Device, timeouts: Timeouts = Timeouts(
         client.close()
         raise DeviceError(f"{where}: HOST KEY CHANGED: the device presented {exc.key.get_name()} "
                           f"{exc.key.fingerprint}, devices/known_hosts pins {exc.expected_key.fingerprint}. "
-                          f"Nothing was sent. If the device was reinstalled, check the new key and run "
-                          f"`invoke lab.trust {device.name} --replace`") from None
+                          f"Nothing was sent. If the device was reinstalled, read its new fingerprint on its console "
+                          f"(ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) and run "
+                          f"`invoke lab.trust {device.name} --replace --expect=SHA256:...`") from None
     except paramiko.AuthenticationException as exc:
         client.close()
         raise DeviceError(f"{where}: key authentication failed ({exc}); add the public key of "

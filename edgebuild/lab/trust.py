@@ -11,6 +11,7 @@ import hashlib
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import paramiko
 
@@ -60,10 +61,15 @@ def pinned(inventory: Inventory, device: Device) -> list[paramiko.PKey]:
 
 
 def trust(inventory: Inventory, device: Device, replace: bool = False, key: paramiko.PKey | None = None,
-          timeouts: Timeouts = Timeouts(), expect: str | None = None) -> Trusted:
+          timeouts: Timeouts = Timeouts(), expect: str | None = None,
+          confirm: Callable[[str], bool] | None = None) -> Trusted:
     """Pin the device's current host key. A different pinned key is kept unless `replace`.
 
-    `expect` (an OpenSSH SHA256 fingerprint read on the device's console) must match when given."""
+    A key scanned over the network is pinned only when it matches `expect` (an OpenSSH SHA256
+    fingerprint read on the device's console) or `confirm(fingerprint)` says yes; without either
+    (non-interactive use) nothing is pinned. A `key` given by the caller is already known to it
+    (lab.emulate generated it) and needs neither."""
+    scanned = key is None
     key = key or scan(device, timeouts)
     if expect and expect.removeprefix("SHA256:") != fingerprint(key).removeprefix("SHA256:"):
         raise DeviceError(f"{device.name}: {device.host}:{device.port} presents {fingerprint(key)}, not the expected "
@@ -77,8 +83,17 @@ def trust(inventory: Inventory, device: Device, replace: bool = False, key: para
     if old and not replace:
         raise DeviceError(f"{device.name}: {name} already has a different pinned key "
                           f"({', '.join(fingerprint(k) for k in old)}); the device now presents "
-                          f"{fingerprint(key)}. If you expected this (reinstalled device), run "
-                          f"`invoke lab.trust {device.name} --replace`")
+                          f"{fingerprint(key)}. If you expected this (reinstalled device), read the new "
+                          f"fingerprint on the device's console and run "
+                          f"`invoke lab.trust {device.name} --replace --expect=SHA256:...`")
+    if scanned and not expect:
+        if confirm is None:
+            raise DeviceError(f"{device.name}: {name} presents {key.get_name()} {fingerprint(key)}; nothing recorded. "
+                              f"Compare it with the device's own (on its console: ssh-keygen -lf "
+                              f"/etc/ssh/ssh_host_ed25519_key.pub) and run `invoke lab.trust {device.name} "
+                              f"--expect=SHA256:...` with that fingerprint, or run lab.trust in a terminal to confirm")
+        if not confirm(fingerprint(key)):
+            raise DeviceError(f"{device.name}: key {fingerprint(key)} not confirmed; nothing recorded")
     for path in known_hosts_files(inventory):
         forget(path, name)
     record(target, name, key)

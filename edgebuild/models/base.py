@@ -75,11 +75,22 @@ class Model(ABC):
 
         raise ModelError(f"model {self.name!r} has no calibration data; give real samples to calibrate with")
 
-    def metrics(self, predict: Predict, specs: list[TensorSpec]) -> dict[str, float]:
-        """Quality metrics of a compiled graph (e.g. accuracy on a held-out split)."""
+    def metrics(self, predict: Predict, specs: list[TensorSpec], split: str = "all") -> dict[str, float]:
+        """Quality metrics of a compiled graph (e.g. accuracy on a held-out split).
+
+        `split` takes part of the metric's samples: "search" and "holdout" are disjoint halves of
+        "all" (a recipe search selects on one and reports on the other); gates use "all".
+        """
         return {}
 
+    # What a recipe search may vary for this model (compress/space.py): the distill fields of the
+    # student shapes it supports, and groups of layers that may get their own settings, each as
+    # (label, module-name glob for PyTorch steps, regular expression on exported ONNX node names).
+    distill_students: tuple[dict[str, Any], ...] = ()
+    layer_groups: tuple[tuple[str, str, str], ...] = ()
+
     has_training_data = False  # whether `training` gives a loss (the seeded speed-only nets have none)
+    has_calibration_data = False  # whether `calibration_inputs` gives real samples
 
     def training(self, teacher, batch: int, temperature: float, soft_weight: float) -> Training:
         """Fine-tuning batches and loss; with a teacher, the loss distils it (soft targets at `temperature`)."""
@@ -105,3 +116,14 @@ def batches(items: np.ndarray, size: int):
         if real < size:
             chunk = np.concatenate([chunk, np.repeat(chunk[-1:], size - real, axis=0)])
         yield chunk, real
+
+
+SPLITS = ("all", "search", "holdout")
+
+
+def split_indices(count: int, split: str) -> np.ndarray:
+    """Indices of a metric's samples in `split`: "search" the even ones, "holdout" the odd ones."""
+    if split not in SPLITS:
+        raise ValueError(f"split {split!r}: use one of {', '.join(SPLITS)}")
+    index = np.arange(count)
+    return index if split == "all" else index[(0 if split == "search" else 1)::2]

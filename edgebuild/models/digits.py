@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..progress import SILENT, Progress
-from .base import Predict, TensorSpec, Training, batches
+from .base import Predict, TensorSpec, Training, batches, split_indices
 from .zoo import CachedTorchModel
 
 NAME = "digits-cnn"
@@ -114,9 +114,13 @@ class DigitsCNN(CachedTorchModel):
         x_train, _, _, _ = dataset()
         return [{INPUT: chunk} for chunk, _ in batches(x_train[: count * batch], batch)][:count]
 
-    def metrics(self, predict: Predict, specs: list[TensorSpec]) -> dict[str, float]:
-        """Top-1 accuracy (%) on the fixed held-out split of 500 images."""
+    distill_students = ({"width": 0.5}, {"width": 0.75})
+
+    def metrics(self, predict: Predict, specs: list[TensorSpec], split: str = "all") -> dict[str, float]:
+        """Top-1 accuracy (%) on the fixed held-out split of 500 images (or half of it, see Model.metrics)."""
         _, _, x_test, y_test = dataset()
+        keep = split_indices(len(y_test), split)
+        x_test, y_test = x_test[keep], y_test[keep]
         predicted = []
         for chunk, real in batches(x_test, specs[0].shape[0]):
             predicted.append(predict({INPUT: chunk})[0][:real].argmax(axis=1))
@@ -124,6 +128,7 @@ class DigitsCNN(CachedTorchModel):
         return {"accuracy": round(accuracy, 2), "accuracy_samples": len(y_test)}
 
     has_training_data = True
+    has_calibration_data = True
 
     def training(self, teacher, batch: int, temperature: float, soft_weight: float) -> Training:
         """Cross-entropy on the training split (shifted), plus temperature-scaled soft targets of a teacher."""

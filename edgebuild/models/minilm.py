@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError
-from .base import Model, Predict, TensorSpec, Training, batches, sha256_file
+from .base import Model, Predict, TensorSpec, Training, batches, sha256_file, split_indices
 from .texts import SENTENCES
 
 NAME = "minilm"
@@ -105,24 +105,37 @@ class MiniLM(Model):
         index = np.arange(len(tokens["input_ids"]))
         return [{k: v[chunk] for k, v in tokens.items()} for chunk, _ in batches(index, batch)][:count]
 
-    def metrics(self, predict: Predict, specs: list[TensorSpec]) -> dict[str, float]:
+    distill_students = ({"layers": 3}, {"layers": 4})
+    # Exported node names look like /encoder/layer.0/attention/self/query/Gemm. The attention output
+    # comes before the FFN output: its glob also matches attention.output.dense, and the first match wins.
+    layer_groups = (
+        ("query-key", "*.attention.self.[qk]*", r"attention/self/(query|key)/"),
+        ("value", "*.attention.self.value", r"attention/self/value/"),
+        ("attention-out", "*.attention.output.dense", r"attention/output/dense/"),
+        ("ffn-in", "*.intermediate.dense", r"intermediate/dense/"),
+        ("ffn-out", "*.output.dense", r"layer\.\d+/output/dense/"),
+    )
+
+    def metrics(self, predict: Predict, specs: list[TensorSpec], split: str = "all") -> dict[str, float]:
         """Mean cosine similarity of the compiled graph's embeddings to the fp32 PyTorch model's."""
         import torch
 
         batch, seq_len = specs[0].shape
-        tokens = tokenize(SENTENCES[:METRIC_SENTENCES], seq_len)
+        chosen = [SENTENCES[i] for i in split_indices(METRIC_SENTENCES, split)]
+        tokens = tokenize(chosen, seq_len)
         with torch.no_grad():
             reference = encoder()(*(torch.from_numpy(tokens[k]) for k in ("input_ids", "attention_mask"))).numpy()
         got = []
-        index = np.arange(METRIC_SENTENCES)
+        index = np.arange(len(chosen))
         for chunk, real in batches(index, batch):
             out = predict({k: v[chunk] for k, v in tokens.items()})[0][:real]
             got.append(out)
         emb = np.concatenate(got)
         cos = (emb * reference).sum(1) / (np.linalg.norm(emb, axis=1) * np.linalg.norm(reference, axis=1))
-        return {"cosine_to_fp32": round(float(cos.mean()), 6), "cosine_samples": METRIC_SENTENCES}
+        return {"cosine_to_fp32": round(float(cos.mean()), 6), "cosine_samples": len(chosen)}
 
     has_training_data = True
+    has_calibration_data = True
 
     def training(self, teacher, batch: int, temperature: float, soft_weight: float) -> Training:
         """Embedding distillation: reproduce the fp32 teacher's embeddings of text the metric never scores."""

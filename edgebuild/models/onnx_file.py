@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,37 @@ from .base import Model, TensorSpec, sha256_file
 REFERENCE_SEED = 0
 
 
+# protobuf cannot parse a message of 2 GiB or more: larger models keep weights as external data.
+MAX_PROTO_BYTES = 2**31
+
+
+def check_size(path: Path) -> None:
+    size = path.stat().st_size
+    if size >= MAX_PROTO_BYTES:
+        raise ModelError(f"{path}: {size / 2**30:.1f} GiB; an ONNX file must be below 2 GiB (protobuf's limit). "
+                         "Save large weights as external data (onnx.save(..., save_as_external_data=True))")
+
+
+def external_files(path: Path) -> list[Path]:
+    """The external data files the graph in `path` names (read without loading their data)."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    found = set()
+    tensors = list(model.graph.initializer) + [a.t for n in model.graph.node for a in n.attribute if a.HasField("t")]
+    for tensor in tensors:
+        if tensor.data_location == onnx.TensorProto.EXTERNAL:
+            for entry in tensor.external_data:
+                if entry.key == "location":
+                    found.add(path.parent / entry.value)
+    return sorted(found)
+
+
 def parse(path: Path):
     """The ModelProto of `path`, or a ModelError that says why it is not a usable ONNX model."""
     import onnx
+
+    check_size(path)
 
     try:
         model = onnx.load(str(path))
@@ -31,13 +60,21 @@ class OnnxFile(Model):
 
     def __init__(self, path: Path):
         self.path = path.resolve()
+        check_size(self.path)
         self._fingerprint = sha256_file(self.path)
         # The stem plus a short hash: two different files named model.onnx never share a build dir.
-        self.name = f"{self.path.stem}-{self._fingerprint[:8]}"
+        # Only [A-Za-z0-9_.+-]: the name becomes folder names on the host and on devices.
+        stem = re.sub(r"[^A-Za-z0-9_.+-]", "_", self.path.stem).lstrip(".") or "model"
+        self.name = f"{stem}-{self._fingerprint[:8]}"
         self._proto = None
 
     def fingerprint(self) -> str:
-        return self._fingerprint
+        """The file's sha256 plus its external data files' (changed weights make another bundle)."""
+        try:
+            extra = [f"{p.name}:{sha256_file(p)}" for p in external_files(self.path) if p.is_file()]
+        except Exception:  # not parseable: parse() reports why when the build loads it
+            extra = []
+        return ":".join([self._fingerprint, *extra])
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "kind": self.kind, "source": str(self.path), "sha256": self._fingerprint}

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
+
+import numpy as np
 
 from ..errors import ModelError
 from .base import TensorSpec
+
+# One input tensor above this cannot be a sane edge workload, and would fail only after the compile.
+MAX_INPUT_BYTES = 2**31
 
 
 def parse(flags: list[str] | tuple[str, ...]) -> dict[str, tuple[int, ...]]:
@@ -60,6 +66,12 @@ def resolve(model_name: str, declared: list[TensorSpec], given: dict[str, tuple[
             f"model {model_name!r} has dynamic dims with no size: {'; '.join(unset)}. "
             f"Give each one's full shape with N replaced: {' '.join(examples)}"
         )
+    for spec in resolved:
+        size = math.prod(spec.shape) * np.dtype(spec.dtype).itemsize
+        if size > MAX_INPUT_BYTES:
+            raise ModelError(f"input {spec.name!r} of {model_name!r} with shape {_fmt(spec.shape)} would take "
+                             f"{size / 2**30:.1f} GiB; inputs are limited to {MAX_INPUT_BYTES / 2**30:.0f} GiB "
+                             f"(check --input-shape)")
     return resolved
 
 

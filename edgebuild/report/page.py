@@ -1,7 +1,8 @@
 """The report page: one self-contained HTML file (inline CSS and SVG, no script, nothing fetched).
 
 Per model: the table of latest results, accuracy vs latency and vs size per target (Pareto front
-ringed), latency over time per device, bench ratios, and the runs flagged as regressions. Emulated
+ringed), latency over time per device, bench ratios, and the runs flagged as regressions; then each
+recipe search's front (report/search.py). Emulated
 figures are labelled and get their own axes; every figure's caption names its origin.
 """
 
@@ -11,7 +12,7 @@ from collections import defaultdict
 from html import escape
 
 from ..history import Run
-from . import pareto, svg
+from . import pareto, search, svg
 from .regress import Settings, Verdict, verdicts
 from .tables import Row, rows as table_rows
 
@@ -172,6 +173,8 @@ def _regressions(runs: list[Run], judged: dict[str, Verdict]) -> str:
 
 def render(runs: list[Run], settings: Settings, source: str, generated: str, scope: str) -> str:
     """The page for `runs` (time order). `source` names the history, `scope` the filters applied."""
+    searches = search.studies(runs)
+    runs = [r for r in runs if r.kind != "search"]  # trials are one-off bundles: only their own sections show them
     judged = verdicts(runs, settings)
     sections = []
     for model, model_rows in table_rows(runs, judged).items():
@@ -187,4 +190,11 @@ def render(runs: list[Run], settings: Settings, source: str, generated: str, sco
             f"devices are emulation timings and are plotted on their own axes, never beside hardware.</p>"
             f'<p class="settings" id="regression-settings" data-runs="{settings.runs}" data-mads="{settings.mads:g}" '
             f'data-floor="{settings.floor:g}">Regressions: {escape(settings.describe())}.</p>'
-            f"{''.join(sections) or '<p>The history holds no runs yet.</p>'}</body></html>\n")
+            f"{''.join(sections) or '<p>The history holds no runs yet.</p>'}"
+            f"{_searches(searches)}</body></html>\n")
+
+
+def _searches(studies: dict[str, list[Run]]) -> str:
+    if not studies:
+        return ""
+    return "<h2>Recipe searches</h2>" + "".join(search.section(name, rows) for name, rows in studies.items())

@@ -7,7 +7,8 @@ from edgebuild import bundle
 def make_bundle(folder, payload=b"so"):
     (folder / bundle.SO).write_bytes(payload)
     bundle.write_reference(folder / bundle.REFERENCE, {"x": np.ones(2)}, {"y": np.zeros(3)})
-    bundle.write_manifest(folder, {"cache_key": "k"})
+    bundle.write_manifest(folder, {"cache_key": "k", "model": {"name": "m"}, "recipe": {"name": "r"},
+                                   "target": {"name": "t", "arch": "x86_64"}, "inputs": [], "outputs": []})
 
 
 def test_staged_replaces_only_when_complete(tmp_path):

@@ -6,8 +6,26 @@ clearly); agent.py also needs numpy and the TVM runtime that `invoke lab.provisi
 
 from pathlib import Path
 
+from ...compile import weights
+
 HERE = Path(__file__).resolve().parent
 
 
 def source(name: str) -> str:
     return (HERE / name).read_text(encoding="utf-8")
+
+
+def agent_source() -> str:
+    """The on-device agent as one script: the weights-file reader and its helpers first, then agent.py."""
+    return Path(weights.__file__).read_text(encoding="utf-8") + "\n" + _joined("parity.py", "sense.py", "serve.py",
+                                                                                  "gpu.py", "agent.py")
+
+
+def pair_source() -> str:
+    """The TVM-and-baseline job (pair.py) with the sources of its two engine processes."""
+    workers = {"tvm": agent_source(), "onnxruntime": _joined("parity.py", "sense.py", "serve.py", "ort_agent.py")}
+    return f"WORKERS = {workers!r}\n" + _joined("sense.py", "pair.py")
+
+
+def _joined(*names: str) -> str:
+    return "\n".join(source(name) for name in names)

@@ -21,14 +21,14 @@ def cpu_model():
     return platform.processor() or ""
 
 
-def runtime():
+def runtime(folder="runtime", needs=("tvm", "lib", "libtvm_runtime.so")):
     try:
-        with open(os.path.join(work, "runtime", "current.json")) as f:
+        with open(os.path.join(work, folder, "current.json")) as f:
             current = json.load(f)
     except (OSError, ValueError):
         return None
-    site = os.path.join(work, "runtime", current.get("id", "?"), "site")
-    current["present"] = os.path.isfile(os.path.join(site, "tvm", "lib", "libtvm_runtime.so"))
+    site = os.path.join(work, folder, current.get("id", "?"), "site")
+    current["present"] = os.path.isfile(os.path.join(site, *needs))
     current["versions"] = {}
     if current["present"]:
         for name in os.listdir(site):
@@ -67,5 +67,6 @@ print(json.dumps({
     "work_dir": work,
     "free_bytes": free_bytes(),
     "runtime": runtime(),
+    "baselines": {"onnxruntime": runtime("runtime-onnxruntime", ("onnxruntime", "__init__.py"))},
     "bundles": bundles(),
 }))

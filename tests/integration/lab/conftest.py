@@ -75,3 +75,21 @@ def variant(lab: Lab, folder: Path, note: str) -> deploy.LocalBundle:
     manifest["variant"] = note
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return deploy.LocalBundle.open(folder)
+
+
+def project_with(lab: Lab, root: Path, **devices: dict) -> Project:
+    """A project whose devices are rpi4-emu with overrides (another port, work dir, python...), each
+    with the emulated device's host key pinned under its own address."""
+    from edgebuild.lab import trust
+    from edgebuild.lab.transport import host_key_name
+
+    (root / "devices").mkdir(parents=True)
+    (root / "tasks.py").write_text("")
+    shutil.copytree(ROOT / "targets", root / "targets")
+    key = emulate._host_public_key(lab.emulator)
+    for name, overrides in devices.items():
+        device = Device(**{**vars(lab.device), "name": name, "tags": ["pair"], **overrides})
+        project = Project(root)
+        inventory.write_local(project, device)
+        trust.record(root / "devices" / "known_hosts.local", host_key_name(device), key)
+    return Project(root)

@@ -27,7 +27,9 @@ def test_profile_on_emulated_pi(lab):
     assert r["emulated"] is True and r["machine"] == "aarch64" and r["target"] == "rpi4"
     assert r["bundle_sha256"] == lab.bundle.sha256
     assert r["parity_max_abs_diff"] <= r["parity_tolerance"]
-    assert r["latency_ms"]["runs"] >= 20 and 0 < r["latency_ms"]["p50"] <= r["latency_ms"]["p99"]
+    assert r["latency_ms"]["runs"] >= 20 and 0 < r["latency_ms"]["p50"] <= r["latency_ms"]["max"]
+    assert "p99" not in r["latency_ms"] and "662" in r["latency_ms"]["omitted"]["p99"]  # 20 runs: no p90/p99
+    assert r["valid"] in (True, None) and r["clocks"]["state"] in ("steady", "unknown")
     assert r["peak_rss_bytes"] > 10 * 2**20 and r["runtime"]["tvm"].startswith("0.27")
     assert json.loads(outcome.stored.read_text()) == r
     print(f"\nprofile on rpi4-emu: {took:.1f} s (agent {r['agent_seconds']:.1f} s, TVM+numpy import "

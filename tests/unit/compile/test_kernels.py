@@ -74,3 +74,41 @@ def test_tvm_message_skips_ir_printouts():
                "# from tvm.script import ir as I\n@I.ir_module\nclass Module:\n"
                "# Metadata omitted. Use show_meta=True in script() method to show it.")
     assert kernels.message(exc) == "InternalError: Check failed: (a == b) is false: bad layout"
+
+
+def test_schedules_tvm_cannot_build_fall_back_to_unscheduled_with_a_warning(tmp_path, monkeypatch):
+    import tvm
+
+    finish, calls = relax._finish, []
+
+    def first_build_fails(lowered, target):
+        calls.append(1)
+        if len(calls) == 1:
+            tvm.target.Target({"kind": "llvm", "no-such-option": 1})  # a real TVM error
+        return finish(lowered, target)
+
+    monkeypatch.setattr(relax, "_finish", first_build_fails)
+    with pytest.warns(UserWarning, match="schedule rules failed to lower .*no-such-option"):
+        scheduled = relax.compile_host(relax.import_onnx(conv_relu(tmp_path)), tmp_path / "m.so")
+    assert "no-such-option" in scheduled["fallback"] and set(scheduled["kernels"].values()) == {"none"}
+    table = kernels.table(scheduled["kernels"], None, scheduled["fallback"])
+    assert table["fallback"] == scheduled["fallback"] and table["counts"] == {"none": len(scheduled["kernels"])}
+
+
+def test_the_kernel_tvm_cannot_build_is_found_among_good_ones():
+    import tvm
+    from tvm.script import tirx as T
+
+    @T.prim_func(private=True)
+    def nested(A: T.Buffer((4, 4), "float32"), B: T.Buffer((4, 4), "float32")):
+        for i in T.parallel(4):
+            for j in T.parallel(4):
+                B[i, j] = A[i, j]
+
+    @T.prim_func(private=True)
+    def good(A: T.Buffer((4, 4), "float32"), B: T.Buffer((4, 4), "float32")):
+        for i, j in T.grid(4, 4):
+            B[i, j] = A[i, j]
+
+    found = kernels.failing_kernel(tvm.IRModule({"good": good, "nested_parallel": nested}), relax.host_target())
+    assert found[0] == "nested_parallel" and "Nested parallel loop" in found[1]

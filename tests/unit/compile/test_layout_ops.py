@@ -62,3 +62,18 @@ def test_operator_after_a_channels_last_conv_matches_onnxruntime(family, tmp_pat
     got = HostModel(tmp_path / "m.so", ["x"])({"x": x})[0]
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
 
+
+
+def test_a_1d_conv_runs_as_a_2d_conv_and_matches_onnxruntime(tmp_path):
+    w = _const("w", RNG.standard_normal((6, 2, 5)).astype(np.float32))
+    b = _const("b", RNG.standard_normal(6).astype(np.float32))
+    graph = helper.make_graph([helper.make_node("Conv", ["x", "w", "b"], ["y"], strides=[3], pads=[2, 1], dilations=[2])],
+                              "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 40])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [w, b])
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    assert "R.nn.conv2d(" in relax.import_onnx(path).script()
+    relax.compile_host(relax.import_onnx(path), tmp_path / "m.so")
+    x = RNG.standard_normal((1, 2, 40)).astype(np.float32)
+    expected = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    np.testing.assert_allclose(HostModel(tmp_path / "m.so", ["x"])({"x": x})[0], expected, rtol=1e-4, atol=1e-4)

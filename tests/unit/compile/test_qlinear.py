@@ -10,7 +10,6 @@ from onnx import TensorProto, helper, numpy_helper
 from edgebuild import targets
 from edgebuild.compile import qlinear, relax
 from edgebuild.compile.runner import HostModel
-from edgebuild.errors import CompileError
 from edgebuild.progress import SILENT
 
 from . import quantized_graphs as qg
@@ -169,7 +168,44 @@ def test_int8_static_exclude_keeps_matching_nodes_fp32():
         int8_static.Int8Static(exclude=["layer.("])
 
 
-from edgebuild.errors import CompileError
-from edgebuild.progress import SILENT
+def _check_int8_build(path, inputs, want, step):
+    """Build `path` for the host: every conv/matmul int8 x int8 -> int32, every int8 weight stored as
+    int8 in model.so, and the output within one quantization step of `want`."""
+    mod, so = qg.build(path)
+    ops = qg.heavy_ops(mod)
+    assert ops and all(ins == ("int8", "int8") and out == "int32" for _, ins, out in ops), ops
+    data = so.read_bytes()
+    weights = qg.int8_weights(path)
+    assert weights and all(qg.stored_int8(w, data) for w in weights)
+    (got,) = qg.run(so, inputs)
+    assert np.abs(got - want).max() <= step * 1.0001
 
-from . import quantized_graphs as qg
+
+def test_ort_qoperator_conv_net_with_uint8_activations_matches_onnxruntime(tmp_path):
+    """quantize_static in QOperator format, uint8 activations with zero points, per-channel int8 weights:
+    QLinearConv (strided, depthwise, pointwise), QLinearAdd/Sigmoid/Mul/GlobalAveragePool, QGemm."""
+    model, inputs = qg.conv_net()
+    path = qg.quantize(model, inputs, tmp_path, "QOperator", "uint8")
+    ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert {"QLinearConv", "QLinearAdd", "QLinearSigmoid", "QLinearMul", "QLinearGlobalAveragePool", "QGemm"} <= ops
+    (want,) = qg.ort_run(qg.ort_exact(path), inputs)
+    _check_int8_build(path, inputs, want, qg.output_step(path))
+
+
+def test_ort_qoperator_transformer_block_with_int8_activations_matches_onnxruntime(tmp_path):
+    """QLinearMatMul on weights and between activations (attention), QLinearSoftmax, int8 zero points."""
+    model, inputs = qg.transformer_block()
+    path = qg.quantize(model, inputs, tmp_path, "QOperator", "int8")
+    assert {"QLinearMatMul", "QLinearSoftmax"} <= {n.op_type for n in onnx.load(str(path)).graph.node}
+    (want,) = qg.ort_run(path, inputs)
+    _check_int8_build(path, inputs, want, qg.output_step(path))
+
+
+def test_ort_quantize_dynamic_conv_net_builds_conv_integer_as_int8(tmp_path):
+    """The issue's failing case: quantize_dynamic writes ConvInteger + DynamicQuantizeLinear (uint8
+    activations and uint8 weights, both with zero points); the output is float."""
+    model, inputs = qg.conv_net()
+    path = qg.quantize(model, inputs, tmp_path, "dynamic")
+    assert {"ConvInteger", "DynamicQuantizeLinear", "MatMulInteger"} <= {n.op_type for n in onnx.load(str(path)).graph.node}
+    (want,) = qg.ort_run(path, inputs)
+    _check_int8_build(path, inputs, want, 1e-5 * np.abs(want).max())

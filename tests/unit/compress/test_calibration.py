@@ -41,3 +41,17 @@ def test_npz_errors_name_the_input_and_the_expected_layout(tmp_path):
     np.savez(tmp_path / "d.npz", x=np.zeros((4, 5)))
     with pytest.raises(ModelError, match=r"expected N x \[3\]"):
         samples(NoData(), SPECS, 4, str(tmp_path / "d.npz"), {})
+
+
+@pytest.mark.parametrize("kind", ["npy", "object"])
+def test_calibration_file_errors_are_clear(tmp_path, kind):
+    if kind == "npy":
+        path = tmp_path / "c.npy"
+        np.save(path, np.zeros((4, 2, 3), np.float32))
+        match = r"\.npy.*one array per input"
+    else:
+        path = tmp_path / "c.npz"
+        np.savez(path, x=np.array([{"a": 1}] * 4, dtype=object))
+        match = "object"
+    with pytest.raises(ModelError, match=match):
+        samples(NoData(), SPECS, 4, str(path), {})

@@ -124,3 +124,28 @@ def test_every_technique_lists_a_typed_config_and_stage():
     for name, technique in compress.techniques().items():
         assert technique.name == name and technique.stage in ("torch", "onnx")
         assert technique.config()  # every field has a default: a bare step is valid
+
+
+@pytest.mark.parametrize("body,match", [
+    ('[gate]\nmax-accuracy-drop = nan\n', "max-accuracy-drop.*finite"),
+    ('[gate]\nmin-cosine-to-fp32 = inf\n', "min-cosine-to-fp32.*finite"),
+    ('[[steps]]\ntechnique = "prune"\nfine-tune-steps = -5\n', "fine-tune-steps.*>= 0"),
+    ('[[steps]]\ntechnique = "prune"\nlearning-rate = -0.1\n', "learning-rate.*> 0"),
+], ids=["nan-drop", "inf-cosine", "negative-steps", "negative-lr"])
+def test_gate_and_schedule_numbers_are_checked(tmp_project, body, match):
+    path = tmp_project.recipes_dir / "odd.toml"
+    path.write_text('description = "x"\n' + body)
+    with pytest.raises(ConfigError, match=match):
+        compress.load(tmp_project, "odd")
+
+
+@pytest.mark.parametrize("name,value", [("accuracy", float("nan")), ("cosine_to_fp32", float("nan")),
+                                        ("accuracy", float("inf"))])
+def test_a_non_finite_metric_fails_the_gate(tmp_project, name, value):
+    from edgebuild.compress.gate import check
+    from edgebuild.errors import GateFailed
+
+    path = tmp_project.recipes_dir / "odd.toml"
+    path.write_text('description = "x"\n[gate]\nmax-accuracy-drop = 1.0\nmin-cosine-to-fp32 = 0.9\n')
+    with pytest.raises(GateFailed, match="not a finite number"):
+        check(compress.load(tmp_project, "odd"), 97.0, name, value, [])

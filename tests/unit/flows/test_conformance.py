@@ -42,3 +42,8 @@ def test_a_hung_or_dead_worker_costs_one_case_and_the_run_goes_on(project):
     assert [results[c.name]["onnxruntime"]["status"] for c in cases] == ["timeout", "timeout"]
     results = conformance.run_batch(project, cases, ("onnxruntime",), timeout=120)
     assert [results[c.name]["onnxruntime"]["status"] for c in cases] == ["pass", "pass"]
+
+
+def test_cases_stored_as_tensor_protos_become_arrays():
+    (case,) = [c for c in collect({"cast"}) if c.name == "test_cast_FLOAT16_to_FLOAT"]
+    assert case.inputs["input"].dtype == np.float16 and case.outputs[0].dtype == np.float32

@@ -12,7 +12,7 @@ def test_a_profile_line_has_the_same_keys_whether_the_device_was_timed_or_not():
     bundle = SimpleNamespace(manifest={"target": {"name": "rpi4"}, "model": {"name": "m"}, "recipe": {"name": "none"}},
                              sha256="ab")
     probe = SimpleNamespace(cpu_model="Cortex-A72")
-    timed = jobs._result(device, bundle, probe, {"ok": True, "latency_ms": {"p50": 1.0}}, 2.0)
+    timed = jobs._result(device, bundle, probe, {"ok": True, "times_ms": [1.0, 2.0]}, 2.0, jobs.AgentOptions())
     assert tuple(timed) == jobs.RESULT_KEYS
     failed = jobs.profile_json(jobs.Outcome("pi-2", False, error="unreachable"))
     assert tuple(failed) == jobs.RESULT_KEYS and (failed["device"], failed["ok"], failed["error"]) == (

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import tarfile
 
+import pytest
+
 from edgebuild.lab.device import source
 
 
@@ -119,3 +121,70 @@ def test_runtime_archive_checked_and_unpacked(tmp_path):
     (work / "runtime" / f".upload-{'0' * 64}.tar.gz").write_bytes(b"junk")
     status, data = run("commit.py", "runtime", work, "0" * 64)
     assert status == 3 and "upload corrupted" in data["error"]
+
+
+def _archive(tmp_path, member):
+    work = tmp_path / "work"
+    (work / "runtime").mkdir(parents=True)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        tar.addfile(member, io.BytesIO(b"x" * member.size) if member.isreg() else None)
+    rid = hashlib.sha256(buf.getvalue()).hexdigest()
+    (work / "runtime" / f".upload-{rid}.tar.gz").write_bytes(buf.getvalue())
+    return work, rid
+
+
+@pytest.mark.parametrize("kind", [tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.CHRTYPE, tarfile.FIFOTYPE])
+def test_runtime_archive_with_links_or_devices_is_refused(tmp_path, kind):
+    member = tarfile.TarInfo("site/tvm/lib/libtvm_runtime.so")
+    member.type, member.linkname = kind, "/etc/passwd"
+    work, rid = _archive(tmp_path, member)
+    status, data = run("commit.py", "runtime", work, rid)
+    assert status == 3 and "only regular files and folders" in data["error"], data
+    assert not (work / "runtime" / rid).exists()
+
+
+@pytest.mark.parametrize("name", ["../victim", "m--r--t/../../victim", ".v-hidden", "a/b", ""])
+def test_device_refuses_bundle_names_that_are_not_one_plain_name(tmp_path, name):
+    work = tmp_path / "work"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("x")
+    sha = stage(work, ".tmp-aaaa", {"model.so": b"so1"})
+    status, data = run("commit.py", "bundle", work, name, ".tmp-aaaa", sha, "model.so")
+    assert status == 3 and "bundle name" in data["error"], data
+    assert (outside / "keep").read_text() == "x"
+
+
+def test_device_removes_only_its_own_version_folders(tmp_path):
+    work = tmp_path / "work"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("x")
+    (work / "bundles").mkdir(parents=True)
+    (work / "bundles" / "m").symlink_to(outside)  # planted: bundles/m points out of the work dir
+    sha = stage(work, ".tmp-aaaa", {"model.so": b"so1"})
+    status, data = run("commit.py", "bundle", work, "m", ".tmp-aaaa", sha, "model.so")
+    assert status == 0 and (outside / "keep").read_text() == "x"
+
+
+def test_remove_takes_one_deployed_bundle_off_and_only_by_a_plain_name(tmp_path):
+    work = tmp_path / "work"
+    for name, staging in (("m--p-1--t", ".tmp-aaaa"), ("m--none--t", ".tmp-bbbb")):
+        sha = stage(work, staging, {"model.so": b"so", "reference.npz": b"ref"})
+        assert run("commit.py", "bundle", work, name, staging, sha, "model.so", "reference.npz")[0] == 0
+    version = os.path.realpath(work / "bundles" / "m--p-1--t")
+    status, data = run("commit.py", "remove", work, "m--p-1--t")
+    assert status == 0 and data["removed"] == ["m--p-1--t", os.path.basename(version)]
+    assert not os.path.lexists(work / "bundles" / "m--p-1--t") and not os.path.exists(version)
+    assert (work / "bundles" / "m--none--t" / "model.so").read_bytes() == b"so"  # the other bundle stays
+    assert run("commit.py", "remove", work, "m--p-1--t") == (0, {"ok": True, "removed": []})  # already gone
+    # a link planted to a folder outside bundles/ loses the link, never the folder
+    outside = tmp_path / "keep"
+    outside.mkdir()
+    os.symlink(outside, work / "bundles" / "planted")
+    assert run("commit.py", "remove", work, "planted")[1]["removed"] == ["planted"] and outside.is_dir()
+    for bad in ("../keep", "..", ".v-x", "a/b"):
+        status, data = run("commit.py", "remove", work, bad)
+        assert status == 3 and not data["ok"] and "plain name" in data["error"]
+    assert outside.is_dir()

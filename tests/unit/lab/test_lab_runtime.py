@@ -50,3 +50,17 @@ def test_pack_leaves_out_the_compiler_and_is_reproducible(tmp_path):
         names = sorted(tar.getnames())
     assert names == ["site/tvm/__init__.py", "site/tvm/lib/libtvm_runtime.so", "site/tvm_ffi/lib/libtvm_ffi_testing.so"]
     assert versions == {"apache_tvm": "0.27.0"} and files == 3
+
+
+def test_a_corrupted_cached_runtime_is_detected_and_repacked(lab_project, monkeypatch):
+    def download(dest, arch, pyver, reqs, say, no_deps=False):
+        dest.mkdir(parents=True, exist_ok=True)
+        fake_wheel(dest / "apache_tvm-0.27.0-py3-none-manylinux_2_28_aarch64.whl", {"tvm/lib/libtvm_runtime.so": b"rt"})
+    monkeypatch.setattr(runtime, "_download", download)
+    first = runtime.prepare(lab_project, "aarch64", (3, 11, 2), say=lambda s: None)
+    with open(first.archive, "r+b") as f:
+        f.seek(20)
+        f.write(b"\0\0\0\0")
+    said = []
+    again = runtime.prepare(lab_project, "aarch64", (3, 11, 2), say=said.append)
+    assert sha256_file(again.archive) == again.id == first.id and any("corrupt" in s for s in said)

@@ -1,5 +1,7 @@
 import numpy as np
 import onnx
+import onnx.numpy_helper
+import pytest
 from onnx import TensorProto, helper
 
 from edgebuild.models import onnx_file
@@ -35,6 +37,33 @@ def test_reference_inputs_are_deterministic(tmp_path):
     specs = [replace(spec, shape=(2, 4))]
     first, second = model.reference_inputs(specs), model.reference_inputs(specs)
     assert first["x"].shape == (2, 4) and np.array_equal(first["x"], second["x"])
+
+
+def test_changed_external_weights_change_the_fingerprint(tmp_path):
+    model = onnx.load(str(tiny(tmp_path / "src.onnx")))
+    model.graph.initializer[0].CopyFrom(onnx.numpy_helper.from_array(np.ones((4, 2), np.float32), "w"))  # raw data
+    onnx.save(model, str(tmp_path / "m.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
+              location="m.weights", size_threshold=0)
+    before = onnx_file.load(tmp_path / "m.onnx").fingerprint()
+    weights = tmp_path / "m.weights"
+    data = bytearray(weights.read_bytes())
+    data[0] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    assert onnx_file.load(tmp_path / "m.onnx").fingerprint() != before
+
+
+def test_an_onnx_file_past_protobufs_limit_is_refused_at_once(tmp_path):
+    import time
+
+    from edgebuild.errors import ModelError
+
+    huge = tmp_path / "huge.onnx"
+    with open(huge, "wb") as f:
+        f.truncate(2**31 + 10)  # sparse: no disk used
+    began = time.monotonic()
+    with pytest.raises(ModelError, match="2 GiB"):
+        onnx_file.load(huge)
+    assert time.monotonic() - began < 2
 
 
 def test_zero_sized_dims_are_static_and_a_graph_may_have_no_inputs(tmp_path):

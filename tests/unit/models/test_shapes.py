@@ -36,3 +36,8 @@ def test_unknown_input_and_bad_rank_and_fixed_dim():
         shapes.resolve("m", DYNAMIC, {"x": (1, 3, 8)})
     with pytest.raises(ModelError, match="dim 1 of input 'x' is fixed at 3 in the model, got 4"):
         shapes.resolve("m", DYNAMIC, {"x": (1, 4, 8, 8)})
+
+
+def test_a_huge_input_shape_is_refused_before_any_work():
+    with pytest.raises(ModelError, match="x.*GiB"):
+        shapes.resolve("m", DYNAMIC, {"x": (64, 3, 100000, 100000)})

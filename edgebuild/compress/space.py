@@ -1,0 +1,122 @@
+"""The recipe search space: which techniques and fields a search may combine, and their ranges.
+
+A point of the space is an ordinary list of recipe steps (PyTorch steps first, then graph steps, as
+every recipe orders them), so a chosen point is written out as a normal recipe. Parameters are
+drawn through a `Suggest` object (an Optuna trial fits), so this module knows no optimizer.
+
+Ranges (each parameter may also be "off"):
+- distill: the model's own student shapes (Model.distill_students), e.g. half width; needs training data
+- prune-channels: ratio 0.1-0.6 (step 0.05), channel-multiple 8 or 16
+- lowrank: params-budget 0.3-0.9 (step 0.1), convs factored by channel SVD or Tucker-2
+- prune (unstructured): sparsity 0.3-0.9 (step 0.1); matmuls >= 75% sparse run the CSR kernel
+- fp16: on targets with fp16 arithmetic only (ARM +fullfp16), never where it would be converted
+- cluster: 3-8 bits, plain or rate-weighted (1.0) k-means, and per layer group (Model.layer_groups)
+  bits from the step's up to 8; a codebook step packs the clustered tensors
+- int8: static (Conv+MatMul or Conv+MatMul+Gemm; layer groups may stay fp32; ONNX files only with
+  calibration samples) or dynamic (MatMul or MatMul+Gemm; embeddings int8 or not)
+Steps that need training data (distill, fine-tunes) are offered only to models that have it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, Sequence
+
+from ..targets import Target
+
+
+class Suggest(Protocol):
+    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None) -> float: ...
+
+    def suggest_int(self, name: str, low: int, high: int) -> int: ...
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Space:
+    """What this model on this target may use."""
+
+    torch_model: bool  # PyTorch steps need a PyTorch model; ONNX files get the graph steps only
+    trainable: bool  # fine-tunes and distillation need the model's training data
+    fp16_arithmetic: bool
+    students: tuple[dict[str, Any], ...] = ()  # distill fields of the student shapes the model supports
+    groups: tuple[tuple[str, str, str], ...] = ()  # (label, module glob, node-name regex)
+    objective: str = "latency"  # "latency", "size" or "both"
+    calibrated: bool = True  # static int8 needs calibration samples: the model's own, or --calibration
+
+    @classmethod
+    def of(cls, model, target: Target, objective: str, calibrated: bool = False) -> "Space":
+        return cls(torch_model=model.kind == "torch", trainable=model.has_training_data,
+                   fp16_arithmetic=fp16_arithmetic(target), students=tuple(model.distill_students),
+                   groups=tuple(model.layer_groups), objective=objective,
+                   calibrated=calibrated or model.has_calibration_data)
+
+
+def fp16_arithmetic(target: Target) -> bool:
+    """Whether the target computes in fp16 natively (elsewhere fp16 graphs convert and run slower)."""
+    mattr = target.tvm.get("mattr") or []
+    return target.arch == "aarch64" and "+fullfp16" in mattr
+
+
+def sample(space: Space, s: Suggest) -> list[dict[str, Any]]:
+    """One point: the recipe steps in their fixed order (PyTorch steps, then graph steps)."""
+    steps: list[dict[str, Any]] = []
+    if space.torch_model:
+        steps += _torch_steps(space, s)
+    steps += _graph_steps(space, s, clustered=any(step["technique"] == "cluster" for step in steps))
+    return steps
+
+
+def _torch_steps(space: Space, s: Suggest) -> list[dict[str, Any]]:
+    steps: list[dict[str, Any]] = []
+    tune = 100 if space.trainable else 0
+    if space.trainable and space.students:
+        pick = s.suggest_categorical("distill", ["off", *range(len(space.students))])
+        if pick != "off":
+            steps.append({"technique": "distill", **space.students[pick]})
+    if s.suggest_categorical("prune_channels", [False, True]):
+        steps.append({"technique": "prune-channels", "ratio": s.suggest_float("prune_channels.ratio", 0.1, 0.6, step=0.05),
+                      "channel-multiple": s.suggest_categorical("prune_channels.multiple", [8, 16]),
+                      "fine-tune-steps": 2 * tune})
+    if s.suggest_categorical("lowrank", [False, True]):
+        steps.append({"technique": "lowrank", "params-budget": s.suggest_float("lowrank.budget", 0.3, 0.9, step=0.1),
+                      "conv-factorization": s.suggest_categorical("lowrank.convs", ["channel", "tucker2"]),
+                      "fine-tune-steps": tune})
+    if space.objective != "latency" and s.suggest_categorical("prune", [False, True]):
+        steps.append({"technique": "prune", "sparsity": s.suggest_float("prune.sparsity", 0.3, 0.9, step=0.1),
+                      "fine-tune-steps": tune, "sparse-kernel-above": 0.75})
+    if space.fp16_arithmetic and s.suggest_categorical("fp16", [False, True]):
+        steps.append({"technique": "fp16"})
+        return steps  # fp16 graphs take no int8 or clustering steps
+    if space.objective != "latency" and s.suggest_categorical("cluster", [False, True]):
+        bits = s.suggest_int("cluster.bits", 3, 8)
+        step = {"technique": "cluster", "bits": bits,
+                "rate-weight": s.suggest_categorical("cluster.rate_weight", [0.0, 1.0])}
+        # Every group is listed, in the model's order: globs may overlap and the first match wins.
+        layers = {glob: {"bits": s.suggest_int(f"cluster.bits.{label}", bits, 8)} for label, glob, _ in space.groups}
+        if layers:
+            step["layers"] = layers
+        steps.append(step)
+    return steps
+
+
+def _graph_steps(space: Space, s: Suggest, clustered: bool) -> list[dict[str, Any]]:
+    if clustered:  # shared values are stored as packed indices; int8 would re-quantize them
+        return [{"technique": "codebook", "bits": 8}]
+    mode = s.suggest_categorical("int8", ["off", "static", "dynamic"] if space.calibrated else ["off", "dynamic"])
+    if mode == "static":
+        ops = s.suggest_categorical("int8.operators", ["Conv,MatMul", "Conv,MatMul,Gemm"]).split(",")
+        exclude = [regex for label, _, regex in space.groups if s.suggest_categorical(f"int8.fp32.{label}", [False, True])]
+        step = {"technique": "int8-static", "operators": ops}
+        return [{**step, "exclude": exclude} if exclude else step]
+    if mode == "dynamic":
+        ops = s.suggest_categorical("int8.dynamic_operators", ["MatMul", "MatMul,Gemm"]).split(",")
+        return [{"technique": "int8-dynamic", "operators": ops,
+                 "embeddings": s.suggest_categorical("int8.embeddings", [False, True])}]
+    if space.torch_model or space.objective == "latency":
+        return []
+    if s.suggest_categorical("cluster_graph", [False, True]):  # ONNX files: cluster the graph's initializers
+        return [{"technique": "cluster-graph", "bits": s.suggest_int("cluster_graph.bits", 3, 8)},
+                {"technique": "codebook", "bits": 8}]
+    return []

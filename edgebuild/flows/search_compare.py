@@ -1,0 +1,76 @@
+"""`invoke search --against-shipped`: the search's best point against every recipe of recipes/ for the
+same model and target, within the same budget, on held-out data and timed side by side in one run.
+
+A shipped recipe that fails to build (its own gate, a technique the model lacks) or misses the
+search's budget on the held-out split is listed with the reason and not timed. The best point
+"beats" a recipe only by the search's margin (search_result.MARGIN) on every objective searched.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .. import bundle, compress
+from ..errors import EdgebuildError
+from .build import build
+
+RUNS = 100
+
+
+def against_shipped(project, request, measure, budget, best: dict[str, Any], margin: float, say) -> dict[str, Any]:
+    ref_value = measure.metric(_result(measure.reference), "holdout")[1]
+    rows, timed = [], []
+    for name in compress.folder(project).names():
+        if name == "none":
+            continue
+        try:
+            result = build(project, request.build_request(name), say=lambda s: None)
+        except EdgebuildError as exc:
+            rows.append({"recipe": name, "error": str(exc).splitlines()[0]})
+            continue
+        value = measure.metric(result, "holdout")[1]
+        row = {"recipe": name, "metric": value, "within_budget": budget.violation(ref_value, value) <= 0,
+               "transfer_bytes": result.manifest["metrics"]["transfer_bytes"]}
+        rows.append(row)
+        if row["within_budget"]:
+            timed.append((row, result.bundle))
+    say(f"timing the best point beside {len(timed)} shipped recipes within the budget")
+    folders = [Path(best["bundle"]), *(folder for _, folder in timed)]
+    best_ms = None
+    if request.objective != "size":
+        best_ms, *medians = measure.latency(folders, RUNS)
+        for (row, _), ms in zip(timed, medians):
+            row.update(latency_ms=round(ms, 5), best_over_recipe=round(best_ms / ms, 4))
+    for row, _ in timed:
+        row["best_transfer_over_recipe"] = round(best["transfer_bytes"] / row["transfer_bytes"], 4)
+        wins = []
+        if request.objective != "size":
+            wins.append(row["best_over_recipe"] <= 1 - margin)
+        if request.objective != "latency":
+            wins.append(row["best_transfer_over_recipe"] <= 1 - margin)
+        row["beaten"] = all(wins)
+    judged = [row for row, _ in timed]
+    return {"holdout_reference_metric": ref_value, "best_latency_ms": best_ms and round(best_ms, 5), "recipes": rows, "beats_all": bool(judged) and all(r["beaten"] for r in judged)}
+
+
+def _result(folder: Path):
+    from .build import BuildResult
+
+    return BuildResult(folder, bundle.read_manifest(folder), cached=True)
+
+
+def format_comparison(comparison: dict[str, Any]) -> list[str]:
+    lines = [f"against the shipped recipes (held-out metric; reference {comparison['holdout_reference_metric']}):"]
+    for r in comparison["recipes"]:
+        if "error" in r:
+            lines.append(f"  {r['recipe']}: not built ({r['error']})")
+        elif not r["within_budget"]:
+            lines.append(f"  {r['recipe']}: {r['metric']}, outside the budget")
+        else:
+            lat = f"best/recipe latency {r['best_over_recipe']}x, " if "best_over_recipe" in r else ""
+            lines.append(f"  {r['recipe']}: {r['metric']}, {lat}transfer {r['best_transfer_over_recipe']}x"
+                         f"{'' if r['beaten'] else ' — NOT beaten by the margin'}")
+    lines.append("the best point beats every shipped recipe within the budget" if comparison["beats_all"]
+                 else "the best point does not beat every shipped recipe within the budget")
+    return lines

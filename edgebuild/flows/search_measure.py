@@ -1,0 +1,114 @@
+"""What a search trial is scored by: the compiled graph's metric on one split, size, and latency as a
+ratio to the uncompressed build of the same model and target, timed side by side in one run.
+
+On the host, both bundles run in their own processes, alternating in blocks (flows/bench.py), each
+timing the mean of enough back-to-back runs to be well above the timer's resolution (digits-cnn runs
+in ~10 us). With a device, both are profiled on it over SSH, one after the other under the device's
+lock, and the ratio is of their medians. The metric always comes from the compiled graph built for
+this machine (the gate's graph), on the split asked for.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import bundle, models
+from ..compile import relax
+from ..compile.runner import HostModel
+from ..compress.measure import metric_of
+from ..errors import DeviceError
+from ..project import Project
+from ..targets import Target
+from . import bench
+from .build import BuildResult, build
+
+SAMPLE_MS = 2.0  # each timed sample lasts at least about this long
+
+
+@dataclass
+class Measure:
+    project: Project
+    request: Any  # SearchRequest
+    target: Target
+    reference: Path  # the uncompressed (recipe none) bundle
+    reference_metric: tuple[str, float]  # on the search split
+    repeat: int = 1  # back-to-back runs per timed sample (host)
+    emulated: bool = False
+
+    @classmethod
+    def open(cls, project: Project, request, target: Target, say) -> "Measure":
+        say(f"building the reference (recipe none) for {target.name}")
+        ref = build(project, request.build_request("none"), say=lambda s: None)
+        emulated = False
+        if request.device:
+            from ..lab import inventory
+
+            device = inventory.load(project).get(request.device)
+            if device.target != target.name:
+                raise DeviceError(f"--device={device.name} is a {device.target} device; the search builds for "
+                                  f"{target.name} (give --target={device.target})")
+            emulated = device.emulated
+        elif not (target.tvm["kind"] == "llvm" and target.is_native):
+            raise DeviceError(f"--target={target.name} does not run here: give --device=NAME of a {target.name} "
+                              "lab device to measure latency on")
+        measure = cls(project, request, target, ref.bundle, ("", 0.0), emulated=emulated)
+        measure.reference_metric = measure.metric(ref, "search")
+        if not request.device and request.objective != "size":
+            (times,) = bench.time_bundles(project, [ref.bundle], runs=5)
+            measure.repeat = max(1, round(SAMPLE_MS / max(1e-3, statistics.median(times))))
+        return measure
+
+    def describe_reference(self) -> str:
+        name, value = self.reference_metric
+        return f"{name} {value} on the search split"
+
+    def metric(self, result: BuildResult, split: str) -> tuple[str, float]:
+        """The compiled graph's metric on `split`; ONNX files: agreement with their fp32 graph (no split)."""
+        model = models.resolve(self.request.model, self.project)
+        specs = [models.base.TensorSpec(i["name"], tuple(i["shape"]), i["dtype"]) for i in result.manifest["inputs"]]
+        name, value = metric_of(model.metrics(self._host_model(result.bundle, specs), specs, split))
+        if name is not None:
+            return name, value
+        # the build measured it on the calibration samples; the fp32 graph (recipe none) agrees with itself
+        return "cosine_to_fp32", float(result.manifest["metrics"].get("cosine_to_fp32", 1.0))
+
+    def _host_model(self, folder: Path, specs) -> HostModel:
+        names = [s.name for s in specs]
+        if self.target.tvm["kind"] == "llvm" and self.target.is_native:
+            return HostModel(folder / bundle.SO, names)
+        host = folder.parent / f"{folder.name}.host.so"  # beside the bundle, never inside it (hashed files)
+        if not host.exists():
+            relax.compile_host(relax.import_onnx(folder / bundle.ONNX), host, self.project.tuning_dir / "host")
+        return HostModel(host, names)
+
+    def trial(self, result: BuildResult, trial) -> dict[str, Any]:
+        name, value = self.metric(result, "search")
+        m = result.manifest
+        scores: dict[str, Any] = {"metric": value, "transfer_bytes": m["metrics"]["transfer_bytes"],
+                                  "so_bytes": m["files"][bundle.SO]["bytes"], "bundle": str(result.bundle)}
+        if self.request.objective != "size":
+            ref_ms, ms = self.latency([self.reference, result.bundle], self.request.runs)
+            scores.update(latency_ms=round(ms, 5), reference_ms=round(ref_ms, 5), latency_ratio=round(ms / ref_ms, 4))
+        for key, v in scores.items():
+            trial.set_user_attr(key, v)
+        return scores
+
+    def latency(self, folders: list[Path], runs: int) -> list[float]:
+        """Median ms of each bundle, measured side by side in one run."""
+        if not self.request.device:
+            return [statistics.median(t) for t in bench.time_bundles(self.project, folders, runs, repeat=self.repeat)]
+        from ..lab.agent_run import AgentOptions
+        from .jobs import Artifact, profile_on
+
+        medians = []
+        for folder in folders:
+            # a trial's bundle leaves the device once profiled; the reference stays for the next trial
+            (outcome,) = profile_on(self.project, self.request.device, Artifact(bundle=folder),
+                                    AgentOptions(runs=runs), say=lambda s: None, remove_after=folder != self.reference)
+            if not outcome.ok:
+                raise DeviceError(f"{self.request.device}: profiling {folder} failed: {outcome.error}")
+            medians.append(outcome.result["latency_ms"]["p50"])
+        return medians

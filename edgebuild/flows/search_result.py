@@ -1,0 +1,141 @@
+"""The end of a search: the front of feasible points, the chosen point re-measured on held-out data,
+and recipes written for it.
+
+Selection and report use different data: trials were scored on the metric's search split; the chosen
+points are re-scored on the held-out split and their latency re-timed side by side with the
+uncompressed build in one run. A point counts as better only by a margin (MARGIN) over that build.
+Recipes go to recipes/ (never from an emulated device, whose timings are emulation), and an existing
+recipe is replaced only with --force.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from .. import history
+from ..errors import UsageError
+from ..project import Project
+from ..report import pareto
+from . import history as results_history
+from .search_compare import against_shipped, format_comparison
+
+MARGIN = 0.05  # a point is "better" than the uncompressed build only by at least 5%
+HOLDOUT_RUNS = 100
+
+
+def storage_url(project: Project, say) -> str:
+    """Optuna's study storage: the results history's own database (one source of truth)."""
+    with results_history.open_history(project, say):  # the history's tables first: it refuses foreign databases
+        pass
+    return history.sqlalchemy_url(results_history.results_dir(project))
+
+
+def finish(project: Project, request, study, budget, measure, model: str, say) -> dict[str, Any]:
+    from optuna.trial import TrialState
+
+    rows = [_row(t) for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
+    feasible = [r for r in rows if r["constraint"] <= 0]
+    keys = pareto.SEARCH_KEYS[request.objective]
+    points = pareto.minimal(feasible, keys)
+    if request.objective != "both":
+        points = points[:1]
+    elif request.pick is not None:
+        if not 0 <= request.pick < len(points):
+            raise UsageError(f"--pick={request.pick}: the front has points 0..{len(points) - 1}")
+        points = [points[request.pick]]
+    for point in points:
+        _holdout(point, measure, budget)
+    report = {"study": study.study_name, "model": model, "target": request.target, "device": request.device or None,
+              "emulated": measure.emulated, "objective": request.objective, "budget": {budget.metric: budget.limit},
+              "trials": {s.name.lower(): sum(1 for t in study.trials if t.state == s) for s in TrialState},
+              "reference": {"metric_search": measure.reference_metric[1]}, "front": points, "recipes": [],
+              "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    if request.against_shipped and points:  # before this search writes its own recipes into recipes/
+        report["against_shipped"] = against_shipped(project, request, measure, budget, points[0], MARGIN, say)
+    report["recipes"] = _write(project, request, points, budget, study.study_name, measure.emulated, say)
+    return report
+
+
+def _row(t) -> dict[str, Any]:
+    a = t.user_attrs
+    return {"trial": t.number, "steps": a.get("steps", []), "metric": a.get("metric"),
+            "constraint": a.get("constraint", [0.0])[0], "latency_ratio": a.get("latency_ratio", 0.0),
+            "latency_ms": a.get("latency_ms"), "transfer_bytes": a.get("transfer_bytes"),
+            "so_bytes": a.get("so_bytes"), "bundle": a.get("bundle"),
+            "seconds": round((t.datetime_complete - t.datetime_start).total_seconds(), 1)}
+
+
+def _holdout(point: dict[str, Any], measure, budget) -> None:
+    """Re-score a point on data the search never selected on, and re-time it against the reference."""
+    from .build import BuildResult
+    from .. import bundle as bundles
+
+    folder = Path(point["bundle"])
+    result = BuildResult(folder, bundles.read_manifest(folder), cached=True)
+    reference = BuildResult(measure.reference, bundles.read_manifest(measure.reference), cached=True)
+    _, value = measure.metric(result, "holdout")
+    _, ref_value = measure.metric(reference, "holdout")
+    point["holdout"] = {"metric": value, "reference_metric": ref_value,
+                        "within_budget": budget.violation(ref_value, value) <= 0}
+    if measure.request.objective != "size":
+        ref_ms, ms = measure.latency([measure.reference, folder], HOLDOUT_RUNS)
+        point["holdout"].update(latency_ms=round(ms, 5), reference_ms=round(ref_ms, 5), latency_ratio=round(ms / ref_ms, 4))
+    ratio = point["holdout"].get("latency_ratio")
+    ref_bytes = bundles.read_manifest(measure.reference)["metrics"]["transfer_bytes"]
+    point["holdout"]["transfer_ratio"] = round(point["transfer_bytes"] / ref_bytes, 4)
+    better = {"latency": ratio is not None and ratio <= 1 - MARGIN,
+              "size": point["transfer_bytes"] <= (1 - MARGIN) * ref_bytes}
+    wanted = ("latency", "size") if measure.request.objective == "both" else (measure.request.objective,)
+    point["better"] = point["holdout"]["within_budget"] and any(better[k] for k in wanted)
+
+
+def _write(project: Project, request, points: list[dict[str, Any]], budget, study: str, emulated: bool, say) -> list[str]:
+    import tomli_w
+
+    chosen = [p for p in points if p["better"]]
+    if not chosen:
+        say(f"no point beats the uncompressed build by {MARGIN:.0%} within the budget on held-out data: no recipe written")
+        return []
+    folder = project.recipes_dir
+    if emulated:  # emulated timings never become recipes
+        folder = project.cache_dir / "search" / study / "recipes-emulated"
+        say(f"the device is emulated: recipes go to {folder}, never to recipes/")
+    name = request.name or study
+    single = len(chosen) == 1 and request.objective != "both" or request.pick is not None
+    paths = [folder / (f"{name}.toml" if single else f"{name}-{k}.toml") for k in range(len(chosen))]
+    clash = [str(p) for p in paths if p.exists()]
+    if clash and not request.force:
+        raise UsageError(f"{', '.join(clash)} exists; choose another --name or pass --force to replace it")
+    folder.mkdir(parents=True, exist_ok=True)
+    for path, point in zip(paths, chosen):
+        held = point["holdout"]
+        figures = [f"{budget.metric} {held['metric']} (reference {held['reference_metric']}) on held-out data"]
+        if "latency_ratio" in held:
+            figures.append(f"latency {held['latency_ratio']}x the uncompressed build")
+        figures.append(f"transfer {held['transfer_ratio']}x")
+        where = request.device or f"{request.target} (this machine)"
+        text = tomli_w.dumps({
+            "description": f"found by `invoke search` (study {study}, trial {point['trial']}) on {where}, "
+                           f"{time.strftime('%Y-%m-%d', time.gmtime())}: " + ", ".join(figures),
+            "steps": point["steps"], "gate": budget.gate()})
+        tmp = path.with_suffix(".toml.tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+        say(f"wrote {path}")
+    return [str(p) for p in paths]
+
+
+def format_report(report: dict[str, Any]) -> str:
+    lines = [f"study {report['study']}: {report['trials']}",
+             f"reference (none): {report['reference']}",
+             "front (trial, steps, search-split metric, latency x, transfer bytes, held-out):"]
+    for p in report["front"]:
+        steps = "; ".join(s["technique"] for s in p["steps"]) or "none"
+        lines.append(f"  #{p['trial']} {steps}: {p['metric']}, x{p['latency_ratio']}, {p['transfer_bytes']:,} B, "
+                     f"held-out {p.get('holdout')}{'' if p.get('better') else ' (not better by the margin)'}")
+    lines += [f"recipe: {r}" for r in report["recipes"]] or ["no recipe written"]
+    if "against_shipped" in report:
+        lines += format_comparison(report["against_shipped"])
+    return "\n".join(lines)

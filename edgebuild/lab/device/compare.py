@@ -1,0 +1,93 @@
+# edgebuild's side-by-side timing: two bundles in one process on one device, alternating blocks.
+# Runs on the device (stdin to its Python). Absolute times drift between runs (up to 33% measured
+# between runs, ~5% within one), so a release gate compares medians taken in the same process,
+# with the order of the two bundles swapped every block. Each bundle's files are checked against
+# its manifest.json first. Prints one JSON line prefixed by "EDGEBUILD-COMPARE ".
+# Usage: python - SCRATCH RUNTIME_SITE BLOCKS RUNS WARMUP NAME [NAME...]  (bundles in SCRATCH/NAME)
+import hashlib
+import json
+import os
+import platform
+import sys
+import time
+
+os.environ["TVM_USE_RUNTIME_LIB"] = "1"
+scratch, site = sys.argv[1], sys.argv[2]
+blocks, runs, warmup = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+names = sys.argv[6:]
+sys.path.insert(0, site)
+
+import numpy as np  # noqa: E402
+import tvm  # noqa: E402
+from tvm.runtime.vm import VirtualMachine  # noqa: E402
+
+
+def rss():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def as_list(out):
+    if hasattr(out, "numpy"):
+        return [out.numpy()]
+    return [o for item in out for o in as_list(item)]
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load(name):
+    folder = os.path.join(scratch, name)
+    manifest = json.load(open(os.path.join(folder, "manifest.json")))
+    for file in ("model.so", "reference.npz"):
+        if sha256(os.path.join(folder, file)) != manifest["files"][file]["sha256"]:
+            raise SystemExit("%s/%s does not match its manifest's sha256" % (name, file))
+    with np.load(os.path.join(folder, "reference.npz")) as ref:
+        inputs = [ref["input/" + s["name"]] for s in manifest["inputs"]]
+        expected = [ref["output/" + s["name"]] for s in manifest["outputs"]]
+    before, t0 = rss(), time.perf_counter()
+    vm = VirtualMachine(tvm.runtime.load_module(os.path.join(folder, "model.so")), tvm.cpu())
+    main = vm["main"]
+    args = [tvm.runtime.tensor(x, tvm.cpu()) for x in inputs]
+    got = as_list(main(*args))
+    load_ms = (time.perf_counter() - t0) * 1e3
+    diff = max(float(np.max(np.abs(g.astype(np.float64) - e.astype(np.float64)))) if e.size else 0.0
+               for g, e in zip(got, expected))
+    tolerance = float(manifest["parity_tolerance"])
+    for _ in range(warmup):
+        main(*args)
+    return {"run": lambda: main(*args), "load_ms": load_ms, "memory_bytes": rss() - before,
+            "parity_max_abs_diff": diff, "parity_tolerance": tolerance, "times": [], "block_medians": []}
+
+
+bundles = {name: load(name) for name in names}
+for block in range(blocks):
+    order = names if block % 2 == 0 else names[::-1]
+    for name in order:
+        b, times = bundles[name], []
+        for _ in range(runs):
+            t = time.perf_counter()
+            b["run"]()
+            times.append((time.perf_counter() - t) * 1e3)
+        b["times"].extend(times)
+        b["block_medians"].append(float(np.median(times)))
+
+out = {}
+for name, b in bundles.items():
+    ms = np.array(b["times"])
+    out[name] = {
+        "ok": b["parity_max_abs_diff"] <= b["parity_tolerance"],
+        "latency_ms": {"p50": float(np.median(ms)), "p90": float(np.percentile(ms, 90)),
+                       "mean": float(ms.mean()), "min": float(ms.min()), "max": float(ms.max()), "runs": len(ms)},
+        "block_medians_ms": b["block_medians"], "load_ms": b["load_ms"], "memory_bytes": b["memory_bytes"],
+        "parity_max_abs_diff": b["parity_max_abs_diff"], "parity_tolerance": b["parity_tolerance"]}
+print("EDGEBUILD-COMPARE " + json.dumps({"machine": platform.machine(), "python": platform.python_version(),
+                                         "runtime": {"tvm": tvm.__version__}, "bundles": out}), flush=True)

@@ -1,0 +1,37 @@
+# What the device says about its clocks and the process's memory: standard library only, sent
+# ahead of the agent scripts (agent.py, ort_agent.py, pair.py) that use it.
+import shutil
+import subprocess
+
+
+def read(path):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def command(argv):
+    if not shutil.which(argv[0]):
+        return None
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=5).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def clocks():
+    cpu = "/sys/devices/system/cpu/cpu0/cpufreq/"
+    state = {"governor": read(cpu + "scaling_governor"), "freq_khz": read(cpu + "scaling_cur_freq"),
+             "max_freq_khz": read(cpu + "scaling_max_freq"),
+             "throttled": command(["vcgencmd", "get_throttled"]),  # Raspberry Pi firmware flags
+             "jetson_power_mode": command(["nvpmodel", "-q"])}
+    return {k: v for k, v in state.items() if v is not None}
+
+
+def vm_hwm():
+    for line in (read("/proc/self/status") or "").splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return None

@@ -1,0 +1,66 @@
+import optuna
+import pytest
+
+from edgebuild.compress import recipe, space
+
+
+def draws(s: space.Space, n: int = 150) -> list[list[dict]]:
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    return [space.sample(s, study.ask()) for _ in range(n)]
+
+
+def techniques(steps):
+    return [step["technique"] for step in steps]
+
+
+GROUPS = (("ffn-in", "*.intermediate.dense", r"intermediate/dense/"),
+          ("ffn-out", "*.output.dense", r"layer\.\d+/output/dense/"))
+
+
+@pytest.mark.parametrize("objective", ["latency", "size", "both"])
+def test_every_point_is_a_valid_recipe_in_pipeline_order(objective):
+    s = space.Space(torch_model=True, trainable=True, fp16_arithmetic=True, students=({"width": 0.5},),
+                    groups=GROUPS, objective=objective)
+    seen = set()
+    for steps in draws(s):
+        recipe.configs(steps, "steps")  # raises on a bad field, value or order
+        seen.update(techniques(steps))
+    assert {"prune-channels", "lowrank", "distill", "int8-static", "int8-dynamic", "fp16"} <= seen
+    assert ("cluster" in seen) == (objective != "latency")  # sharing values shrinks transfers, not latency
+
+
+def test_no_fp16_without_fp16_arithmetic_and_no_training_steps_without_data():
+    s = space.Space(torch_model=True, trainable=False, fp16_arithmetic=False, students=({"width": 0.5},), objective="both")
+    for steps in draws(s):
+        assert "fp16" not in techniques(steps) and "distill" not in techniques(steps)
+        assert all(step.get("fine-tune-steps", 0) == 0 for step in steps)
+
+
+def test_onnx_files_get_graph_steps_only():
+    s = space.Space(torch_model=False, trainable=False, fp16_arithmetic=False, objective="size")
+    seen = set()
+    for steps in draws(s):
+        recipe.configs(steps, "steps")
+        seen.update(techniques(steps))
+    assert seen == {"int8-static", "int8-dynamic", "cluster-graph", "codebook"}
+    # without calibration samples (an ONNX file without --calibration) static int8 is never drawn
+    uncalibrated = space.Space(torch_model=False, trainable=False, fp16_arithmetic=False, objective="size",
+                               calibrated=False)
+    assert "int8-static" not in {t for steps in draws(uncalibrated) for t in techniques(steps)}
+
+
+def test_clustered_points_are_packed_and_not_requantized():
+    s = space.Space(torch_model=True, trainable=True, fp16_arithmetic=False, groups=GROUPS, objective="size")
+    for steps in draws(s):
+        names = techniques(steps)
+        if "cluster" in names:
+            assert names[-1] == "codebook" and not {"int8-static", "int8-dynamic"} & set(names)
+            # every group gets its bits: the first matching glob wins, so none may be left out
+            assert list(steps[names.index("cluster")].get("layers", {})) in ([], [g[1] for g in GROUPS])
+
+
+def test_fp16_arithmetic_is_read_from_the_target(project):
+    from edgebuild import targets
+
+    assert not space.fp16_arithmetic(targets.load(project, "rpi4"))
+    assert not space.fp16_arithmetic(targets.load(project, "host"))

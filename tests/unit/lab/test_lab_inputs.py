@@ -1,0 +1,75 @@
+"""Bad input to the lab and the build: clear errors, nothing half-done (issue 11, part 1)."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from edgebuild import bundle
+from edgebuild.errors import DeviceError, UsageError
+from edgebuild.lab import inventory
+from edgebuild.lab.agent_run import AgentOptions
+from edgebuild.lab.deploy import LocalBundle
+from edgebuild.lab.inventory import Device
+
+
+def a_bundle(folder, manifest):
+    folder.mkdir()
+    for name in bundle.DEVICE_FILES[:-1]:  # every file a deploy sends but the manifest
+        (folder / name).write_bytes(b"x")
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder
+
+
+def test_empty_manifest_names_the_missing_field(tmp_path):
+    with pytest.raises(DeviceError, match=r"manifest.json: field model.name is missing"):
+        LocalBundle.open(a_bundle(tmp_path / "b", {}))
+
+
+def test_out_replaces_only_a_real_bundle(tmp_path):
+    folder = a_bundle(tmp_path / "mine", {"note": "not a bundle"})
+    (folder / "thesis.tex").write_text("years of work")
+    with pytest.raises(UsageError, match="is not an edgebuild bundle"):
+        bundle.check_replaceable(folder)
+    manifest = {"model": {"name": "m"}, "recipe": {"name": "r"}, "target": {"name": "t", "arch": "x86_64"},
+                "inputs": [], "outputs": [], "files": {n: {"sha256": "0" * 64, "bytes": 1} for n in bundle.DEVICE_FILES[:-1]}}
+    real = a_bundle(tmp_path / "real", manifest)
+    bundle.check_replaceable(real)  # a bundle: fine
+    (real / "extra").write_text("x")
+    with pytest.raises(UsageError, match="not exactly the files"):
+        bundle.check_replaceable(real)
+
+
+def test_out_expands_the_home_folder(monkeypatch, tmp_path):
+    from edgebuild.flows.build import BuildRequest
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert BuildRequest(out="~/x").out == tmp_path / "x"
+
+
+@pytest.mark.parametrize("options,field", [
+    (dict(runs=0, min_seconds=0), "--runs"), (dict(timeout=0), "--timeout"), (dict(warmup=-3), "--warmup"),
+    (dict(runs="abc"), "--runs"), (dict(min_seconds=float("nan")), "--min-seconds"), (dict(runs=-1), "--runs")])
+def test_profile_options_are_checked(options, field):
+    with pytest.raises(UsageError, match=field):
+        AgentOptions.parse(**options)
+
+
+def test_device_description_with_newline_and_quotes_round_trips(lab_project):
+    text = 'first line\nsecond "quoted" line \\ and a tab\t'
+    device = Device(target="rpi4", host="h", user="u", key_file="k", description=text, name="odd")
+    inventory.write_local(lab_project, device)
+    assert inventory.load(lab_project).get("odd").description == text
+
+
+def test_parity_fails_on_nan_or_inf_in_any_output():
+    from edgebuild.lab.device.parity import compare
+
+    good = [np.ones(3, np.float32), np.zeros(2, np.float32)]
+    assert compare(good, good)[2] is None
+    bad = [np.ones(3, np.float32), np.array([0.0, math.nan], np.float32)]
+    diff, _, error = compare(bad, good)
+    assert error and "NaN" in error
+    diff, _, error = compare([good[0], np.array([0.0, math.inf], np.float32)], good)
+    assert error and "inf" in error
