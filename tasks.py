@@ -72,9 +72,12 @@ def recipes(c, json=False):
     "untuned": "also time TVM's stock pipeline (default on; --no-untuned skips it: MiniLM takes ~1.5 s a run)",
     "contention": "also time every block beside a CPU-bound process on one core; reports each engine's slowdown",
     "json": "print the result as one JSON object (progress and logs go to stderr)",
+    "recipe": "compression recipe of the timed build (default none); ONNX Runtime runs that same graph",
+    "calibration": "FILE.npz or random, for int8 recipes on models without data of their own",
 })
 @user_errors
-def bench(c, model="digits-cnn", runs=50, threads=0, input_shape=None, untuned=True, contention=False, json=False):
+def bench(c, model="digits-cnn", runs=50, threads=0, input_shape=None, untuned=True, contention=False, json=False,
+          recipe="none", calibration=None):
     """Latency of host builds vs ONNX Runtime (and PyTorch), side by side; writes results/bench/ (JSON, SVG)."""
     from edgebuild.flows.bench import BENCH_MODELS, bench as run_bench, format_report
 
@@ -82,7 +85,7 @@ def bench(c, model="digits-cnn", runs=50, threads=0, input_shape=None, untuned=T
     with stdout_to_stderr(json), for_stderr() as progress:
         report = run_bench(PROJECT, models=models, runs=runs, threads=threads or None,
                            input_shapes=tuple(input_shape or ()), untuned=untuned, contention=contention,
-                           say=_say(json), progress=progress)
+                           say=_say(json), progress=progress, recipe=recipe, calibration=calibration)
     print(jsonlib.dumps(report) if json else format_report(report))
 
 

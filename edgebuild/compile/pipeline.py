@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import fastmath, layout, padding, schedule
+from . import fastmath, int8_matmul, layout, padding, schedule
 
 WORKLOADS = "database_workload.json"
 RECORDS = "database_tuning_record.json"
@@ -40,7 +40,8 @@ def fuse(mod, target):
     if mod.attrs is not None and NODES_ATTR in mod.attrs:  # provenance for messages, not part of the IR
         mod = mod.without_attr(NODES_ATTR)
     cpu = [layout.to_nhwc(), padding.pad_out_channels(schedule.params_for(target).vec),
-           fastmath.fast_math()] if target.kind.name == "llvm" else []
+           fastmath.fast_math(), tvm.ir.transform.module_pass(lambda m, _: int8_matmul.pack(m, target), 0, "Int8Pack")
+           ] if target.kind.name == "llvm" else []
     with target:
         return tvm.transform.Sequential([
             relax.transform.DecomposeOpsForInference(),

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .const_weight import constant_weight, rewrite_functions
+
 SCHEDULED = "tirx.is_scheduled"  # the schedule rules leave such kernels as written
 
 
@@ -52,29 +54,12 @@ def to_csr(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def rewrite(mod, min_sparsity: float):
     """`mod` with every float32 matmul by a constant at least `min_sparsity` zero run by the CSR kernel."""
     from tvm import relax
-    from tvm.ir.expr import Constant
 
     @relax.expr_functor.mutator
     class Sparse(relax.PyExprMutator):
-        def transform(self):
-            for gv, func in mod.functions.items():
-                if isinstance(func, relax.Function):
-                    self.builder_.update_func(gv, self.visit_expr(func))
-            return self.builder_.get()
-
-        def constant(self, expr):
-            """The value of a constant weight, seen through a transpose (how Gemm imports)."""
-            bound = self.lookup_binding(expr) if isinstance(expr, relax.Var) else None
-            if isinstance(expr, Constant):
-                return expr.value.numpy()
-            if bound is not None and getattr(bound.op, "name", "") == "relax.permute_dims" and \
-                    isinstance(bound.args[0], Constant) and len(bound.args[0].ty.shape) == 2:
-                return bound.args[0].value.numpy().T
-            return None
-
         def visit_call_(self, call):
             call = super().visit_call_(call)
-            w = self.constant(call.args[1]) if getattr(call.op, "name", "") == "relax.matmul" else None
+            w = constant_weight(self, call.args[1]) if getattr(call.op, "name", "") == "relax.matmul" else None
             x = call.args[0].ty
             if w is None or w.ndim != 2 or w.dtype != np.float32 or str(x.dtype) != "float32" or np.mean(w == 0) < min_sparsity \
                     or not np.any(w):
@@ -88,4 +73,4 @@ def rewrite(mod, min_sparsity: float):
                                                    relax.TensorType((n, m), "float32")))
             return relax.op.reshape(relax.op.permute_dims(yt, [1, 0]), (*shape[:-1], n))
 
-    return Sparse(mod).transform()
+    return rewrite_functions(mod, Sparse(mod))

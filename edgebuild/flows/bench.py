@@ -51,20 +51,20 @@ class Engine:
 
 def bench(project: Project, models: tuple[str, ...] = ("digits-cnn",), runs: int = 50, threads: int | None = None,
           input_shapes: tuple[str, ...] = (), untuned: bool = True, contention: bool = False, say=print,
-          progress: Progress = SILENT) -> dict:
-    """Benchmark each model; writes results/bench/<time>.json and .svg. Returns the report.
+          progress: Progress = SILENT, recipe: str = "none", calibration: str | None = None) -> dict:
+    """Benchmark each model built with `recipe`; writes results/bench/<time>.json and .svg. Returns the report.
 
     With `contention`, every block is also run beside a busy process on one core (bench_load.py)."""
     threads = threads or os.cpu_count() or 1
     load = BusyCore() if contention else None
     try:
-        reports = [_bench_or_error(project, m, runs, threads, input_shapes, untuned, load, say, progress)
-                   for m in expand(project, models)]
+        reports = [_bench_or_error(project, m, runs, threads, input_shapes, untuned, load, say, progress, recipe,
+                                   calibration) for m in expand(project, models)]
     finally:
         if load:
             load.close()
     report = {
-        "time": utc(), **machine(), "threads": threads, "runs": runs, "block": BLOCK,
+        "time": utc(), **machine(), "recipe": recipe, "threads": threads, "runs": runs, "block": BLOCK,
         "contention": load.describe() if load else None, "tvm_runtime_env": runner.runtime_env(threads),
         "onnxruntime_options": {"graph_optimization_level": "ORT_ENABLE_ALL", "intra_op_num_threads": threads,
                                 "inter_op_num_threads": 1, "providers": ["CPUExecutionProvider"]},
@@ -93,9 +93,10 @@ def _bench_or_error(project, model, *args) -> dict:
         return {"model": model, "error": str(exc)}
 
 
-def _bench_model(project, model, runs, threads, input_shapes, untuned, load, say, progress) -> dict:
-    result = build(project, BuildRequest(model=model, target="host", input_shapes=input_shapes), say=say,
-                   progress=progress)
+def _bench_model(project, model, runs, threads, input_shapes, untuned, load, say, progress, recipe,
+                 calibration) -> dict:
+    request = BuildRequest(model=model, recipe=recipe, target="host", input_shapes=input_shapes, calibration=calibration)
+    result = build(project, request, say=say, progress=progress)
     folder, manifest = result.bundle, result.manifest
     with tempfile.TemporaryDirectory(prefix="edgebuild-bench-") as scratch:
         specs = [("onnxruntime", str(folder / bundle.ONNX)), ("tvm", str(folder / bundle.SO))]

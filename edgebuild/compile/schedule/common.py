@@ -56,6 +56,16 @@ def inline_all_but(sch, keep: set[str]) -> None:
                 break
 
 
+def parallel_tiles(sch, block, outer: list, params: Params) -> None:
+    """Fuse a micro-kernel's tile loops and run them in parallel when the kernel is big enough to pay for it."""
+    fused = sch.fuse(*outer) if len(outer) > 1 else outer[0]
+    macs = 1
+    for loop in sch.get_loops(block):
+        macs *= extent(sch, loop) or 1
+    if macs >= params.par_min_macs:
+        sch.parallel(fused)
+
+
 def vectorize_inner(sch, block, params: Params) -> None:
     loops = sch.get_loops(block)
     if loops:

@@ -9,7 +9,7 @@ enough to pay for it.
 
 from __future__ import annotations
 
-from .common import Params, extent, inline_all_but, iter_kinds, par_vec, try_
+from .common import Params, extent, inline_all_but, iter_kinds, par_vec, parallel_tiles, try_
 
 
 def is_mac(sch, block) -> bool:
@@ -115,13 +115,7 @@ def schedule_gemm(sch, block, params: Params) -> bool:
     sch.unroll(r_inner)
     for e in epilogue:
         sch.vectorize(sch.get_loops(e)[-1])
-    outer = [no, *batch, *tile_m]
-    fused = sch.fuse(*outer) if len(outer) > 1 else outer[0]
-    macs = 1
-    for loop in sch.get_loops(block):
-        macs *= extent(sch, loop) or 1
-    if macs >= params.par_min_macs:
-        sch.parallel(fused)
+    parallel_tiles(sch, block, [no, *batch, *tile_m], params)
     # vectorize/parallel must come before decompose_reduction: afterwards the primitives refuse
     init = sch.decompose_reduction(block, r_outer[0])
     try_(sch.vectorize, sch.get_loops(init)[-1])

@@ -102,12 +102,12 @@ def test_a_model_may_refuse_one_target_and_only_a_model_table_nests_targets(tmp_
 
 
 @pytest.mark.parametrize("name", ["int8-static", "int8-dynamic", "qat-int8"])
-def test_shipped_int8_recipes_refuse_the_host_where_int8_measured_slower(project, name):
+def test_shipped_int8_recipes_refuse_no_target_and_type_no_timings(project, name):
     recipe = compress.load(project, name)
-    with pytest.raises(LookupFailed, match=r"refuses target 'host': slower than fp32 on this host: [\d.]+ ms vs"):
-        recipe.for_model("digits-cnn").for_target("host")
-    assert recipe.for_model("digits-cnn").for_target("rpi5").steps == recipe.steps
-    assert recipe.for_model("det-1234").for_target("host").target == "host"  # not measured: not refused
+    for model in ("digits-cnn", "minilm", "det-1234"):
+        for target in ("host", "rpi4", "rpi5"):
+            assert recipe.for_model(model).for_target(target).target == target
+    assert not re.search(r"\d\s*ms\b", compress.folder(project).path(name).read_text())
 
 
 def test_int8_static_quantizes_minilms_gemm_weights_but_keeps_the_ffn_down_projections_fp32(project):

@@ -1,0 +1,160 @@
+"""Dot-product micro-kernels for int8 matmul/conv, one per instruction family, and which one a target gets.
+
+Each kernel computes C[lanes] += sum_g A[g] * B[lanes, g] (int32 accumulators), the shape
+every int8 instruction below wants: one group of `group` activations broadcast against a packed
+weight tile of lanes x group bytes. Weights are packed at build time as [N/lanes, K/group, lanes, group]
+(int8_matmul.py), so one tile is one contiguous vector load.
+
+  vnni      x86 AVX-512 VNNI  vpdpbusd          u8 x s8, 16 lanes x 4 (TVM's dot_16x4_vnni
+                                                 declares the pre-LLVM-20 signature and fails to verify)
+  avx512wd  x86 AVX-512       vpmovsxbw+vpmaddwd  i16 x s8, 16 lanes x 2
+  avx2wd    x86 AVX2          vpmovsxbw+vpmaddwd  i16 x s8, 8 lanes x 2
+  sdot      AArch64 +dotprod  sdot              s8 x s8, 4 lanes x 4
+  neon      AArch64           smull+saddlp+addp  s8 x s8, 4 lanes x 4
+The x86 paths without VNNI widen activations to int16 once per kernel and use vpmaddwd: exact,
+where vpmaddubsw (u8 x s8 -> saturating int16 pairs) overflows on large activations and weights;
+the instruction count per multiply port is the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+_REGISTERED: set[str] = set()
+
+
+@dataclass(frozen=True)
+class Scheme:
+    name: str
+    intrin: str  # registered TensorIntrin
+    a_dtype: str  # what the kernel reads for activations: uint8, int8 or int16
+    lanes: int  # int32 outputs per instruction
+    group: int  # reduction elements per lane per instruction
+    vectors: int  # SIMD registers: bounds the accumulator tile
+
+
+SCHEMES = {s.name: s for s in (
+    Scheme("vnni", "edgebuild_vnni_16x4", "uint8", 16, 4, 32),
+    Scheme("avx512wd", "edgebuild_avx512_wd_16x2", "int16", 16, 2, 32),
+    Scheme("avx2wd", "edgebuild_avx2_wd_8x2", "int16", 8, 2, 16),
+    Scheme("sdot", "edgebuild_sdot_4x4", "int8", 4, 4, 32),
+    Scheme("neon", "edgebuild_neon_4x4", "int8", 4, 4, 32),
+)}
+
+
+def scheme_for(target) -> Scheme | None:
+    """The int8 micro-kernel for `target` (None: no packed int8 kernel; matmuls stay as TVM lowers them)."""
+    from tvm.target import codegen
+
+    if target.kind.name != "llvm":
+        return None
+    triple = str(target.attrs.get("mtriple", ""))
+    if triple.startswith("aarch64"):
+        if codegen.target_has_features("dotprod", target):
+            return register(SCHEMES["sdot"])
+        return register(SCHEMES["neon"])
+    if triple.startswith(("x86_64", "i686")) or not triple:
+        if codegen.target_has_features("avx512vnni", target):
+            return register(SCHEMES["vnni"])
+        if codegen.target_has_features("avx512bw", target):
+            return register(SCHEMES["avx512wd"])
+        if codegen.target_has_features("avx2", target):
+            return register(SCHEMES["avx2wd"])
+    return None
+
+
+def register(scheme: Scheme) -> Scheme:
+    """`scheme`, with its tensor intrinsic registered in TVM."""
+    from tvm.s_tir import TensorIntrin
+
+    if scheme.intrin not in _REGISTERED:
+        try:
+            TensorIntrin.register(scheme.intrin, *_intrin(scheme), override=True)
+        except TypeError:  # older signature without override
+            TensorIntrin.register(scheme.intrin, *_intrin(scheme))
+        _REGISTERED.add(scheme.intrin)
+    return scheme
+
+
+def _intrin(scheme: Scheme):
+    # Written here rather than imported from tvm.s_tir.tensor_intrin: importing arm_cpu parses every
+    # SME intrinsic (minutes of CPU), and TVM's VNNI one declares the pre-LLVM-20 signature.
+    from tvm.script import tirx as T
+
+    lanes, group, a_dtype = scheme.lanes, scheme.group, scheme.a_dtype
+    bytes_ = lanes * group
+
+    @T.prim_func(s_tir=True)
+    def desc(A: T.Buffer((group,), a_dtype, offset_factor=1), B: T.Buffer((lanes, group), "int8", offset_factor=1),
+             C: T.Buffer((lanes,), "int32", offset_factor=1)) -> None:
+        with T.sblock("root"):
+            T.reads(C[0:lanes], A[0:group], B[0:lanes, 0:group])
+            T.writes(C[0:lanes])
+            for i in T.serial(0, lanes):
+                for k in T.serial(0, group):
+                    with T.sblock("update"):
+                        vi, vk = T.axis.remap("SR", [i, k])
+                        C[vi] = C[vi] + T.cast(A[vk], "int32") * T.cast(B[vi, vk], "int32")
+
+    if scheme.name == "vnni":
+        @T.prim_func(s_tir=True)
+        def impl(A: T.Buffer((group,), a_dtype, offset_factor=1), B: T.Buffer((lanes, group), "int8", offset_factor=1),
+                 C: T.Buffer((lanes,), "int32", offset_factor=1)) -> None:
+            with T.sblock("root"):
+                T.reads(C[0:lanes], A[0:group], B[0:lanes, 0:group])
+                T.writes(C[0:lanes])
+                a = T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "uint8x4"), dtype="int32"), lanes),
+                                  dtype="int8x64")
+                C[T.ramp(T.int32(0), 1, lanes)] = T.call_llvm_pure_intrin(
+                    T.llvm_lookup_intrinsic_id("llvm.x86.avx512.vpdpbusd.512"), C.vload([0], dtype="int32x16"),
+                    a, B.vload([0, 0], dtype="int8x64"), dtype="int32x16")
+        return desc, impl
+
+    if scheme.name == "sdot":
+        @T.prim_func(s_tir=True)
+        def impl_sdot(A: T.Buffer((group,), a_dtype, offset_factor=1), B: T.Buffer((lanes, group), "int8", offset_factor=1),
+                      C: T.Buffer((lanes,), "int32", offset_factor=1)) -> None:
+            with T.sblock("root"):
+                T.reads(C[0:lanes], A[0:group], B[0:lanes, 0:group])
+                T.writes(C[0:lanes])
+                a = T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "int8x4"), dtype="int32"), 4), dtype="int8x16")
+                C[T.ramp(T.int32(0), 1, 4)] = T.call_llvm_pure_intrin(
+                    T.llvm_lookup_intrinsic_id("llvm.aarch64.neon.sdot.v4i32.v16i8"), C.vload([0], dtype="int32x4"),
+                    a, B.vload([0, 0], dtype="int8x16"), dtype="int32x4")
+        return desc, impl_sdot
+
+    if scheme.name == "neon":  # smull (8 x i16 products), saddlp (pairs -> i32), addp (pairs of pairs)
+        @T.prim_func(s_tir=True)
+        def impl_neon(A: T.Buffer((group,), a_dtype, offset_factor=1), B: T.Buffer((lanes, group), "int8", offset_factor=1),
+                      C: T.Buffer((lanes,), "int32", offset_factor=1)) -> None:
+            with T.sblock("root"):
+                T.reads(C[0:lanes], A[0:group], B[0:lanes, 0:group])
+                T.writes(C[0:lanes])
+                a = T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "int8x4"), dtype="int32"), 2), dtype="int8x8")
+                b = B.vload([0, 0], dtype="int8x16")
+                low = T.call_llvm_pure_intrin(T.llvm_lookup_intrinsic_id("llvm.aarch64.neon.saddlp.v4i32.v8i16"),
+                                              T.call_llvm_pure_intrin(T.llvm_lookup_intrinsic_id("llvm.aarch64.neon.smull.v8i16"),
+                                                                      a, T.vectorlow(b, dtype="int8x8"), dtype="int16x8"),
+                                              dtype="int32x4")
+                high = T.call_llvm_pure_intrin(T.llvm_lookup_intrinsic_id("llvm.aarch64.neon.saddlp.v4i32.v8i16"),
+                                               T.call_llvm_pure_intrin(T.llvm_lookup_intrinsic_id("llvm.aarch64.neon.smull.v8i16"),
+                                                                       a, T.vectorhigh(b, dtype="int8x8"), dtype="int16x8"),
+                                               dtype="int32x4")
+                C[T.ramp(T.int32(0), 1, 4)] = C.vload([0], dtype="int32x4") + T.call_llvm_pure_intrin(
+                    T.llvm_lookup_intrinsic_id("llvm.aarch64.neon.addp.v4i32"), low, high, dtype="int32x4")
+        return desc, impl_neon
+
+    llvm = "llvm.x86.avx2.pmadd.wd" if lanes == 8 else "llvm.x86.avx512.pmaddw.d.512"
+
+    @T.prim_func(s_tir=True)
+    def impl_wd(A: T.Buffer((group,), a_dtype, offset_factor=1), B: T.Buffer((lanes, group), "int8", offset_factor=1),
+                C: T.Buffer((lanes,), "int32", offset_factor=1)) -> None:
+        with T.sblock("root"):
+            T.reads(C[0:lanes], A[0:group], B[0:lanes, 0:group])
+            T.writes(C[0:lanes])
+            a = T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "int16x2"), dtype="int32"), lanes),
+                              dtype=f"int16x{bytes_}")
+            b = T.cast(B.vload([0, 0], dtype=f"int8x{bytes_}"), f"int16x{bytes_}")
+            C[T.ramp(T.int32(0), 1, lanes)] = C.vload([0], dtype=f"int32x{lanes}") + T.call_llvm_pure_intrin(
+                T.llvm_lookup_intrinsic_id(llvm), a, b, dtype=f"int32x{lanes}")
+    return desc, impl_wd

@@ -1,0 +1,84 @@
+"""The int8 rule: a packed int8 dot block (int8_matmul.py) becomes a register-blocked micro-kernel whose
+innermost step is the target's dot-product instruction (tensorized, int8_intrin.py).
+
+Loop order [no, batch.., mo, ko, mr (unrolled), nv (unrolled), lanes x group (one instruction)]: a
+panel of nv * lanes weight columns stays in L1 while every row tile passes; mr x nv int32
+accumulators stay in registers over the whole reduction. The operand conversion (int16 widening or
+the 128 shift) is one parallel vectorised pass before the tile loops; the requantize / activation
+epilogue is computed per tile.
+"""
+
+from __future__ import annotations
+
+from ..int8_intrin import SCHEMES, register
+from ..int8_matmul import BLOCK_ATTR
+from .common import Params, extent, inline_all_but, iter_kinds, par_vec, parallel_tiles, try_
+
+
+def int8_block(sch):
+    """The packed int8 dot block of the function, if it has one."""
+    for block in sch.get_child_blocks(sch.get_sblock("root")):
+        if BLOCK_ATTR in sch.get(block).annotations:
+            return block
+    return None
+
+
+def choose_tile(m: int, columns: int, registers: int) -> tuple[int, int]:
+    """(mr, nv): mr rows x nv vectors of accumulators, leaving registers for nv weight vectors and a broadcast."""
+    best = None
+    for nv in range(1, 9):
+        if columns % nv:
+            continue
+        for mr in range(1, 17):
+            if m % mr or mr * nv + nv + 1 > registers:
+                continue
+            score = mr * nv / (mr + nv)
+            if best is None or score > best[0] + 1e-9:
+                best = (score, mr, nv)
+    return (1, 1) if best is None else (best[1], best[2])
+
+
+def schedule_int8(sch, block, params: Params) -> bool:
+    scheme = register(SCHEMES[str(sch.get(block).annotations[BLOCK_ATTR])])
+    name = sch.get(block).name_hint
+    root = sch.get_sblock("root")
+    operand = [p for p in sch.get_producers(block)]
+    keep = {name, *(sch.get(p).name_hint for p in operand)}
+    outputs = {sch.get(o).name_hint for o in sch.get_output_blocks(root)}
+    inline_all_but(sch, keep | outputs)
+
+    loops, kinds = sch.get_loops(block), iter_kinds(sch, block)
+    if kinds[-1] != "R" or kinds.count("R") != 1:
+        return False
+    spatial, k = loops[:-1], loops[-1]
+    extents = [extent(sch, loop) for loop in spatial]
+    n = extents[-1]
+    m_index = max((i for i in range(len(spatial) - 1) if extents[i] > 1), default=None)
+    m = extents[m_index] if m_index is not None else 1
+    mr, nv = choose_tile(m, n // scheme.lanes, scheme.vectors)
+
+    no, nvl, lanes = sch.split(spatial[-1], [None, nv, scheme.lanes])
+    mo, mv = sch.split(spatial[m_index], [None, mr]) if m_index is not None else (None, None)
+    ko, kg = sch.split(k, [None, scheme.group])
+    batch = [loop for i, loop in enumerate(spatial[:-1]) if i != m_index]
+    tile_m = [mo] if mo is not None else []
+    sch.reorder(no, *batch, *tile_m, ko, *([mv] if mv is not None else []), nvl, lanes, kg)
+    tile_loop = (tile_m or batch or [no])[-1]
+
+    if sch.get_consumers(block):
+        epilogue = [o for o in sch.get_output_blocks(root) if sch.get(o).name_hint != name]
+    else:
+        epilogue = [sch.cache_write(block, 0, "global")]
+    for e in epilogue:
+        sch.reverse_compute_at(e, tile_loop)
+        try_(sch.vectorize, sch.get_loops(e)[-1])
+    parallel_tiles(sch, block, [no, *batch, *tile_m], params)
+    if mv is not None:
+        sch.unroll(mv)
+    sch.unroll(nvl)
+    init = sch.decompose_reduction(block, ko)
+    try_(sch.vectorize, sch.get_loops(init)[-1])
+    sch.tensorize(lanes, scheme.intrin)
+    for producer in operand:
+        par_vec(sch, producer, params)
+    return True

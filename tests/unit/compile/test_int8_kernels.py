@@ -1,0 +1,121 @@
+"""int8 matmul kernels: exact results here, and the target's dot-product instruction in the innermost
+loop of each int8 kernel's object code (named CPUs, so nothing depends on the CI machine)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from edgebuild.compile import int8_matmul, pipeline, relax as erelax
+
+X86 = {"kind": "llvm", "mtriple": "x86_64-linux-gnu"}
+ARM = {"kind": "llvm", "mtriple": "aarch64-linux-gnu"}
+
+
+def int8_module(m=32, k=64, n=48, x_dtype="int8", seed=0):
+    """x (int8/uint8) @ W (int8 constant) -> int32, requantized to int8: what qlinear lowers QGemm to."""
+    from tvm import relax
+
+    rng = np.random.default_rng(seed)
+    w = rng.integers(-128, 128, (k, n)).astype("int8")
+    bb = relax.BlockBuilder()
+    x = relax.Var("x", relax.TensorType((m, k), x_dtype))
+    with bb.function("main", [x]):
+        with bb.dataflow():
+            acc = bb.emit(relax.op.matmul(x, relax.const(w), out_dtype="int32"))
+            scaled = bb.emit(relax.op.multiply(relax.op.astype(acc, "float32"), relax.const(np.float32(1 / 4096))))
+            q = bb.emit(relax.op.astype(relax.op.clip(relax.op.round(scaled), -128, 127), "int8"))
+            out = bb.emit_output(q)
+        bb.emit_func_output(out)
+    return bb.get(), w
+
+
+def asm(target_spec, mod) -> str:
+    import tvm
+
+    executable, _ = erelax.compile_executable(mod, tvm.target.Target(target_spec))
+    pending, text = list(executable.mod.imports), []
+    while pending:
+        module = pending.pop()
+        pending.extend(module.imports)
+        if module.kind == "llvm":
+            text.append(module.inspect_source("asm"))
+    return "\n".join(text)
+
+
+def innermost_loops(asm_text: str, symbol: str) -> list[str]:
+    """Bodies of the innermost loops (label ... backward branch to it) of the functions whose name contains `symbol`."""
+    bodies = []
+    for func in re.finditer(rf"^(\w*{symbol}\w*):\n(.*?)^\.Lfunc_end", asm_text, re.S | re.M):
+        lines = func.group(2).splitlines()
+        labels = {ln.split(":")[0]: i for i, ln in enumerate(lines) if re.match(r"^\.LBB\w+:", ln)}
+        loops = []
+        for i, ln in enumerate(lines):
+            target = re.search(r"\s(\.LBB\w+)\s*$", ln)
+            if target and target.group(1) in labels and labels[target.group(1)] < i:
+                loops.append((labels[target.group(1)], i))
+        for start, end in loops:
+            if not any(s > start and e <= end and (s, e) != (start, end) for s, e in loops):
+                bodies.append("\n".join(lines[start:end + 1]))
+    return bodies
+
+
+def dot_in_inner_loop(target_spec, instruction: str, x_dtype="int8") -> int:
+    """Occurrences of `instruction` in the busiest innermost loop of the int8 kernel."""
+    mod, _ = int8_module(x_dtype=x_dtype)
+    bodies = innermost_loops(asm(target_spec, mod), "int8_dot")
+    assert bodies, "no int8 kernel with a loop in the object code"
+    return max(len(re.findall(rf"\b{instruction}\b", b)) for b in bodies)
+
+
+@pytest.mark.parametrize("x_dtype", ["int8", "uint8"])
+def test_packed_int8_matmul_is_exact_here(x_dtype):
+    import tvm
+    from tvm.runtime.vm import VirtualMachine
+
+    mod, w = int8_module(x_dtype=x_dtype)
+    target = erelax.host_target()
+    executable, _ = erelax.compile_executable(mod, target)
+    vm = VirtualMachine(executable, tvm.cpu())
+    info = np.iinfo(x_dtype)
+    x = np.random.default_rng(1).integers(info.min, info.max + 1, (32, 64)).astype(x_dtype)
+    got = vm["main"](tvm.runtime.tensor(x)).numpy()
+    acc = x.astype(np.int64) @ w.astype(np.int64)
+    want = np.clip(np.round(acc.astype(np.float32) * np.float32(1 / 4096)), -128, 127).astype(np.int8)
+    assert np.array_equal(got, want)
+
+
+def test_the_host_kernel_is_the_packed_int8_rule():
+    mod, _ = int8_module()
+    fused = pipeline.fuse(mod, erelax.host_target())
+    from edgebuild.compile import schedule
+
+    _, kinds = schedule.schedule_module(fused, erelax.host_target())
+    if int8_matmul.scheme_for(erelax.host_target()) is not None:
+        assert list(kinds.values()).count("int8") == 1
+
+
+@pytest.mark.parametrize("mcpu,instruction", [
+    ("cascadelake", "vpdpbusd"),  # AVX-512 VNNI
+    ("skylake-avx512", "vpmaddwd"),  # AVX-512 without VNNI
+    ("haswell", "vpmaddwd"),  # AVX2
+])
+def test_x86_int8_kernels_use_the_cpus_dot_product_in_the_inner_loop(mcpu, instruction):
+    assert dot_in_inner_loop({**X86, "mcpu": mcpu}, instruction) >= 4
+    if mcpu != "cascadelake":
+        assert dot_in_inner_loop({**X86, "mcpu": mcpu}, "vpdpbusd") == 0
+
+
+def test_rpi5_int8_kernels_use_sdot_in_the_inner_loop():
+    spec = {**ARM, "mcpu": "cortex-a76", "mattr": ["+neon", "+dotprod"]}
+    assert dot_in_inner_loop(spec, "sdot") >= 4
+    assert dot_in_inner_loop(spec, "sdot", x_dtype="uint8") >= 4  # u8 activations shifted to s8
+
+
+def test_rpi4_int8_kernels_use_widening_neon_and_no_sdot():
+    spec = {**ARM, "mcpu": "cortex-a72", "mattr": ["+neon"]}
+    assert dot_in_inner_loop(spec, "smull") >= 4
+    mod, _ = int8_module()
+    assert "sdot" not in asm(spec, mod)
