@@ -42,3 +42,25 @@ def invoke(root: Path, *args: str, timeout: int = 900) -> subprocess.CompletedPr
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=root, capture_output=True, text=True,
                           timeout=timeout, env=env)
+
+
+def library_bytes(so: Path) -> bytes:
+    """What a compiled library stores: model.so and, beside it, the weights file its constants were lifted into."""
+    from edgebuild.compile import weights
+
+    lifted = Path(weights.beside(so))
+    return Path(so).read_bytes() + (lifted.read_bytes() if lifted.exists() else b"")
+
+
+def int8_layouts(weight):
+    """The layouts an int8 weight may be stored in: as given, transposed, and packed for each int8
+    micro-kernel (compile/int8_matmul.py packs K x N matmul weights into [N/lanes, K/group, lanes, group])."""
+    import numpy as np
+
+    from edgebuild.compile.int8_intrin import SCHEMES
+    from edgebuild.compile.int8_matmul import fits, pack_weight
+
+    out = [weight, weight.T] if weight.ndim == 2 else [weight]
+    if weight.ndim == 2 and weight.dtype == np.int8:
+        out += [pack_weight(w, s) for w in (weight, weight.T) for s in SCHEMES.values() if fits(*w.shape, s)]
+    return [np.ascontiguousarray(w) for w in out]

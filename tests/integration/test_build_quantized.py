@@ -15,6 +15,7 @@ from edgebuild.compile.runner import HostModel
 
 from ..conftest import ROOT, invoke
 from ..unit.compile import quantized_graphs as qg
+from tests.conftest import library_bytes
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +43,7 @@ def test_quantize_dynamic_conv_model_builds_with_int8_weights_and_matches_onnxru
     assert done.returncode == 0, done.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert "max_abs_diff_vs_onnxruntime" in manifest["metrics"]  # recorded; ORT's own error shows in it (below)
-    data = (out / "model.so").read_bytes()
+    data = library_bytes(out / "model.so")
     inits = {i.name: numpy_helper.to_array(i) for i in graph.graph.initializer}
     weights = [inits[n.input[1]] for n in graph.graph.node if n.op_type == "ConvInteger"]
     for w in weights:  # int8, verbatim in the channels-last layout; never widened

@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
+from tests.conftest import int8_layouts
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
@@ -185,7 +187,7 @@ def int8_weights(path: Path, min_size: int = 64) -> list[np.ndarray]:
 def stored_int8(weight: np.ndarray, data: bytes) -> bool:
     """Whether model.so holds `weight`'s int8 bytes (in its layout, HWIO for convs, or transposed), and
     no float32/int32 widening of them."""
-    layouts = [weight, weight.T] if weight.ndim == 2 else [weight]
+    layouts = int8_layouts(weight)
     if weight.ndim == 4:
         layouts.append(weight.transpose(2, 3, 1, 0))
     signed = [(w.astype(np.int16) - 128).astype(np.int8) if w.dtype == np.uint8 else w for w in layouts]

@@ -6,6 +6,7 @@ import onnx
 from edgebuild.compile import qdq
 
 from . import quantized_graphs as qg
+from tests.conftest import library_bytes
 
 
 def test_qdq_groups_become_integer_operators_that_onnxruntime_computes_identically(tmp_path):
@@ -54,7 +55,7 @@ def _check(path, inputs):
     mod, so = qg.build(path)
     ops = qg.heavy_ops(mod)
     assert ops and all(ins == ("int8", "int8") and out == "int32" for _, ins, out in ops), ops  # no float conv/matmul
-    data = so.read_bytes()
+    data = library_bytes(so)
     assert all(qg.stored_int8(w, data) for w in qg.int8_weights(path))
     (want,) = qg.ort_unfused(path, inputs)
     (got,) = qg.run(so, inputs)

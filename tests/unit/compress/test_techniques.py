@@ -12,6 +12,7 @@ from edgebuild.compress.gate import check, format_table
 from edgebuild.compress.recipe import Gate, Recipe
 from edgebuild.errors import GateFailed
 from edgebuild.models.digits import DigitsCNN, dataset
+from tests.conftest import library_bytes
 
 
 @pytest.fixture
@@ -110,7 +111,7 @@ def test_codebook_stores_packed_indices_that_survive_compilation(digits, tmp_pat
     onnx.save(encoded, str(path))
     relax.compile_host(relax.import_onnx(path), tmp_path / "c.so")
     packed = next(onnx.numpy_helper.to_array(i) for i in encoded.graph.initializer if i.name.endswith("__idx"))
-    assert packed.dtype == np.uint8 and packed.tobytes() in (tmp_path / "c.so").read_bytes()
+    assert packed.dtype == np.uint8 and packed.tobytes() in library_bytes(tmp_path / "c.so")
     assert np.allclose(HostModel(tmp_path / "c.so", ["image"])(x)[0], session(plain).run(None, x)[0], atol=1e-4)
 
 
