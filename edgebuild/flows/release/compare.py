@@ -16,7 +16,7 @@ from pathlib import Path
 from ... import bundle
 from ...errors import DeviceError
 from ...lab import inventory, remote
-from ...lab.device import source
+from ...lab.device import compare_source
 from ...lab.results import now
 from ...lab.transport import connect
 from ...project import Project
@@ -41,12 +41,12 @@ def compare_on(root: str, device_name: str, bundles: dict[str, str], profiling: 
             conn.run(f"rm -rf {shlex.quote(scratch)}", timeout=60)
             for name, folder in bundles.items():
                 conn.run(f"mkdir -p {shlex.quote(posixpath.join(scratch, name))}", timeout=30)
-                for file in (bundle.SO, bundle.REFERENCE, bundle.MANIFEST):
+                for file in [f for f in bundle.DEVICE_FILES if (Path(folder) / f).is_file()]:  # weights: schema >= 3
                     conn.sftp.put(str(Path(folder) / file), posixpath.join(scratch, name, file))
             argv = [*device.python, "-", scratch, probe.runtime_site, str(profiling.blocks), str(profiling.runs),
                     str(profiling.warmup), *bundles]
             command = f"exec timeout -s KILL {int(profiling.timeout)} " + " ".join(shlex.quote(a) for a in argv)
-            run = conn.run(command, timeout=profiling.timeout + 10, stdin=source("compare.py").encode(), check=False)
+            run = conn.run(command, timeout=profiling.timeout + 10, stdin=compare_source().encode(), check=False)
             conn.run(f"rm -rf {shlex.quote(scratch)}", timeout=60, check=False)
     line = next((ln for ln in run.stdout.splitlines() if ln.startswith(MARKER)), None)
     if line is None:

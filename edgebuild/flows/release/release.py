@@ -156,7 +156,7 @@ def _run_matrix(project, client, cells, boards, plan, tmp: Path, previous: Path 
     old_cells = {c["key"]: c for c in (old or {}).get("cells", [])}
     for future in pending:
         value = future.result()
-        if "files" in value or "error" in value:  # a build
+        if "device" not in value:  # a build (comparisons name their device, failed ones too)
             cell = value["cell"]
             if "error" in value:
                 failures.append(f"{cell.key}: {value['error']}")

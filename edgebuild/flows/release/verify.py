@@ -1,6 +1,6 @@
 """`invoke release.verify dist/X`: the folder is exactly what its release manifest lists, each
 provenance statement's subjects are its bundle's files, and (with --rebuild) a rebuild from the
-provenance gives the same model.so and model.onnx, byte for byte.
+provenance gives the same model.so, model.weights and model.onnx, byte for byte.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from . import dist, provenance
 
 Say = Callable[[str], None]
 # Files a rebuild must reproduce exactly.
-EXACT = (bundle.SO, bundle.ONNX)
+EXACT = (bundle.SO, bundle.WEIGHTS, bundle.ONNX)  # model.weights: main's constants (schema 3)
 # Manifest fields a rebuild may change, and why.
 MAY_DIFFER = {
     "timings_s": "wall time of each build stage",
@@ -42,7 +42,7 @@ class Verified:
         lines = [f"{self.folder}: OK: {self.files} files match release.json; {self.bundles} provenance statements "
                  f"match their bundles"]
         if self.rebuilt:
-            lines.append(f"rebuilt {len(self.rebuilt)} bundles: model.so and model.onnx identical")
+            lines.append(f"rebuilt {len(self.rebuilt)} bundles: {', '.join(EXACT)} identical")
         return "\n".join(lines + [f"  {n}" for n in self.notes])
 
 

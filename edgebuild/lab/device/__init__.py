@@ -29,3 +29,8 @@ def pair_source() -> str:
 
 def _joined(*names: str) -> str:
     return "\n".join(source(name) for name in names)
+
+
+def compare_source() -> str:
+    """The release's side-by-side timing script (compare.py) after the weights-file reader it calls."""
+    return Path(weights.__file__).read_text(encoding="utf-8") + "\n" + source("compare.py")

@@ -44,19 +44,21 @@ def sha256(path):
     return h.hexdigest()
 
 
-def load(name):
+def load_bundle(name):
     folder = os.path.join(scratch, name)
     manifest = json.load(open(os.path.join(folder, "manifest.json")))
-    for file in ("model.so", "reference.npz"):
+    for file in [f for f in ("model.so", "model.weights", "reference.npz") if f in manifest["files"]]:
         if sha256(os.path.join(folder, file)) != manifest["files"][file]["sha256"]:
             raise SystemExit("%s/%s does not match its manifest's sha256" % (name, file))
     with np.load(os.path.join(folder, "reference.npz")) as ref:
         inputs = [ref["input/" + s["name"]] for s in manifest["inputs"]]
         expected = [ref["output/" + s["name"]] for s in manifest["outputs"]]
     before, t0 = rss(), time.perf_counter()
-    vm = VirtualMachine(tvm.runtime.load_module(os.path.join(folder, "model.so")), tvm.cpu())
+    library = os.path.join(folder, "model.so")
+    vm = VirtualMachine(tvm.runtime.load_module(library), tvm.cpu())
     main = vm["main"]
-    args = [tvm.runtime.tensor(x, tvm.cpu()) for x in inputs]
+    # then main's constants, mapped from model.weights (load and beside come from compile/weights.py)
+    args = [tvm.runtime.tensor(x, tvm.cpu()) for x in inputs] + load(beside(library))  # noqa: F821
     got = as_list(main(*args))
     load_ms = (time.perf_counter() - t0) * 1e3
     diff = max(float(np.max(np.abs(g.astype(np.float64) - e.astype(np.float64)))) if e.size else 0.0
@@ -68,7 +70,7 @@ def load(name):
             "parity_max_abs_diff": diff, "parity_tolerance": tolerance, "times": [], "block_medians": []}
 
 
-bundles = {name: load(name) for name in names}
+bundles = {name: load_bundle(name) for name in names}
 for block in range(blocks):
     order = names if block % 2 == 0 else names[::-1]
     for name in order:
