@@ -43,6 +43,7 @@ PROFILE_RESULT_FIELDS = {
     "failed_latency_ms": "a failed run's figures, for diagnosis only (never in statistics or reports); else null",
     "load_ms": "model.so load and VM setup", "import_ms": "runtime import",
     "peak_rss_bytes": "VmHWM of the agent process",
+    "model_rss_bytes": "the model's own memory: peak resident set above the one after importing the runtime",
     "parity_max_abs_diff": "max |device - reference.npz| over all outputs (null when not finite)",
     "parity_tolerance": "the bundle's tolerance",
     "baseline": "with --baseline=onnxruntime: {engine, version, latency_ms, ratio (tvm p50 / onnxruntime p50), "

@@ -81,11 +81,11 @@ def test_schedules_tvm_cannot_build_fall_back_to_unscheduled_with_a_warning(tmp_
 
     finish, calls = relax._finish, []
 
-    def first_build_fails(lowered, target):
+    def first_build_fails(lowered, target, *rest):
         calls.append(1)
         if len(calls) == 1:
             tvm.target.Target({"kind": "llvm", "no-such-option": 1})  # a real TVM error
-        return finish(lowered, target)
+        return finish(lowered, target, *rest)
 
     monkeypatch.setattr(relax, "_finish", first_build_fails)
     with pytest.warns(UserWarning, match="schedule rules failed to lower .*no-such-option"):
