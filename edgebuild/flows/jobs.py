@@ -179,6 +179,8 @@ def classify(device: Device, exc: Exception) -> str:
         return str(exc)
     if isinstance(exc, (paramiko.SSHException, EOFError, ConnectionError, TimeoutError)):
         return str(link_lost(device, exc))
+    if isinstance(exc, OSError) and str(exc) == "Socket is closed":  # paramiko's word for a channel that went away
+        return str(link_lost(device, exc))
     if isinstance(exc, OSError) and exc.errno is None:  # an SFTP status: the device refused the operation
         return (f"{device.name}: the device refused a file operation: {exc} (is its disk full, or its work dir "
                 f"not writable?)")

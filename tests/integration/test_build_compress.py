@@ -15,6 +15,11 @@ def build(out, *args):
     return json.loads((out / "manifest.json").read_text()), done
 
 
+def code_and_weights(manifest) -> int:
+    """What the device loads: model.so and the weights file its constants were lifted into (bundle schema 3)."""
+    return sum(manifest["files"][f]["bytes"] for f in ("model.so", "model.weights") if f in manifest["files"])
+
+
 @pytest.fixture(scope="module")
 def rpi5(tmp_path_factory):
     root = tmp_path_factory.mktemp("rpi5")
@@ -25,12 +30,12 @@ def test_int8_static_rpi5_meets_the_accuracy_budget_and_shrinks(rpi5):
     (fp32, _), (int8, done) = rpi5
     assert fp32["metrics"]["accuracy"] - int8["metrics"]["accuracy"] <= 0.5
     assert int8["metrics"]["weight_bytes"] < 0.3 * fp32["metrics"]["weight_bytes"]
-    assert int8["files"]["model.so"]["bytes"] < 0.7 * fp32["files"]["model.so"]["bytes"]
+    assert code_and_weights(int8) < 0.7 * code_and_weights(fp32)
 
 
 def test_int8_static_rpi5_saves_60_percent_of_fp32_weight_bytes(rpi5):
     (fp32, _), (int8, _) = rpi5
-    saved = fp32["files"]["model.so"]["bytes"] - int8["files"]["model.so"]["bytes"]
+    saved = code_and_weights(fp32) - code_and_weights(int8)
     assert saved >= 0.6 * fp32["metrics"]["weight_bytes"]
 
 
