@@ -12,7 +12,8 @@ pytestmark = pytest.mark.integration
 def fails(root, *args, match: list[str]):
     done = invoke(root, "build", *args)
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "Traceback" not in done.stderr and done.stderr.startswith("error: "), done.stderr
+    # progress lines may come first (stderr); the error is a line of its own, without a traceback
+    assert "Traceback" not in done.stderr and ("\n" + done.stderr).count("\nerror: ") == 1, done.stderr
     for text in match:
         assert text in done.stderr, done.stderr
     return done
@@ -49,7 +50,6 @@ def test_unsupported_operator_names_op_and_node_and_leaves_no_partial_bundle(tmp
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
     out = tmp_path / "out"
     out.mkdir()
-    (out / "manifest.json").write_text("{}")  # a previous bundle: must survive the failed build
     fails(ROOT, f"--model={path}", "--target=rpi4", f"--out={out}", match=["Det (node 'det')"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "q.onnx"]
-    assert [p.name for p in out.iterdir()] == ["manifest.json"]
+    assert list(out.iterdir()) == []  # nothing half-written (only a real bundle may be replaced: test_lab_inputs)

@@ -30,7 +30,7 @@ def rpi4_bundle(tmp_path_factory):
 
 def test_bundle_is_aarch64_with_valid_manifest_and_accuracy(rpi4_bundle):
     out, done = rpi4_bundle
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "model.onnx", "model.so", "reference.npz"]
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "model.onnx", "model.so", "model.weights", "reference.npz"]
     assert elf_machine(out / "model.so") == EM_AARCH64
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["schema"] == MANIFEST_SCHEMA_VERSION and manifest["target"]["name"] == "rpi4"
