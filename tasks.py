@@ -30,15 +30,17 @@ PROJECT = Project(Path(__file__).resolve().parent)
         "input-shape": "NAME:D1,D2,... fixes an input's shape; repeat for each input",
         "out": "write the bundle exactly here (default: build/<model>/<recipe>/<target>/)",
         "calibration": "int8 calibration samples: FILE.npz (one array per input) or 'random' (default: the model's data)",
+        "reference": "FILE.npz of one batch of inputs (one array per input) that reference.npz, parity and the "
+                     "ONNX Runtime comparison use (default: the model's data; N(0,1) for .onnx files)",
         "json": "print the result as one JSON object (progress and logs go to stderr)",
     },
 )
 @user_errors
 def build(c, model="digits-cnn", recipe="none", target="host", input_shape=None, out=None, calibration=None,
-          json=False):
+          reference=None, json=False):
     """Compress, export, compile and bundle a model for a target."""
     request = builder.BuildRequest(model=model, recipe=recipe, target=target, input_shapes=tuple(input_shape or ()),
-                                   out=Path(out) if out else None, calibration=calibration)
+                                   out=Path(out) if out else None, calibration=calibration, reference=reference)
     with stdout_to_stderr(json), for_stderr() as progress:
         result = builder.build(PROJECT, request, say=_say(json), progress=progress)
     print(jsonlib.dumps(cli.build_json(result)) if json else build_summary(result))

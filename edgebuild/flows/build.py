@@ -24,6 +24,7 @@ from ..compile.runner import HostModel
 from ..errors import ModelError
 from ..graph_stats import stats
 from ..models import shapes
+from ..models import samples
 from ..progress import SILENT, Progress
 from ..project import Project
 from . import cache, history as results_history
@@ -41,6 +42,7 @@ class BuildRequest:
     input_shapes: tuple[str, ...] = ()
     out: Path | None = None
     calibration: str | None = None  # int8 calibration samples: FILE.npz or "random"; default: the model's data
+    reference: str | None = None  # FILE.npz: the inputs reference.npz, parity and the ORT diff use; default: the model's
     tuned: bool = True  # apply compile/tuning/<target>/ records; False: schedule rules only ("never tuned")
 
     def __post_init__(self):
@@ -84,10 +86,11 @@ def build(project: Project, request: BuildRequest, say: Say = print, progress: P
     specs = shapes.resolve(model.name, model.inputs(), shapes.parse(request.input_shapes))
     out = (request.out or project.default_bundle_dir(model.name, recipe.name, target.name)).resolve()
 
+    given = samples.one(Path(request.reference), specs, "reference") if request.reference else None
     versions = toolchain.versions()
-    calibration = _calibration_id(request.calibration)
+    inputs_id = _file_id(request.calibration) + (_file_id(request.reference) if request.reference else "")
     key = cache.build_key(
-        model_fingerprint=model.fingerprint() + calibration, specs=specs,
+        model_fingerprint=model.fingerprint() + inputs_id, specs=specs,
         recipe_file=recipe_file,
         target_file=targets.folder(project).path(target.name),
         target=target, tuning_dir=project.tuning_dir if request.tuned else None, versions=versions,
@@ -137,9 +140,9 @@ def build(project: Project, request: BuildRequest, say: Say = print, progress: P
                 relax.compile_host(mod, host_so, records("host"))
         runner = HostModel(host_so, [s.name for s in specs])
         with stage("reference"):
-            inputs = model.reference_inputs(specs)
+            inputs = given if request.reference else model.reference_inputs(specs)
             got = runner(inputs)
-            _check_finite(outputs, got)
+            _check_finite(outputs, got, request.reference)
             bundle.write_reference(tmp / bundle.REFERENCE, inputs, dict(zip((o.name for o in outputs), got)))
             # shares measured on this machine's build of the same kernels (the target's own for host builds)
             shares = runner.profile(inputs)
@@ -174,12 +177,15 @@ def build(project: Project, request: BuildRequest, say: Say = print, progress: P
     return BuildResult(out, manifest, cached=False, timings=stage.timings)
 
 
-def _check_finite(outputs, got: list[np.ndarray]) -> None:
+def _check_finite(outputs, got: list[np.ndarray], reference: str | None) -> None:
+    """Parity on a device cannot pass against NaN or inf, so a bundle never carries them."""
     bad = [o.name for o, g in zip(outputs, got) if g.dtype.kind in "fc" and not np.all(np.isfinite(g))]
     if bad:
-        raise ModelError(f"the compiled graph's output(s) {', '.join(bad)} hold NaN or inf on the reference input; "
-                         "no bundle was written. Check the model (and the recipe: a compression step may have "
-                         "broken it) with ONNX Runtime")
+        given = f"--reference={reference}" if reference else "synthetic inputs (N(0,1) floats, zero integers)"
+        raise ModelError(f"the compiled graph's output(s) {', '.join(bad)} hold NaN or inf on the reference input "
+                         f"({given}); no bundle was written. Give inputs in the model's domain with "
+                         "--reference=FILE.npz (one array per input, named like it), and check the model (and "
+                         "the recipe: a compression step may have broken it) with ONNX Runtime")
 
 
 def _fp32_build(scratch: Path, specs, records: Path | None):
@@ -196,8 +202,9 @@ def _fp32_build(scratch: Path, specs, records: Path | None):
     return build_predict
 
 
-def _calibration_id(source: str | None) -> str:
-    """Part of the cache key: a changed calibration file means a different int8 graph."""
+def _file_id(source: str | None) -> str:
+    """Part of the cache key: a changed calibration file means another int8 graph, a changed reference
+    file another reference.npz."""
     if source is None or source == "random":
         return f":{source or ''}"
     path = Path(source)

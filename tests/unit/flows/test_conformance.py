@@ -47,3 +47,16 @@ def test_a_hung_or_dead_worker_costs_one_case_and_the_run_goes_on(project):
 def test_cases_stored_as_tensor_protos_become_arrays():
     (case,) = [c for c in collect({"cast"}) if c.name == "test_cast_FLOAT16_to_FLOAT"]
     assert case.inputs["input"].dtype == np.float16 and case.outputs[0].dtype == np.float32
+
+
+def test_cases_are_found_after_onnx_itself_imported_their_modules(monkeypatch):
+    """onnx's collect_testcases() (another test may call it first) imports every generator module;
+    the cases must still be found, once each, and onnx's own list must not grow."""
+    from edgebuild.flows import conformance_cases
+    from onnx.backend.test.case import node
+
+    node.collect_testcases()
+    before = len(node._NodeTestCases)
+    monkeypatch.setattr(conformance_cases, "_BY_MODULE", {})
+    names = [c.name for c in collect({"relu", "abs"})]
+    assert names == ["test_abs", "test_relu", "test_relu_expanded_ver18"] and len(node._NodeTestCases) == before
