@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+BLOCK_ATTR = "edgebuild_int8_dot"  # marks a packed dot block for the int8 schedule rule (schedule/int8.py)
 _REGISTERED: set[str] = set()
 
 

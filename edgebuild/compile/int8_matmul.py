@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .int8_intrin import Scheme, scheme_for
+from . import int8_conv
+from .int8_intrin import BLOCK_ATTR, Scheme, scheme_for
 from .const_weight import constant_weight, rewrite_functions
-
-BLOCK_ATTR = "edgebuild_int8_dot"
 
 
 def pack_weight(w: np.ndarray, scheme: Scheme) -> np.ndarray:
@@ -56,18 +55,23 @@ def kernel(x, packed, shift: int, scheme: Scheme):
 
 
 def pack(mod, target):
-    """`mod` with its int8 constant-weight matmuls on the target's packed kernel (unchanged without one)."""
+    """`mod` with its int8 constant-weight matmuls and convs on the target's packed kernels (int8_conv.py
+    for convs; depthwise convs get their widening kernel on any CPU, the rest need a dot-product scheme)."""
     from tvm import relax
 
-    scheme = scheme_for(target)
-    if scheme is None:
+    if target.kind.name != "llvm":
         return mod
+    scheme = scheme_for(target)
 
     @relax.expr_functor.mutator
     class Pack(relax.PyExprMutator):
         def visit_call_(self, call):
             call = super().visit_call_(call)
-            if getattr(call.op, "name", "") != "relax.matmul" or str(call.attrs.out_dtype) != "int32":
+            op = getattr(call.op, "name", "")
+            if op == "relax.nn.conv2d":
+                new = int8_conv.rewrite(self.builder_, call, constant_weight(self, call.args[1]), scheme)
+                return call if new is None else new
+            if op != "relax.matmul" or str(call.attrs.out_dtype) != "int32" or scheme is None:
                 return call
             w, x = constant_weight(self, call.args[1]), call.args[0]
             x_dtype = str(x.ty.dtype)
@@ -76,7 +80,7 @@ def pack(mod, target):
                 return call
             # vpdpbusd reads u8, sdot s8: the kernel reads x + shift; sum (x + s) w = sum x w + s * colsum
             shift = {("uint8", "int8"): 128, ("int8", "uint8"): -128}.get((scheme.a_dtype, x_dtype), 0)
-            out = self.builder_.emit_te(lambda xt, wt: kernel(xt, wt, shift, scheme), x,
+            out = self.builder_.call_te(lambda xt, wt: kernel(xt, wt, shift, scheme), x,
                                         relax.const(pack_weight(w, scheme)), primfunc_name_hint="int8_dot")
             if not shift:
                 return out

@@ -25,7 +25,7 @@ def padded_channels(out: int, vec: int) -> int:
 
 def pad_out_channels(vec: int):
     """A pass padding NHWC/HWIO, ungrouped conv2d's output channels (constant weights) as
-    `padded_channels` says, for `vec`-lane vectors."""
+    `padded_channels` says, for `vec`-lane vectors. int8 convs pad to their own kernel's lanes (int8_conv.py)."""
     import tvm
     from tvm import relax
     from tvm.relax.expr_functor import PyExprMutator, mutator
@@ -43,7 +43,7 @@ def pad_out_channels(vec: int):
             if not (isinstance(call.op, tvm.ir.Op) and call.op.name == "relax.nn.conv2d"):
                 return call
             attrs, weight = call.attrs, call.args[1]
-            if (attrs.groups != 1 or attrs.data_layout != "NHWC" or attrs.kernel_layout != "HWIO"
+            if (attrs.groups != 1 or attrs.data_layout != "NHWC" or str(call.args[0].ty.dtype) in ("int8", "uint8") or attrs.kernel_layout != "HWIO"
                     or attrs.out_layout != "NHWC" or not constant_weight(self.lookup(weight))):
                 return call
             out = int(weight.ty.shape[3])

@@ -2,7 +2,9 @@
 
 Every fused PrimFunc without a tuning record gets the first rule that applies:
   int8       a packed int8 dot block (int8_matmul.py): micro-kernel on the target's dot-product
-             instruction, epilogue per tile (int8.py)
+             instruction, epilogue per tile (int8.py); convs too (int8_conv.py)
+  int8_dw    an int8 depthwise conv (int8_conv.py): the gemm micro-kernel, vectorised over channels
+             with widening int8 x int8 -> int16 products (no dot product fits depthwise)
   gemm       one multiply-accumulate block (matmul, batch matmul, NHWC conv incl. depthwise):
              a register-blocked micro-kernel with its epilogue fused at tile level (gemm.py)
   reduce_vec pooling / mean over non-innermost axes, vectorised over channels (reduction.py)
@@ -17,7 +19,7 @@ from __future__ import annotations
 from ..tvm_errors import is_tvm_error
 from .common import Params, par_vec, inline_all_but, iter_kinds, try_
 from .gemm import is_mac, schedule_gemm
-from .int8 import int8_block, schedule_int8
+from .int8 import dw_block, int8_block, schedule_int8
 from .reduction import schedule_reduce_vec, schedule_rowwise
 
 SCHEDULED = "tirx.is_scheduled"
@@ -74,6 +76,10 @@ def schedule_func(func, params: Params):
     if int8_block(sch) is not None:
         if try_(schedule_int8, sch, int8_block(sch), params) is True:
             return sch, "int8"
+        sch = fresh()
+    if dw_block(sch) is not None:
+        if try_(schedule_gemm, sch, dw_block(sch), params) is True:
+            return sch, "int8_dw"
         sch = fresh()
     macs = [b for b in sch.get_child_blocks(sch.get_sblock("root")) if is_mac(sch, b)]
     if len(macs) == 1:

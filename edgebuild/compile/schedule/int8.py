@@ -1,7 +1,7 @@
 """The int8 rule: a packed int8 dot block (int8_matmul.py) becomes a register-blocked micro-kernel whose
 innermost step is the target's dot-product instruction (tensorized, int8_intrin.py).
 
-Loop order [no, batch.., mo, ko, mr (unrolled), nv (unrolled), lanes x group (one instruction)]: a
+Loop order [no, batch.., mo, reductions.. (convs: kh, kw, ci / group), mr (unrolled), nv (unrolled), lanes x group (one instruction)]: a
 panel of nv * lanes weight columns stays in L1 while every row tile passes; mr x nv int32
 accumulators stay in registers over the whole reduction. The operand conversion (int16 widening or
 the 128 shift) is one parallel vectorised pass before the tile loops; the requantize / activation
@@ -10,17 +10,22 @@ epilogue is computed per tile.
 
 from __future__ import annotations
 
-from ..int8_intrin import SCHEMES, register
-from ..int8_matmul import BLOCK_ATTR
+from ..int8_conv import DW_ATTR
+from ..int8_intrin import BLOCK_ATTR, SCHEMES, register
 from .common import Params, extent, inline_all_but, iter_kinds, par_vec, parallel_tiles, try_
 
 
-def int8_block(sch):
+def int8_block(sch, attr: str = BLOCK_ATTR):
     """The packed int8 dot block of the function, if it has one."""
     for block in sch.get_child_blocks(sch.get_sblock("root")):
-        if BLOCK_ATTR in sch.get(block).annotations:
+        if attr in sch.get(block).annotations:
             return block
     return None
+
+
+def dw_block(sch):
+    """The int8 depthwise conv block (int8_conv.py), if the function has one."""
+    return int8_block(sch, DW_ATTR)
 
 
 def choose_tile(m: int, columns: int, registers: int) -> tuple[int, int]:
@@ -48,9 +53,10 @@ def schedule_int8(sch, block, params: Params) -> bool:
     inline_all_but(sch, keep | outputs)
 
     loops, kinds = sch.get_loops(block), iter_kinds(sch, block)
-    if kinds[-1] != "R" or kinds.count("R") != 1:
+    s = kinds.count("S")
+    if len(loops) != len(kinds) or kinds != ["S"] * s + ["R"] * (len(kinds) - s) or s == len(kinds):
         return False
-    spatial, k = loops[:-1], loops[-1]
+    spatial, reduction = loops[:s], loops[s:]  # convs: (kh, kw, ci), matmuls: (k,)
     extents = [extent(sch, loop) for loop in spatial]
     n = extents[-1]
     m_index = max((i for i in range(len(spatial) - 1) if extents[i] > 1), default=None)
@@ -59,10 +65,11 @@ def schedule_int8(sch, block, params: Params) -> bool:
 
     no, nvl, lanes = sch.split(spatial[-1], [None, nv, scheme.lanes])
     mo, mv = sch.split(spatial[m_index], [None, mr]) if m_index is not None else (None, None)
-    ko, kg = sch.split(k, [None, scheme.group])
+    ko, kg = sch.split(reduction[-1], [None, scheme.group])
+    r_outer = [*reduction[:-1], ko]
     batch = [loop for i, loop in enumerate(spatial[:-1]) if i != m_index]
     tile_m = [mo] if mo is not None else []
-    sch.reorder(no, *batch, *tile_m, ko, *([mv] if mv is not None else []), nvl, lanes, kg)
+    sch.reorder(no, *batch, *tile_m, *r_outer, *([mv] if mv is not None else []), nvl, lanes, kg)
     tile_loop = (tile_m or batch or [no])[-1]
 
     if sch.get_consumers(block):
@@ -76,7 +83,7 @@ def schedule_int8(sch, block, params: Params) -> bool:
     if mv is not None:
         sch.unroll(mv)
     sch.unroll(nvl)
-    init = sch.decompose_reduction(block, ko)
+    init = sch.decompose_reduction(block, r_outer[0])
     try_(sch.vectorize, sch.get_loops(init)[-1])
     sch.tensorize(lanes, scheme.intrin)
     for producer in operand:

@@ -46,10 +46,18 @@ def asm(target_spec, mod) -> str:
 
 
 def innermost_loops(asm_text: str, symbol: str) -> list[str]:
-    """Bodies of the innermost loops (label ... backward branch to it) of the functions whose name contains `symbol`."""
+    """Bodies of the innermost loops (label ... backward branch to it) of the functions whose name contains
+    `symbol`, and of the parallel lambdas (TVM's thread-pool bodies) those functions launch."""
+    funcs = {}
+    for chunk in re.split(r"^\.Lfunc_end\w*:", asm_text, flags=re.M):
+        head = re.search(r"^(\w+|\.L__tvm_parallel_lambda[.\w]*):\n", chunk, re.M)
+        if head:
+            funcs[head.group(1)] = chunk[head.end():]
+    named = [body for name, body in funcs.items() if symbol in name and not name.startswith(".L")]
+    lambdas = {name for body in named for name in re.findall(r"(\.L__tvm_parallel_lambda[.\w]*)", body)}
     bodies = []
-    for func in re.finditer(rf"^(\w*{symbol}\w*):\n(.*?)^\.Lfunc_end", asm_text, re.S | re.M):
-        lines = func.group(2).splitlines()
+    for text in named + [funcs[name] for name in lambdas if name in funcs]:
+        lines = text.splitlines()
         labels = {ln.split(":")[0]: i for i, ln in enumerate(lines) if re.match(r"^\.LBB\w+:", ln)}
         loops = []
         for i, ln in enumerate(lines):
