@@ -54,13 +54,22 @@ def library_bytes(so: Path) -> bytes:
 
 def int8_layouts(weight):
     """The layouts an int8 weight may be stored in: as given, transposed, and packed for each int8
-    micro-kernel (compile/int8_matmul.py packs K x N matmul weights into [N/lanes, K/group, lanes, group])."""
+    micro-kernel (compile/int8_matmul.py packs K x N matmul weights into [N/lanes, K/group, lanes, group],
+    int8_conv.py conv weights into [Cout/lanes, KH, KW, Cin/group, lanes, group], depthwise as [KH, KW, C])."""
     import numpy as np
 
+    from edgebuild.compile import int8_conv
     from edgebuild.compile.int8_intrin import SCHEMES
     from edgebuild.compile.int8_matmul import fits, pack_weight
 
     out = [weight, weight.T] if weight.ndim == 2 else [weight]
     if weight.ndim == 2 and weight.dtype == np.int8:
         out += [pack_weight(w, s) for w in (weight, weight.T) for s in SCHEMES.values() if fits(*w.shape, s)]
+    if weight.ndim == 4:  # ONNX OIHW conv weights, as compile/int8_conv.py stores them (signed)
+        signed = (weight.astype(np.int16) - 128).astype(np.int8) if weight.dtype == np.uint8 else weight
+        hwio = signed.transpose(2, 3, 1, 0)
+        out += [int8_conv.pack_weight(hwio, s, -(-hwio.shape[2] // s.group) * s.group, -(-hwio.shape[3] // s.lanes) * s.lanes)
+                for s in SCHEMES.values()]
+        if signed.shape[1] == 1:  # depthwise: [KH, KW, C]
+            out.append(hwio[:, :, 0, :])
     return [np.ascontiguousarray(w) for w in out]
