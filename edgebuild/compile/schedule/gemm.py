@@ -9,7 +9,7 @@ enough to pay for it.
 
 from __future__ import annotations
 
-from .common import Params, extent, inline_all_but, iter_kinds, par_vec, parallel_tiles, try_
+from .common import Params, extent, inline_all_but, iter_kinds, par_vec, parallel_tiles, try_, vectorize_by
 
 
 def is_mac(sch, block) -> bool:
@@ -114,7 +114,7 @@ def schedule_gemm(sch, block, params: Params) -> bool:
         sch.unroll(mv)
     sch.unroll(r_inner)
     for e in epilogue:
-        sch.vectorize(sch.get_loops(e)[-1])
+        vectorize_by(sch, sch.get_loops(e)[-1], width)
     parallel_tiles(sch, block, [no, *batch, *tile_m], params)
     # vectorize/parallel must come before decompose_reduction: afterwards the primitives refuse
     init = sch.decompose_reduction(block, r_outer[0])

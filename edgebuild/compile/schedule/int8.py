@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ..int8_conv import DW_ATTR
 from ..int8_intrin import BLOCK_ATTR, SCHEMES, register
-from .common import Params, extent, inline_all_but, iter_kinds, par_vec, parallel_tiles, try_
+from .common import Params, extent, inline_all_but, iter_kinds, par_vec, parallel_tiles, try_, vectorize_by
 
 
 def int8_block(sch, attr: str = BLOCK_ATTR):
@@ -78,7 +78,7 @@ def schedule_int8(sch, block, params: Params) -> bool:
         epilogue = [sch.cache_write(block, 0, "global")]
     for e in epilogue:
         sch.reverse_compute_at(e, tile_loop)
-        try_(sch.vectorize, sch.get_loops(e)[-1])
+        try_(vectorize_by, sch, sch.get_loops(e)[-1], scheme.lanes)
     parallel_tiles(sch, block, [no, *batch, *tile_m], params)
     if mv is not None:
         sch.unroll(mv)
