@@ -22,8 +22,9 @@ def pick_device(tvm, manifest, site):
     versions = load_cuda(tvm, site, (manifest.get("toolchain") or {}).get("cuda_toolkit"))
     device = tvm.cuda(0)
     if not device.exist:
-        raise SystemExit("this bundle is for a CUDA GPU, and no CUDA device is visible: the NVIDIA driver (CUDA %s) "
-                         "sees no GPU; run it on a device with one, or build for a CPU target" % versions["driver"])
+        driver = " (CUDA %s)" % versions["driver"] if versions["driver"] else ""
+        raise SystemExit("this bundle is for a CUDA GPU, and no CUDA device is visible: the NVIDIA driver%s sees no "
+                         "GPU; run it on a device with one, or build for a CPU target" % driver)
     return device, kind, versions
 
 
