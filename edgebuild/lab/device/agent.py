@@ -85,7 +85,8 @@ if sys.argv[6:7] == ["serve"]:
     serve(run_once, {"ok": parity_error is None, "error": parity_error,  # noqa: F821 (serve.py)
                                 "machine": platform.machine(), "python": platform.python_version(),
                                 "runtime": {"tvm": tvm.__version__, "numpy": np.__version__}, "import_ms": import_ms,
-                                "load_ms": load_ms, "parity_max_abs_diff": diff, "parity_tolerance": tolerance})
+                                "load_ms": load_ms, "parity_max_abs_diff": diff, "parity_tolerance": tolerance,
+                                "device_kind": device_kind, "cuda": cuda})
 clocks_before = clocks()  # noqa: F821 (sense.py)
 times = []
 t_start = time.perf_counter()
