@@ -41,6 +41,7 @@ WARMUP = 3
 # thread pools (OpenMP, ORT, TVM) keep spinning for a while after a run.
 BLOCK = 10
 GAP_S = 0.05
+SAMPLE_MS = 2.0  # a timed sample of a very fast model is the mean of a batch of runs lasting about this long
 
 
 @dataclass
@@ -146,6 +147,12 @@ def time_bundles(project: Project, folders: list[Path], runs: int, threads: int 
         for engine in engines:
             engine.close()
     return [e.times_ms for e in engines]
+
+
+def repeat_for(median_ms: float) -> int:
+    """Back-to-back runs per timed sample so that each lasts about SAMPLE_MS: well above the timer's
+    resolution and the pipe's round trip."""
+    return max(1, round(SAMPLE_MS / max(1e-3, median_ms)))
 
 
 class Worker:
