@@ -32,7 +32,6 @@ from ..project import Project
 from . import bench, history as results_history
 
 RUNS = 40  # timed samples per bundle: alternating blocks of bench.BLOCK
-PROBE_RUNS = 3  # to pick how many back-to-back runs make one sample (bench.repeat_for)
 Timer = Callable[..., list[list[float]]]  # bench.time_bundles
 
 
@@ -116,13 +115,11 @@ def measure_here(project: Project, int8: Path, fp32: Path, say: Callable[[str], 
     except (OSError, ValueError, TypeError):  # not measured yet (or an unreadable cache entry): measure
         pass
     say("speed guard: timing the int8 and fp32 bundles side by side")
-    probe = timer(project, [int8, fp32], PROBE_RUNS, progress=progress)
-    repeat = bench.repeat_for(min(statistics.median(t) for t in probe))
-    int8_ms, fp32_ms = (statistics.median(t) for t in timer(project, [int8, fp32], RUNS, repeat=repeat, progress=progress))
-    load = os.getloadavg()[0]
+    times = timer(project, [int8, fp32], RUNS, repeat=None, progress=progress)
+    int8_ms, fp32_ms = (statistics.median(t) for t in times)
     figures = Figures(round(int8_ms, 6), round(fp32_ms, 6), "measured here", utc(), described,
-                      f"{RUNS} samples each of {repeat} back-to-back runs, one process each, alternating blocks; "
-                      f"1-min load {load:.1f} on {os.cpu_count()} cores")
+                      f"medians of {RUNS} samples each (a sample: back-to-back runs for ~{bench.SAMPLE_MS:g} ms), one "
+                      f"process each, alternating blocks; 1-min load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     path.parent.mkdir(parents=True, exist_ok=True)
     scratch = path.with_suffix(f".{os.getpid()}.tmp")
     scratch.write_text(json.dumps(asdict(figures), indent=2) + "\n")
