@@ -48,6 +48,9 @@ class Figures:
     reused: bool = False  # taken from the cache
 
 
+NOTHING = Figures(None, None, "none", None, "", "")  # no figures to judge (the detail says why)
+
+
 def check(project: Project, request, result, say: Callable[[str], None] = print, progress: Progress = SILENT,
           timer: Timer = bench.time_bundles) -> dict[str, Any] | None:
     """The guard's verdict on a finished build (None when the recipe has no int8 step); raises
@@ -60,18 +63,18 @@ def check(project: Project, request, result, say: Callable[[str], None] = print,
     if not recipe.int8:
         return None
     if recipe.guard == "off":
-        return {"mode": "off", "status": "off", "line": f'speed guard: off (recipe {recipe.name} sets speed-guard = "off")'}
-    if runs_here(targets.load(project, target_name)):
-        say("speed guard: timing int8 against the fp32 build (recipe none) of the same model and target; "
-            "building it unless it is up to date")
-        fp32 = replace(request, recipe="none", out=None, calibration=None)
-        try:
-            folder = build(project, fp32, say=lambda s: None, progress=progress).bundle
-            figures = measure_here(project, result.bundle, folder, say, progress, timer)
-        except EdgebuildError as exc:  # the int8 bundle stands; the guard cannot judge it
-            figures = Figures(None, None, "none", None, "", f"could not time it against fp32: {exc}")
-    else:
-        figures = from_profiles(project, model, recipe.name, target_name, bundle.manifest_sha256(result.bundle), say)
+        return _verdict("off", "off", NOTHING, f'speed guard: off (recipe {recipe.name} sets speed-guard = "off")')
+    try:
+        if runs_here(targets.load(project, target_name)):
+            say("speed guard: timing int8 against the fp32 build (recipe none) of the same model and target; "
+                "building it unless it is up to date")
+            fp32 = build(project, replace(request, recipe="none", out=None, calibration=None), say=lambda s: None,
+                         progress=progress).bundle
+            figures = measure_here(project, result.bundle, fp32, say, progress, timer)
+        else:
+            figures = from_profiles(project, model, recipe.name, target_name, bundle.manifest_sha256(result.bundle), say)
+    except EdgebuildError as exc:  # the int8 bundle stands; the guard cannot judge it
+        figures = replace(NOTHING, detail=f"could not compare int8 with fp32: {exc}")
     verdict = judge(recipe.guard, figures, target_name)
     if verdict["status"] == "slower" and recipe.guard == "refuse":
         raise SpeedGuardRefused("\n".join([verdict["line"], *table(figures), f"the bundle at {result.bundle} is complete "
@@ -83,8 +86,7 @@ def check(project: Project, request, result, say: Callable[[str], None] = print,
 def judge(mode: str, figures: Figures, target: str) -> dict[str, Any]:
     """"int8 must win": slower when its median is not below fp32's."""
     if figures.int8_p50_ms is None or figures.fp32_p50_ms is None:
-        return {"mode": mode, "status": "unmeasured", **asdict(figures), "ratio": None,
-                "line": f"speed guard: {figures.detail}; nothing to compare, no verdict"}
+        return _verdict(mode, "unmeasured", figures, f"speed guard: {figures.detail}; nothing to compare, no verdict")
     ratio = figures.int8_p50_ms / figures.fp32_p50_ms
     status = "slower" if ratio >= 1 else "faster"
     where = "here" if figures.source == "measured here" else f"on {target}"
@@ -94,7 +96,13 @@ def judge(mode: str, figures: Figures, target: str) -> dict[str, Any]:
             else "measured now" if figures.source == "measured here" else f"from the {figures.source}")
     line = (f"speed guard: {head}: int8 p50 {figures.int8_p50_ms:.4g} ms, fp32 p50 {figures.fp32_p50_ms:.4g} ms, "
             f"ratio {ratio:.2f}x, on {figures.machine}; {when} ({figures.detail})")
-    return {"mode": mode, "status": status, **asdict(figures), "ratio": round(ratio, 4), "line": line}
+    return _verdict(mode, status, figures, line)
+
+
+def _verdict(mode: str, status: str, figures: Figures, line: str) -> dict[str, Any]:
+    """The guard's result as `invoke build --json` carries it (the same keys whatever the status)."""
+    ratio = figures.int8_p50_ms / figures.fp32_p50_ms if figures.int8_p50_ms and figures.fp32_p50_ms else None
+    return {"mode": mode, "status": status, **asdict(figures), "ratio": ratio and round(ratio, 4), "line": line}
 
 
 def table(figures: Figures) -> list[str]:
@@ -135,9 +143,9 @@ def from_profiles(project: Project, model: str, recipe: str, target: str, int8_s
     latest = {name: next((r for r in reversed(runs) if r.recipe == name), None) for name in (recipe, "none")}
     missing = [name for name, run in latest.items() if run is None]
     if missing:
-        return Figures(None, None, "none", None, "", f"no valid hardware profile of {model} x {' or '.join(missing)} "
-                       f"x {target} in the results history (emulated ones do not count); "
-                       f"`invoke profile --target={target} --model={model} --recipe=...` on a board gives one")
+        return replace(NOTHING, detail=f"no valid hardware profile of {model} x {' or '.join(missing)} x {target} in the "
+                       f"results history (emulated ones do not count); `invoke profile --device=BOARD --model=MODEL "
+                       f"--recipe={missing[0]}` on a {target} board gives one")
     int8, fp32 = latest[recipe], latest["none"]
     devices = sorted({f"{r.device} ({r.data.get('cpu_model') or 'CPU unknown'})" for r in (int8, fp32)})
 
