@@ -126,8 +126,8 @@ def measure_here(project: Project, int8: Path, fp32: Path, say: Callable[[str], 
     times = timer(project, [int8, fp32], RUNS, repeat=None, progress=progress)
     int8_ms, fp32_ms = (statistics.median(t) for t in times)
     figures = Figures(round(int8_ms, 6), round(fp32_ms, 6), "measured here", utc(), described,
-                      f"medians of {RUNS} samples each (a sample: back-to-back runs for ~{bench.SAMPLE_MS:g} ms), one "
-                      f"process each, alternating blocks; 1-min load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+                      f"medians of {RUNS} samples each, a sample being back-to-back runs for ~{bench.SAMPLE_MS:g} ms; "
+                      f"one process each, alternating blocks; 1-min load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     path.parent.mkdir(parents=True, exist_ok=True)
     scratch = path.with_suffix(f".{os.getpid()}.tmp")
     scratch.write_text(json.dumps(asdict(figures), indent=2) + "\n")
@@ -144,8 +144,8 @@ def from_profiles(project: Project, model: str, recipe: str, target: str, int8_s
     missing = [name for name, run in latest.items() if run is None]
     if missing:
         return replace(NOTHING, detail=f"no valid hardware profile of {model} x {' or '.join(missing)} x {target} in the "
-                       f"results history (emulated ones do not count); `invoke profile --device=BOARD --model=MODEL "
-                       f"--recipe={missing[0]}` on a {target} board gives one")
+                       f"results history (emulated ones do not count); `invoke profile` on a {target} board with "
+                       f"--recipe={recipe} and --recipe=none records them")
     int8, fp32 = latest[recipe], latest["none"]
     devices = sorted({f"{r.device} ({r.data.get('cpu_model') or 'CPU unknown'})" for r in (int8, fp32)})
 
