@@ -100,12 +100,14 @@ def _build(project: Project, request: BuildRequest, say: Say, progress: Progress
 
     given = samples.one(Path(request.reference), specs, "reference") if request.reference else None
     versions = toolchain.versions()
+    tools = toolchain.require(target)  # fail before any slow work when a tool is missing
     inputs_id = _file_id(request.calibration) + (_file_id(request.reference) if request.reference else "")
     key = cache.build_key(
         model_fingerprint=model.fingerprint() + inputs_id, specs=specs,
         recipe_file=recipe_file,
         target_file=targets.folder(project).path(target.name),
-        target=target, tuning_dir=project.tuning_dir if request.tuned else None, versions=versions,
+        target=target, tuning_dir=project.tuning_dir if request.tuned else None,
+        versions={**versions, **tools},  # another nvcc compiles other kernels
     )
     previous = bundle.read_manifest(out)
     if previous and previous.get("cache_key") == key and bundle.intact(out, previous):
@@ -117,7 +119,6 @@ def _build(project: Project, request: BuildRequest, say: Say, progress: Progress
     def records(target_name: str) -> Path | None:
         return project.tuning_dir / target_name if request.tuned else None
 
-    tools = toolchain.require(target)  # fail before any slow work when a tool is missing
     pipeline = compress.Pipeline(recipe, model, specs, say, request.calibration, progress)  # rejects recipes that do not fit the model
     say(f"building {model.name} x {recipe.name} x {target.name} -> {out}")
     started = utc()
