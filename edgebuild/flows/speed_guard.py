@@ -77,7 +77,7 @@ def check(project: Project, request, result, say: Callable[[str], None] = print,
         figures = replace(NOTHING, detail=f"could not compare int8 with fp32: {exc}")
     verdict = judge(recipe.guard, figures, target_name)
     if verdict["status"] == "slower" and recipe.guard == "refuse":
-        raise SpeedGuardRefused("\n".join([verdict["line"], *table(figures), f"the bundle at {result.bundle} is complete "
+        raise SpeedGuardRefused("\n".join([verdict["line"], *_table(figures), f"the bundle at {result.bundle} is complete "
                                 "and was kept; make int8 faster, or set speed-guard = \"warn\" in the recipe "
                                 f"({recipe.name}) to accept it"]))
     return verdict
@@ -105,7 +105,7 @@ def _verdict(mode: str, status: str, figures: Figures, line: str) -> dict[str, A
     return {"mode": mode, "status": status, **asdict(figures), "ratio": ratio and round(ratio, 4), "line": line}
 
 
-def table(figures: Figures) -> list[str]:
+def _table(figures: Figures) -> list[str]:
     return [f"  {'build':<6} {'p50 ms':>10}", f"  {'int8':<6} {figures.int8_p50_ms:>10.4g}",
             f"  {'fp32':<6} {figures.fp32_p50_ms:>10.4g}"]
 

@@ -1,7 +1,6 @@
 """The speed guard on real bundles: a build of an int8 recipe, as `invoke build` runs it, times it against
-its fp32 build and reports the figures (--json carries them); a genuinely heavier int8 bundle (64x the batch of its fp32 peer) is found
-slower, and the measurement is cached outside the bundles."""
-
+its fp32 build and reports the figures (--json carries them); a genuinely heavier int8 bundle (64x the
+batch of its fp32 peer) is found slower, and the measurement is cached outside the bundles."""
 
 import numpy as np
 import onnx
