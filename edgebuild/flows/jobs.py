@@ -19,7 +19,7 @@ from ..errors import DeviceError, EdgebuildError
 from ..progress import SILENT, Progress, uploads
 from ..project import Project
 from ..schema import PROFILE_RESULT_FIELDS, PROFILE_RESULT_VERSION
-from ..lab import inventory, remote, results, validity
+from ..lab import inventory, jetson, remote, results, validity
 from ..lab.agent_run import AgentOptions, run_agent
 from ..lab.deploy import Deployed, LocalBundle, Progress as Uploads, deploy
 from ..lab.inventory import Device
@@ -142,7 +142,7 @@ def _result(device: Device, bundle: LocalBundle, probe: remote.Probe, agent: dic
         "machine": agent.get("machine"), "cpu_model": probe.cpu_model, "python": agent.get("python"),
         "runtime": agent.get("runtime"), **judged, "load_ms": agent.get("load_ms"),
         "import_ms": agent.get("import_ms"), "peak_rss_bytes": agent.get("peak_rss_bytes"),
-        "model_rss_bytes": agent.get("model_rss_bytes"),
+        "model_rss_bytes": agent.get("model_rss_bytes"), "gpu": jetson.gpu_summary(agent),
         "parity_max_abs_diff": agent.get("parity_max_abs_diff"), "parity_tolerance": agent.get("parity_tolerance"),
         "baseline": agent.get("baseline"), "agent_seconds": round(seconds, 3), "time": results.now(),
     }

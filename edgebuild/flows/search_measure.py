@@ -25,8 +25,6 @@ from ..targets import Target
 from . import bench
 from .build import BuildResult, build
 
-SAMPLE_MS = 2.0  # each timed sample lasts at least about this long
-
 
 @dataclass
 class Measure:
@@ -58,7 +56,7 @@ class Measure:
         measure.reference_metric = measure.metric(ref, "search")
         if not request.device and request.objective != "size":
             (times,) = bench.time_bundles(project, [ref.bundle], runs=5)
-            measure.repeat = max(1, round(SAMPLE_MS / max(1e-3, statistics.median(times))))
+            measure.repeat = bench.repeat_for(statistics.median(times))
         return measure
 
     def describe_reference(self) -> str:

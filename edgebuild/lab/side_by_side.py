@@ -20,6 +20,7 @@ from .. import bundle
 from ..errors import DeviceError
 from ..project import Project
 from . import inventory, remote
+from .agent_run import run_job
 from .device import compare_source
 from .results import now
 from .transport import connect
@@ -48,7 +49,7 @@ def time_on(project: Project, device_name: str, bundles: dict[str, Path], timing
         probe = remote.probe(conn)
         if not probe.runtime_site:
             raise DeviceError(f"{device.name}: no TVM runtime on the device; run `invoke lab.provision {device.name}`")
-        with remote.locked(conn, probe.work_dir, action):
+        with remote.locked(conn, probe.work_dir, action) as lease:
             scratch = posixpath.join(probe.work_dir, SCRATCH)
             conn.run(f"rm -rf {shlex.quote(scratch)}", timeout=60)
             try:
@@ -56,10 +57,9 @@ def time_on(project: Project, device_name: str, bundles: dict[str, Path], timing
                     conn.run(f"mkdir -p {shlex.quote(posixpath.join(scratch, name))}", timeout=30)
                     for file in [f for f in bundle.DEVICE_FILES if (Path(folder) / f).is_file()]:
                         conn.sftp.put(str(Path(folder) / file), posixpath.join(scratch, name, file))
-                argv = [*device.python, "-", scratch, probe.runtime_site, str(timing.blocks), str(timing.runs),
-                        str(timing.warmup), *bundles]
-                command = f"exec timeout -s KILL {int(timing.timeout)} " + " ".join(shlex.quote(a) for a in argv)
-                run = conn.run(command, timeout=timing.timeout + 10, stdin=compare_source().encode(), check=False)
+                argv = ["TVM_USE_RUNTIME_LIB=1", *device.python, "-", scratch, probe.runtime_site, str(timing.blocks),
+                        str(timing.runs), str(timing.warmup), *bundles]
+                run = run_job(conn, argv, compare_source().encode(), timing.timeout, lease, "the side-by-side timing")
             finally:
                 conn.run(f"rm -rf {shlex.quote(scratch)}", timeout=60, check=False)
     line = next((ln for ln in run.stdout.splitlines() if ln.startswith(MARKER)), None)
