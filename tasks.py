@@ -42,7 +42,7 @@ def build(c, model="digits-cnn", recipe="none", target="host", input_shape=None,
     request = builder.BuildRequest(model=model, recipe=recipe, target=target, input_shapes=tuple(input_shape or ()),
                                    out=Path(out) if out else None, calibration=calibration, reference=reference)
     with stdout_to_stderr(json), for_stderr() as progress:
-        result = builder.build(PROJECT, request, say=_say(json), progress=progress)
+        result = builder.build(PROJECT, request, say=_say(json), progress=progress, guard=True)
     print(jsonlib.dumps(cli.build_json(result)) if json else build_summary(result))
 
 

@@ -79,6 +79,8 @@ def build_summary(result) -> str:
     lines.append("metrics: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
     if m.get("kernels"):
         lines.append(kernels_summary(m["kernels"]))
+    if result.speed_guard:
+        lines.append(result.speed_guard["line"])
     return "\n".join(lines)
 
 
@@ -105,7 +107,8 @@ def targets_table(targets) -> str:
 
 # The --json objects (README "Machine-readable output" documents each).
 def build_json(result) -> dict:
-    return {"bundle": str(result.bundle), "cached": result.cached, "manifest": result.manifest}
+    return {"bundle": str(result.bundle), "cached": result.cached, "manifest": result.manifest,
+            "speed_guard": result.speed_guard}
 
 
 def targets_json(targets) -> dict:

@@ -47,6 +47,10 @@ class GateFailed(EdgebuildError):
     """A recipe's accuracy gate was exceeded by the compiled graph; the message holds the per-step table."""
 
 
+class SpeedGuardRefused(EdgebuildError):
+    """An int8 build is not faster than fp32 and its recipe sets speed-guard = "refuse"; the message holds the figures."""
+
+
 class ReleaseRefused(EdgebuildError):
     """A release cannot be made as asked (dirty worktree, existing version, a regression past a gate)."""
 

@@ -20,7 +20,7 @@ from .errors import ConfigError
 # Versions of the shared contracts whose version lives here (bump on any change; history migrations go in
 # edgebuild/history/migrations.py, one entry per version).
 HISTORY_SCHEMA_VERSION = 2
-PROFILE_RESULT_VERSION = 2
+PROFILE_RESULT_VERSION = 3  # 3: `gpu` (CUDA versions, GPU memory, Jetson power mode and clocks)
 
 # The profile result (one JSON object per device and run: results/<device>/*.json, `profile --json`),
 # its keys in order.
@@ -44,6 +44,11 @@ PROFILE_RESULT_FIELDS = {
     "load_ms": "model.so load and VM setup", "import_ms": "runtime import",
     "peak_rss_bytes": "VmHWM of the agent process",
     "model_rss_bytes": "the model's own memory: peak resident set above the one after importing the runtime",
+    "gpu": "CUDA bundles: {cuda: {toolkit (nvcc that built it), runtime (libcudart), driver}: CUDA versions; "
+           "memory_bytes: the model's device allocations via cudaMemGetInfo (used after the timed runs minus used "
+           "after creating the CUDA context); tegrastats_ram_delta_bytes: Jetson (unified memory) RAM in use after "
+           "minus before, CPU side included; power_mode: nvpmodel; jetson_clocks: `jetson_clocks --show` units "
+           "(lab/jetson.py)}; null for CPU bundles",
     "parity_max_abs_diff": "max |device - reference.npz| over all outputs (null when not finite)",
     "parity_tolerance": "the bundle's tolerance",
     "baseline": "with --baseline=onnxruntime: {engine, version, latency_ms, ratio (tvm p50 / onnxruntime p50), "
@@ -53,8 +58,9 @@ PROFILE_RESULT_FIELDS = {
 # A bundle's manifest.json. 2: `kernels` (per-kernel scheduler and run-time share, counts, fallback) and
 # metrics.onnxruntime_unavailable (max_abs_diff_vs_onnxruntime null when ONNX Runtime cannot run the graph).
 # 3: main's constants in model.weights beside model.so (listed in `files`, sent by deploys); main takes
-# them after the inputs.
-MANIFEST_SCHEMA_VERSION = 3
+# them after the inputs. 4: toolchain.cuda_toolkit (the nvcc release, "13.0") for CUDA targets, which the
+# device checks against its driver.
+MANIFEST_SCHEMA_VERSION = 4
 
 
 def load_toml(path: Path) -> dict[str, Any]:

@@ -18,6 +18,18 @@ from . import toolchain
 BUILD_TIMEOUT_S = 180
 
 
+def build_candidate(mod, target, _params=None):
+    """f_build for LocalBuilder: MetaSchedule's default_build without its `import tvm.s_tir.tensor_intrin`.
+
+    That import parses every tensor intrinsic TVM ships (CUDA, ARM, x86) from TVMScript: 1-3 min of
+    CPU in each builder process, and LocalBuilder starts fresh processes for every batch. The
+    candidates arrive already tensorized, so lowering them needs no intrinsic registered."""
+    from tvm.driver import build as tvm_build
+    from tvm.s_tir.transform import RemoveWeightLayoutRewriteBlock
+
+    return tvm_build(RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(mod), target=target)
+
+
 def export_so(zig_target: str, flags: tuple[str, ...], rt_mod) -> str:
     """f_export for LocalBuilder: the candidate as a .so for `zig_target`; returns its path.
 
@@ -37,6 +49,7 @@ def local_builder(target: Target | None = None, batch: int = 0):
 
     workers = max(1, min(os.cpu_count() or 1, batch or os.cpu_count() or 1))
     if target is None:
-        return ms.builder.LocalBuilder(timeout_sec=BUILD_TIMEOUT_S, max_workers=workers)
+        return ms.builder.LocalBuilder(timeout_sec=BUILD_TIMEOUT_S, max_workers=workers, f_build=build_candidate)
     export = functools.partial(export_so, target.link.zig_target, tuple(target.link.flags))
-    return ms.builder.LocalBuilder(timeout_sec=BUILD_TIMEOUT_S, max_workers=workers, f_export=export)
+    return ms.builder.LocalBuilder(timeout_sec=BUILD_TIMEOUT_S, max_workers=workers, f_build=build_candidate,
+                                   f_export=export)

@@ -8,7 +8,8 @@ Activations are converted once per kernel to what the instruction reads: to int1
 exact for both signs), or shifted by 128 between uint8 and int8 (vpdpbusd is u8 x s8, sdot s8 x s8),
 the shift corrected exactly with the weight's column sums. The result is the same int32 as the matmul.
 The MAC block carries the scheme's name (block attribute BLOCK_ATTR) for the schedule rule
-(schedule/int8.py).
+(schedule/int8.py). An int8 matmul of two activations (attention in QOperator/QDQ transformers) gets
+the same kernel with its right operand packed at run time, one pass per call, per batch entry.
 """
 
 from __future__ import annotations
@@ -31,13 +32,25 @@ def fits(k: int, n: int, scheme: Scheme) -> bool:
     return k % scheme.group == 0 and n % scheme.lanes == 0
 
 
+def pack_runtime(b, scheme: Scheme):
+    """TE: [..., K, N] int8 -> [..., N/lanes, K/group, lanes, group], pack_weight at run time."""
+    from tvm import te
+
+    *batch, k, n = (int(d) for d in b.shape)
+    lanes, g = scheme.lanes, scheme.group
+    return te.compute((*batch, n // lanes, k // g, lanes, g),
+                      lambda *i: b(*i[:-4], i[-3] * g + i[-1], i[-4] * lanes + i[-2]), name="int8_pack")
+
+
 def kernel(x, packed, shift: int, scheme: Scheme):
-    """TE: out[..., n] = sum_k convert(x[..., k]) * packed[n/lanes, k/group, n%lanes, k%group]."""
+    """TE: out[..., n] = sum_k convert(x[..., k]) * packed[n/lanes, k/group, n%lanes, k%group]; a packed
+    operand with batch dims (pack_runtime) pairs them with x's leading dims."""
     from tvm import te
 
     *lead, k = (int(d) for d in x.shape)
-    n = int(packed.shape[0]) * scheme.lanes
+    n = int(packed.shape[-4]) * scheme.lanes
     lanes, g = scheme.lanes, scheme.group
+    batch = len(packed.shape) - 4
 
     def convert(*i):
         v = x(*i)
@@ -50,7 +63,8 @@ def kernel(x, packed, shift: int, scheme: Scheme):
     return te.compute(
         (*lead, n),
         lambda *i: te.sum(xa(*i[:-1], r).astype("int32")
-                          * packed[i[-1] // lanes, r // g, i[-1] % lanes, r % g].astype("int32"), axis=r),
+                          * packed[(*i[:batch], i[-1] // lanes, r // g, i[-1] % lanes, r % g)].astype("int32"),
+                          axis=r),
         name="int8_dot", attrs={BLOCK_ATTR: scheme.name})
 
 
@@ -75,16 +89,40 @@ def pack(mod, target):
                 return call
             w, x = constant_weight(self, call.args[1]), call.args[0]
             x_dtype = str(x.ty.dtype)
-            if w is None or w.ndim != 2 or w.dtype != np.int8 or x_dtype not in ("int8", "uint8") \
-                    or not fits(*w.shape, scheme) or any(not isinstance(d, int) and not hasattr(d, "value") for d in x.ty.shape):
+            if x_dtype not in ("int8", "uint8") or _shape(x) is None:
                 return call
             # vpdpbusd reads u8, sdot s8: the kernel reads x + shift; sum (x + s) w = sum x w + s * colsum
             shift = {("uint8", "int8"): 128, ("int8", "uint8"): -128}.get((scheme.a_dtype, x_dtype), 0)
-            out = self.builder_.call_te(lambda xt, wt: kernel(xt, wt, shift, scheme), x,
-                                        relax.const(pack_weight(w, scheme)), primfunc_name_hint="int8_dot")
+            if w is not None:
+                if w.ndim != 2 or w.dtype != np.int8 or not fits(*w.shape, scheme):
+                    return call
+                out = self.builder_.call_te(lambda xt, wt: kernel(xt, wt, shift, scheme), x,
+                                            relax.const(pack_weight(w, scheme)), primfunc_name_hint="int8_dot")
+                colsum = relax.const(w.astype(np.int64).sum(axis=0).astype(np.int32))
+            else:
+                b = call.args[1]
+                if not _batched_operand(_shape(x), _shape(b), str(b.ty.dtype), scheme):
+                    return call
+                out = self.builder_.call_te(lambda xt, bt: kernel(xt, pack_runtime(bt, scheme), shift, scheme), x, b,
+                                            primfunc_name_hint="int8_dot")
+                colsum = relax.op.sum(relax.op.astype(b, "int32"), axis=[-2], keepdims=True) if shift else None
             if not shift:
                 return out
-            colsum = w.astype(np.int64).sum(axis=0).astype(np.int32)
-            return relax.op.subtract(out, relax.const((shift * colsum).astype(np.int32)))
+            return relax.op.subtract(out, relax.op.multiply(colsum, relax.const(np.int32(shift))))
 
     return rewrite_functions(mod, Pack(mod))
+
+
+def _shape(expr) -> tuple[int, ...] | None:
+    """expr's static shape, None when any dim is symbolic."""
+    dims = getattr(expr.ty, "shape", None)
+    if dims is None or any(not isinstance(d, int) and not hasattr(d, "value") for d in dims):
+        return None
+    return tuple(int(d) for d in dims)
+
+
+def _batched_operand(x: tuple[int, ...], b: tuple[int, ...] | None, b_dtype: str, scheme: Scheme) -> bool:
+    """Whether an activation right operand fits the runtime-packed kernel: int8, [..., K, N] with the
+    same leading dims as x (no broadcasting) and K, N multiples of the instruction's group and lanes."""
+    return b is not None and b_dtype == "int8" and len(b) == len(x) >= 2 and b[:-2] == x[:-2] \
+        and b[-2] == x[-1] and fits(b[-2], b[-1], scheme)

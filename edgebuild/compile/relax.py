@@ -166,8 +166,11 @@ def compile_for(target: Target, mod, out: Path, tools: dict[str, str], cache_dir
         # TVM's CUDA callback defaults to NVRTC (needs cuda-python) and runs a bare `nvcc` from PATH.
         nvcc_dir = str(Path(tools["nvcc_path"]).parent)
         env = {"TVM_CUDA_COMPILE_MODE": "nvcc", "PATH": nvcc_dir + os.pathsep + os.environ.get("PATH", "")}
-    return build(mod, tvm_target(target), out, toolchain.zig_linker(target.link.zig_target, target.link.flags), env,
-                 records)
+    scheduled = build(mod, tvm_target(target), out, toolchain.zig_linker(target.link.zig_target, target.link.flags),
+                      env, records)
+    if target.tvm.get("kind") == "cuda" and target.tvm.get("arch"):
+        cuda.check_embedded(out, target.tvm["arch"])
+    return scheduled
 
 
 def compile_host(mod, out: Path, records: Path | None = None) -> dict:

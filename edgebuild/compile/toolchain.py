@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -84,4 +85,15 @@ def require(target: Target) -> dict[str, str]:
         out = subprocess.run([str(nvcc), "--version"], capture_output=True, text=True, timeout=60).stdout
         found["nvcc"] = out.strip().splitlines()[-1] if out.strip() else str(nvcc)
         found["nvcc_path"] = str(nvcc)
+        # The device refuses a bundle whose kernels need a newer CUDA than its driver (device/gpu.py).
+        found["cuda_toolkit"] = cuda_release(out, nvcc)
     return found
+
+
+def cuda_release(version_text: str, nvcc: Path | str = "nvcc") -> str:
+    """The CUDA release ("13.0") from `nvcc --version`'s "Cuda compilation tools, release 13.0, V13.0.88"."""
+    found = re.search(r"release (\d+)\.(\d+)", version_text)
+    if found is None:
+        raise ToolchainError(f"cannot read the CUDA release from `{nvcc} --version` (no 'release X.Y' in its output: "
+                             f"{version_text.strip()[-200:]!r}); point CUDA_PATH at a CUDA toolkit's folder")
+    return f"{found.group(1)}.{found.group(2)}"

@@ -25,6 +25,8 @@ class Technique:
     stage: Stage
     apply: Callable[[Any, Any, "Context"], Any]  # (model, config, context) -> model
     summary: str = ""
+    # Compiles to int8 integer kernels: the build's speed guard checks such a build beats fp32 (flows/speed_guard.py).
+    int8: bool = False
 
 
 @dataclass

@@ -33,4 +33,4 @@ def apply(proto, config: Int8Dynamic, ctx: Context):
 
 
 TECHNIQUE = Technique("int8-dynamic", Int8Dynamic, "onnx", apply,
-                      "int8 weights (embedding tables too), activations quantized at run time")
+                      "int8 weights (embedding tables too), activations quantized at run time", int8=True)

@@ -82,4 +82,5 @@ def apply(proto, config: Int8Static, ctx: Context):
 
 
 TECHNIQUE = Technique("int8-static", Int8Static, "onnx", apply,
-                      "post-training static int8: calibrated activations, per-channel weights, integer conv/matmul")
+                      "post-training static int8: calibrated activations, per-channel weights, integer conv/matmul",
+                      int8=True)

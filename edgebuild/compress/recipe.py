@@ -6,7 +6,8 @@ they were written so a recipe dumps back to exactly its file. `[models.NAME]` an
 tables override the steps or gate for one model or one target, or refuse it with a reason; a
 build applies the model's override first, then the target's. A model's table may carry its own
 `[models.NAME.targets.TARGET]` tables (e.g. refuse int8 where it measured slower for that model),
-which replace the recipe's for that target.
+which replace the recipe's for that target. `speed-guard` says what a build does when its int8 bundle
+is not faster than the fp32 build of the same model and target (flows/speed_guard.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .. import schema
 from ..errors import ConfigError, LookupFailed
@@ -52,11 +53,16 @@ class Override:
     targets: dict[str, "Override"] | None = None  # in a model's override only: that model's target overrides
 
 
+SpeedGuard = Literal["warn", "refuse", "off"]
+
+
 @dataclass(frozen=True)
 class Recipe:
     description: str
     steps: list[dict[str, Any]] = field(default_factory=list)
     gate: Gate | None = None
+    # int8 recipes only: "warn" (unset means warn), "refuse" (the build exits non-zero), or "off"
+    speed_guard: SpeedGuard | None = None
     models: dict[str, Override] | None = None
     targets: dict[str, Override] | None = None
     name: str = field(default="", metadata={"derived": True})
@@ -68,12 +74,26 @@ class Recipe:
         nested = [(f"models.{m}.targets.{t}", o) for m, mo in (self.models or {}).items()
                   for t, o in (mo.targets or {}).items()]
         plain = [(f"targets.{t}", o) for t, o in (self.targets or {}).items()] + nested
-        for where, override in [(f"models.{m}", o) for m, o in (self.models or {}).items()] + plain:
+        overrides = [(f"models.{m}", o) for m, o in (self.models or {}).items()] + plain
+        for where, override in overrides:
             if override.steps is not None:
                 configs(override.steps, f"{where}.steps")
         for where, override in plain:
             if override.targets:
                 raise ValueError(f"{where}.targets: only a model's table ([models.NAME]) has per-target tables")
+        steps = [self.steps] + [o.steps for _, o in overrides if o.steps]
+        if self.speed_guard is not None and not any(_int8(s) for s in steps):
+            names = ", ".join(sorted(t.name for t in techniques().values() if t.int8))
+            raise ValueError(f"speed-guard: applies only to recipes with an int8 step ({names}); remove the key")
+
+    @property
+    def int8(self) -> bool:
+        """Whether a step compiles to int8 kernels: then a build checks that it beats fp32 (the speed guard)."""
+        return _int8(self.steps)
+
+    @property
+    def guard(self) -> str:
+        return self.speed_guard or "warn"
 
     @property
     def configs(self) -> list[Any]:
@@ -140,6 +160,10 @@ def _check_schedule(config: Any, key: str) -> None:
         rate = field.name in ("learning_rate", "lr") and isinstance(value, float)
         if rate and not (math.isfinite(value) and value > 0):
             raise ValueError(f"{key}.{toml}: must be > 0, got {value}")
+
+
+def _int8(steps: list[dict[str, Any]]) -> bool:
+    return any(technique_of(c).int8 for c in configs(steps, "steps"))
 
 
 def technique_of(config: Any):

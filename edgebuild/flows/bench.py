@@ -41,6 +41,7 @@ WARMUP = 3
 # thread pools (OpenMP, ORT, TVM) keep spinning for a while after a run.
 BLOCK = 10
 GAP_S = 0.05
+SAMPLE_MS = 2.0  # a timed sample of a very fast model is the mean of a batch of runs lasting about this long
 
 
 @dataclass
@@ -135,17 +136,27 @@ def _bench_model(project, model, runs, threads, input_shapes, untuned, load, say
 
 
 def time_bundles(project: Project, folders: list[Path], runs: int, threads: int | None = None,
-                 repeat: int = 1, progress: Progress = SILENT) -> list[list[float]]:
-    """Milliseconds per run of each host bundle's model.so: one process each, alternating in blocks."""
+                 repeat: int | None = 1, progress: Progress = SILENT) -> list[list[float]]:
+    """Milliseconds per run of each host bundle's model.so: one process each, alternating in blocks; a
+    timed sample is the mean of `repeat` back-to-back runs (None: enough that the fastest bundle's last
+    about SAMPLE_MS, chosen from a short untimed block of each)."""
     threads = threads or os.cpu_count() or 1
     engines = [Worker("tvm", str(f / bundle.SO), f, threads, project) for f in folders]
     try:
+        if repeat is None:
+            repeat = repeat_for(min(statistics.median(e.block(3)) for e in engines))
         with progress.task("timing side by side", total=runs * len(engines), unit="runs") as shown:
             _measure(engines, runs, shown, None, repeat)
     finally:
         for engine in engines:
             engine.close()
     return [e.times_ms for e in engines]
+
+
+def repeat_for(median_ms: float) -> int:
+    """Back-to-back runs per timed sample so that each lasts about SAMPLE_MS: well above the timer's
+    resolution and the pipe's round trip."""
+    return max(1, round(SAMPLE_MS / max(1e-3, median_ms)))
 
 
 class Worker:

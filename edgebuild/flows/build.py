@@ -56,6 +56,7 @@ class BuildResult:
     manifest: dict[str, Any]
     cached: bool
     timings: dict[str, float] = field(default_factory=dict)
+    speed_guard: dict[str, Any] | None = None  # the speed guard's verdict (None: not run, or not an int8 recipe)
 
 
 class _Stages:
@@ -74,10 +75,21 @@ class _Stages:
 
 
 def build(project: Project, request: BuildRequest, say: Say = print, progress: Progress = SILENT,
-          check_steps: Callable[[list[dict[str, Any]]], None] | None = None) -> BuildResult:
+          check_steps: Callable[[list[dict[str, Any]]], None] | None = None, guard: bool = False) -> BuildResult:
     """Build one bundle. `check_steps` sees the compression table's rows after the PyTorch steps (their
     metric measured in PyTorch) and may raise to stop before the slow export and compile (a search's
-    cheap proxy)."""
+    cheap proxy). With `guard` (`invoke build`), an int8 build is then checked against fp32 by the speed
+    guard (flows/speed_guard.py); flows that time bundles themselves (bench, search) leave it off."""
+    result = _build(project, request, say, progress, check_steps)
+    if guard:
+        from . import speed_guard  # it imports bench, which imports this module
+
+        result.speed_guard = speed_guard.check(project, request, result, say, progress)
+    return result
+
+
+def _build(project: Project, request: BuildRequest, say: Say, progress: Progress,
+           check_steps: Callable[[list[dict[str, Any]]], None] | None) -> BuildResult:
     target = targets.load(project, request.target)
     model = models.resolve(request.model, project)
     model.progress = progress  # training a built-in model on first use
@@ -88,12 +100,14 @@ def build(project: Project, request: BuildRequest, say: Say = print, progress: P
 
     given = samples.one(Path(request.reference), specs, "reference") if request.reference else None
     versions = toolchain.versions()
+    tools = toolchain.require(target)  # fail before any slow work when a tool is missing
     inputs_id = _file_id(request.calibration) + (_file_id(request.reference) if request.reference else "")
     key = cache.build_key(
         model_fingerprint=model.fingerprint() + inputs_id, specs=specs,
         recipe_file=recipe_file,
         target_file=targets.folder(project).path(target.name),
-        target=target, tuning_dir=project.tuning_dir if request.tuned else None, versions=versions,
+        target=target, tuning_dir=project.tuning_dir if request.tuned else None,
+        versions={**versions, **tools},  # another nvcc compiles other kernels
     )
     previous = bundle.read_manifest(out)
     if previous and previous.get("cache_key") == key and bundle.intact(out, previous):
@@ -105,7 +119,6 @@ def build(project: Project, request: BuildRequest, say: Say = print, progress: P
     def records(target_name: str) -> Path | None:
         return project.tuning_dir / target_name if request.tuned else None
 
-    tools = toolchain.require(target)  # fail before any slow work when a tool is missing
     pipeline = compress.Pipeline(recipe, model, specs, say, request.calibration, progress)  # rejects recipes that do not fit the model
     say(f"building {model.name} x {recipe.name} x {target.name} -> {out}")
     started = utc()
@@ -134,7 +147,7 @@ def build(project: Project, request: BuildRequest, say: Say = print, progress: P
         if scheduled["fallback"]:
             say(f"  warning: compiled unscheduled, {scheduled['fallback']}")
         # Metrics and reference outputs come from the same graph compiled for this machine.
-        host_so = tmp / bundle.SO if _runs_here(target) else Path(scratch) / "host.so"
+        host_so = tmp / bundle.SO if runs_here(target) else Path(scratch) / "host.so"
         if host_so != tmp / bundle.SO:
             with stage("host"):
                 relax.compile_host(mod, host_so, records("host"))
@@ -211,7 +224,7 @@ def _file_id(source: str | None) -> str:
     return ":" + (models.base.sha256_file(path) if path.is_file() else str(path))
 
 
-def _runs_here(target: targets.Target) -> bool:
+def runs_here(target: targets.Target) -> bool:
     return target.tvm["kind"] == "llvm" and target.is_native
 
 

@@ -19,9 +19,9 @@ from ..errors import DeviceError, EdgebuildError
 from ..progress import SILENT, Progress, uploads
 from ..project import Project
 from ..schema import PROFILE_RESULT_FIELDS, PROFILE_RESULT_VERSION
-from ..lab import inventory, remote, results, validity
+from ..lab import inventory, jetson, remote, results, validity
 from ..lab.agent_run import AgentOptions, run_agent
-from ..lab.deploy import Deployed, LocalBundle, Progress as Uploads, deploy, remove
+from ..lab.deploy import Deployed, LocalBundle, Progress as Uploads, deploy
 from ..lab.inventory import Device
 from ..lab.provision import ensure_baseline
 from ..bundle import ONNX
@@ -82,8 +82,7 @@ def deploy_to(project: Project, selector: str, artifact: Artifact, say=print, ti
 
 def profile_on(project: Project, selector: str, artifact: Artifact, options: AgentOptions = AgentOptions(),
                say=print, timeouts: Timeouts = Timeouts(), agent_script: str | None = None,
-               progress: Progress = SILENT, remove_after: bool = False) -> list[Outcome]:
-    """`remove_after`: take the bundle off the device once profiled (a search's one-off trial bundles)."""
+               progress: Progress = SILENT) -> list[Outcome]:
     inv = inventory.load(project)
     devices = inv.select(selector)
     local = bundles_for(project, devices, artifact, say, progress)
@@ -103,8 +102,6 @@ def profile_on(project: Project, selector: str, artifact: Artifact, options: Age
                 with progress.task(f"{device.name}: profiling {bundle.name} ({options.runs}+ runs)"):
                     agent = run_agent(conn, done.path, probe.runtime_site, options, agent_script, lease, base_site,
                                       probe.cores)
-                if remove_after:
-                    remove(conn, probe, bundle)
         result = _result(device, bundle, probe, agent, time.monotonic() - began, options)
         stored = results.store(project, result)
         results_history.record(project, [from_profile(result, here())], say)
@@ -145,7 +142,7 @@ def _result(device: Device, bundle: LocalBundle, probe: remote.Probe, agent: dic
         "machine": agent.get("machine"), "cpu_model": probe.cpu_model, "python": agent.get("python"),
         "runtime": agent.get("runtime"), **judged, "load_ms": agent.get("load_ms"),
         "import_ms": agent.get("import_ms"), "peak_rss_bytes": agent.get("peak_rss_bytes"),
-        "model_rss_bytes": agent.get("model_rss_bytes"),
+        "model_rss_bytes": agent.get("model_rss_bytes"), "gpu": jetson.gpu_summary(agent),
         "parity_max_abs_diff": agent.get("parity_max_abs_diff"), "parity_tolerance": agent.get("parity_tolerance"),
         "baseline": agent.get("baseline"), "agent_seconds": round(seconds, 3), "time": results.now(),
     }

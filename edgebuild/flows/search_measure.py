@@ -3,8 +3,8 @@ ratio to the uncompressed build of the same model and target, timed side by side
 
 On the host, both bundles run in their own processes, alternating in blocks (flows/bench.py), each
 timing the mean of enough back-to-back runs to be well above the timer's resolution (digits-cnn runs
-in ~10 us). With a device, both are profiled on it over SSH, one after the other under the device's
-lock, and the ratio is of their medians. The metric always comes from the compiled graph built for
+in ~10 us). With a device, both are timed on it over SSH in one job under the device's lock, alternating
+blocks in one process (lab/side_by_side.py), and the ratio is of their medians. The metric always comes from the compiled graph built for
 this machine (the gate's graph), on the split asked for.
 """
 
@@ -24,8 +24,6 @@ from ..project import Project
 from ..targets import Target
 from . import bench
 from .build import BuildResult, build
-
-SAMPLE_MS = 2.0  # each timed sample lasts at least about this long
 
 
 @dataclass
@@ -58,7 +56,7 @@ class Measure:
         measure.reference_metric = measure.metric(ref, "search")
         if not request.device and request.objective != "size":
             (times,) = bench.time_bundles(project, [ref.bundle], runs=5)
-            measure.repeat = max(1, round(SAMPLE_MS / max(1e-3, statistics.median(times))))
+            measure.repeat = bench.repeat_for(statistics.median(times))
         return measure
 
     def describe_reference(self) -> str:
@@ -100,15 +98,15 @@ class Measure:
         """Median ms of each bundle, measured side by side in one run."""
         if not self.request.device:
             return [statistics.median(t) for t in bench.time_bundles(self.project, folders, runs, repeat=self.repeat)]
-        from ..lab.agent_run import AgentOptions
-        from .jobs import Artifact, profile_on
+        from ..lab.side_by_side import Blocks, time_on
 
-        medians = []
-        for folder in folders:
-            # a trial's bundle leaves the device once profiled; the reference stays for the next trial
-            (outcome,) = profile_on(self.project, self.request.device, Artifact(bundle=folder),
-                                    AgentOptions(runs=runs), say=lambda s: None, remove_after=folder != self.reference)
-            if not outcome.ok:
-                raise DeviceError(f"{self.request.device}: profiling {folder} failed: {outcome.error}")
-            medians.append(outcome.result["latency_ms"]["p50"])
-        return medians
+        # One job under the device's lock per trial: every bundle loaded in one process, alternating
+        # blocks; the trial bundles are removed from the device before the lock is released.
+        labels = [f"b{i}" for i in range(len(folders))]
+        result = time_on(self.project, self.request.device, dict(zip(labels, folders)),
+                         Blocks(blocks=4, runs=max(5, runs // 4), warmup=2), "search trial")
+        failed = [f"{folder}: {result['bundles'][label]['parity_error']}"
+                  for label, folder in zip(labels, folders) if not result["bundles"][label]["ok"]]
+        if failed:
+            raise DeviceError(f"{self.request.device}: on-device parity failed: " + "; ".join(failed))
+        return [result["bundles"][label]["latency_ms"]["p50"] for label in labels]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from ..compile.runner import THREAD_POOL_ENV
 from ..errors import DeviceError, UsageError
 from .device import agent_source, pair_source
-from .transport import Connection, Tail
+from .transport import Connection, Result, Tail
 
 MARKER = "EDGEBUILD-RESULT "
 PGID_MARKER = "EDGEBUILD-PGID "
@@ -77,17 +77,45 @@ def run_agent(conn: Connection, bundle_path: str, runtime_site: str, options: Ag
     else:
         args = [bundle_path, runtime_site, str(options.runs), str(options.min_seconds), str(options.warmup)]
     argv = [*conn.device.python, "-", *args]
-    limit = int(options.timeout) + 1
+    threads = [f"TVM_NUM_THREADS={int(options.threads)}"] if options.threads else []
+    began = time.monotonic()
+    run = run_job(conn, [*threads, "TVM_USE_RUNTIME_LIB=1", *runtime_settings(), *argv],
+                  (script or agent_source()).encode(), options.timeout, lease, "the agent")
+    status, text, limit = run.status, run.stdout, int(options.timeout) + 1
+    for line in reversed(text.splitlines()):
+        if line.startswith(MARKER):
+            try:
+                return json.loads(line[len(MARKER):])
+            except ValueError:
+                raise DeviceError(f"{conn.device.name}: the agent's result line is not JSON: "
+                                  f"{line[len(MARKER):][:300]!r}") from None
+    tail = run.stderr.strip()[-1200:]
+    if status in (-1, 137) and time.monotonic() - began >= options.timeout - 1:
+        raise DeviceError(f"{conn.device.name}: the agent was killed at the device-side timeout of {limit} s")
+    if status < 0 or status > 128:  # died from a signal: SIGILL means code the device's CPU cannot run
+        raise DeviceError(f"{conn.device.name}: the agent died from a signal: {tail or 'no message'}. "
+                          f"'Illegal instruction' means model.so uses CPU features the device lacks: "
+                          f"check the target's mcpu/mattr")
+    raise DeviceError(f"{conn.device.name}: the agent failed (status {status}): {tail or text[-600:]}")
+
+
+def run_job(conn: Connection, argv: list[str], stdin: bytes, timeout: float, lease=None,
+            what: str = "the job") -> Result:
+    """Run `argv` (leading NAME=VALUE items set the environment) on the device with `stdin`.
+
+    Its process group is recorded on `lease` (remote.Lease) as soon as the marked line arrives, so the
+    job dies with the lock; the device's own `timeout` ends it even when the host is gone, and the
+    host's deadline kills the group first. Output is capped (Tail)."""
+    limit = int(timeout) + 1
     token = lease.token if lease else "edgebuild-" + secrets.token_hex(8)
-    threads = f"TVM_NUM_THREADS={int(options.threads)} " if options.threads else ""
-    command = (f"echo {PGID_MARKER}$$; exec timeout -s KILL {limit} env EDGEBUILD_JOB={token} {threads}"
-               f"TVM_USE_RUNTIME_LIB=1 " + " ".join(shlex.quote(a) for a in [*runtime_settings(), *argv]))
+    command = (f"echo {PGID_MARKER}$$; exec timeout -s KILL {limit} env EDGEBUILD_JOB={token} "
+               + " ".join(shlex.quote(a) for a in argv))
     chan = conn.start(command)
-    chan.sendall((script or agent_source()).encode())
+    chan.sendall(stdin)
     chan.shutdown_write()
     out, err, head = Tail(), Tail(), bytearray()
     group = None
-    deadline = time.monotonic() + options.timeout
+    deadline = time.monotonic() + timeout
     try:
         while not (chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready()):
             if chan.recv_ready():
@@ -102,33 +130,18 @@ def run_agent(conn: Connection, bundle_path: str, runtime_site: str, options: Ag
                 err.add(chan.recv_stderr(65536))
             elif time.monotonic() > deadline:
                 left = kill_group(conn, group) if group else None
-                raise DeviceError(f"{conn.device.name}: the agent did not finish within the job timeout of "
-                                  f"{options.timeout:.0f} s; killed process group {group}"
+                raise DeviceError(f"{conn.device.name}: {what} did not finish within the job timeout of "
+                                  f"{timeout:.0f} s; killed process group {group}"
                                   + (f" ({left} processes still listed)" if left else ", nothing left running"))
             elif not conn.alive:
-                raise DeviceError(f"{conn.device.name}: connection lost while the agent ran; the device's own "
+                raise DeviceError(f"{conn.device.name}: connection lost while {what} ran; the device's own "
                                   f"`timeout {limit}` ends it")
             else:
                 time.sleep(0.05)
         status = chan.recv_exit_status()
     finally:
         chan.close()
-    text = out.text()
-    for line in reversed(text.splitlines()):
-        if line.startswith(MARKER):
-            try:
-                return json.loads(line[len(MARKER):])
-            except ValueError:
-                raise DeviceError(f"{conn.device.name}: the agent's result line is not JSON: "
-                                  f"{line[len(MARKER):][:300]!r}") from None
-    tail = err.text().strip()[-1200:]
-    if status in (-1, 137) and time.monotonic() >= deadline - 1:
-        raise DeviceError(f"{conn.device.name}: the agent was killed at the device-side timeout of {limit} s")
-    if status < 0 or status > 128:  # died from a signal: SIGILL means code the device's CPU cannot run
-        raise DeviceError(f"{conn.device.name}: the agent died from a signal: {tail or 'no message'}. "
-                          f"'Illegal instruction' means model.so uses CPU features the device lacks: "
-                          f"check the target's mcpu/mattr")
-    raise DeviceError(f"{conn.device.name}: the agent failed (status {status}): {tail or text[-600:]}")
+    return Result(status, out.text(), err.text())
 
 
 def runtime_settings() -> list[str]:

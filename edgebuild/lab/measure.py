@@ -16,6 +16,7 @@ import shlex
 
 from ..errors import DeviceError
 from . import remote
+from .agent_run import run_job
 from .device import source
 from .inventory import Device, Inventory
 from .measure_protocol import Evaluator, Measured, batch_json, parse
@@ -39,7 +40,7 @@ class MeasureSession:
                 raise DeviceError(f"{device.name}: no TVM runtime under {probe.work_dir}; "
                                   f"run `invoke lab.provision {device.name}` first")
             self.site = probe.runtime_site
-            self._stack.enter_context(remote.locked(self.conn, probe.work_dir, "tune"))
+            self.lease = self._stack.enter_context(remote.locked(self.conn, probe.work_dir, "tune"))
             self.scratch = posixpath.join(probe.work_dir, SCRATCH)
             # Holding the lock, whatever is in the scratch folder is a killed run's leftovers.
             self.conn.run(f"rm -rf {shlex.quote(self.scratch)} && mkdir -p {shlex.quote(self.scratch)}", timeout=30)
@@ -85,7 +86,6 @@ class MeasureSession:
         data = batch_json(candidates, evaluator).encode()
         self.conn.put(io.BytesIO(data), posixpath.join(self.scratch, "batch.json"), len(data))
         limit = IMPORT_S + PER_CANDIDATE_S * len(candidates)
-        argv = [*self.device.python, "-", self.scratch, self.site]
-        # The device's own `timeout` ends a hung run even when the host has gone.
-        command = f"exec timeout -s KILL {limit} env TVM_USE_RUNTIME_LIB=1 " + " ".join(shlex.quote(a) for a in argv)
-        return self.conn.run(command, timeout=limit + 5, stdin=source("measure.py").encode(), check=False)
+        argv = ["TVM_USE_RUNTIME_LIB=1", *self.device.python, "-", self.scratch, self.site]
+        # recorded on the lease: the run dies with the lock (a killed host leaves no measuring process)
+        return run_job(self.conn, argv, source("measure.py").encode(), limit, self.lease, "the measuring script")

@@ -10,6 +10,12 @@ The baseline runtime (kind "onnxruntime") is ONNX Runtime's own wheel for the de
 version, without its dependencies: importing onnxruntime needs only numpy, which the device takes
 from the TVM runtime (so both engines run on one numpy). It unpacks beside the TVM runtime, in its
 own folder (FOLDERS), and is identified by its archive's sha256 like the TVM runtime.
+
+A CUDA target's runtime (kind "tvm-cuda") keeps TVM's libtvm_runtime_cuda.so and adds the CUDA runtime
+library it links against (libcudart.so.N) from NVIDIA's PyPI wheel nvidia-cuda-runtime, for the
+device's arch; the driver (libcuda.so.1) is the device's own. The agent loads that libcudart first
+and refuses a driver too old for it (device/gpu.py); the README's lab section says which
+combination edgebuild supports and why.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import gzip
 import hashlib
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -40,8 +47,12 @@ PLATFORMS = {
 # runtime library only goes to devices whose target is a CUDA one (kind "tvm-cuda").
 EXCLUDE_FILES = {"libtvm_compiler.so", "libtvm_runtime_cuda.so"}  # core needs libtvm_ffi_testing.so
 CUDA_LIBRARY = "libtvm_runtime_cuda.so"
+# apache-tvm 0.27's libtvm_runtime_cuda.so (x86-64 and aarch64 wheels) needs libcudart.so.13
+# (`readelf -d`, 2026-11-29); _pack checks that the wheel below provides the soname it names.
+CUDA_MAJOR = 13
+CUDA_RUNTIME = f"nvidia-cuda-runtime=={CUDA_MAJOR}.*"
 EXCLUDE_DIRS = {("tvm", "3rdparty"), ("tvm", "src"), ("tvm", "include"), ("tvm_ffi", "include"),
-                ("tvm_ffi", "3rdparty")}
+                ("tvm_ffi", "3rdparty"), ("nvidia", f"cu{CUDA_MAJOR}", "include")}
 MIN_PYTHON = (3, 10)
 # Where each runtime kind lives in the device's work dir (device/commit.py accepts only these).
 FOLDERS = {"tvm": "runtime", "tvm-cuda": "runtime", "onnxruntime": "runtime-onnxruntime"}
@@ -64,15 +75,16 @@ class RuntimeBundle:
                 "archive_bytes": self.archive.stat().st_size}
 
 
-def requirements() -> list[str]:
-    """apache-tvm and apache-tvm-ffi exactly as on the host (the compiler that built model.so)."""
+def requirements(kind: str = "tvm") -> list[str]:
+    """apache-tvm and apache-tvm-ffi exactly as on the host (the compiler that built model.so); for a
+    CUDA target also the CUDA runtime library TVM's CUDA runtime links against."""
     pins = []
     for dist in ("apache-tvm", "apache-tvm-ffi"):
         try:
             pins.append(f"{dist}=={metadata.version(dist)}")
         except metadata.PackageNotFoundError:
             raise DeviceError(f"{dist} is not installed on this host; `pip install -e .` first") from None
-    return pins + ["numpy", "ml-dtypes", "typing_extensions"]
+    return pins + ["numpy", "ml-dtypes", "typing_extensions"] + ([CUDA_RUNTIME] if kind == "tvm-cuda" else [])
 
 
 def check_supported(arch: str, python: tuple[int, ...], device: str) -> None:
@@ -97,7 +109,7 @@ def prepare(project: Project, arch: str, python: tuple[int, ...], say=print, kin
     """The cached runtime bundle of `kind` for `arch` and `python`, downloading and packing it the first time."""
     check_supported(arch, python, "device")
     pyver = f"{python[0]}.{python[1]}"
-    reqs = baseline_requirements() if kind == "onnxruntime" else requirements()
+    reqs = baseline_requirements() if kind == "onnxruntime" else requirements(kind)
     exclude = excluded_files(kind)
     key = hashlib.sha256(json.dumps([arch, pyver, reqs, sorted(exclude)]).encode()).hexdigest()[:12]
     prefix = "" if kind == "tvm" else f"{kind}-"
@@ -173,6 +185,8 @@ def _pack(wheels: list[Path], archive: Path,
                     continue
                 mode = (item.external_attr >> 16) & 0o777 or 0o644
                 entries["site/" + item.filename] = (zf.read(item), mode | 0o644)
+    if CUDA_LIBRARY not in exclude:
+        _check_cudart(entries)
     tmp = archive.with_suffix(".partial")
     with open(tmp, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=6, mtime=0) as gz, \
             tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
@@ -183,6 +197,21 @@ def _pack(wheels: list[Path], archive: Path,
             tar.addfile(info, io.BytesIO(data))
     tmp.replace(archive)
     return archive, len(entries), sum(len(d) for d, _ in entries.values()), versions
+
+
+def _check_cudart(entries: dict[str, tuple[bytes, int]]) -> None:
+    """TVM's CUDA runtime library must find the libcudart soname it was linked against in the bundle."""
+    library = next((data for path, (data, _) in entries.items() if path.endswith("/" + CUDA_LIBRARY)), None)
+    if library is None:
+        raise DeviceError(f"the apache-tvm wheel has no {CUDA_LIBRARY}: this TVM build cannot run CUDA bundles")
+    needed = sorted({m.decode() for m in re.findall(rb"libcudart\.so\.\d+(?=\x00)", library)})
+    shipped = {path.rsplit("/", 1)[-1] for path in entries}
+    missing = [name for name in needed if name not in shipped]
+    if missing:
+        have = sorted(n for n in shipped if n.startswith("libcudart.so")) or ["none"]
+        raise DeviceError(f"TVM's {CUDA_LIBRARY} needs {', '.join(missing)}, and the CUDA runtime wheel "
+                          f"({CUDA_RUNTIME}) provides {', '.join(have)}: set CUDA_MAJOR in edgebuild/lab/runtime.py "
+                          f"to the major version {CUDA_LIBRARY} names")
 
 
 def remove_cache(project: Project) -> None:

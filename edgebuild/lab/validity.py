@@ -5,7 +5,7 @@ warm-up and after the last timed run), so the rules are tested on recorded devic
 A percentile needs enough runs to estimate it: p90 from 64 runs, p99 from 662 (the counts MLPerf's
 inference rules use for those percentiles at 99% confidence); with fewer the field is left out and
 `omitted` says why. Clocks are read from `vcgencmd get_throttled` (Raspberry Pi firmware), cpufreq
-(Linux) and `nvpmodel -q` (Jetson); only the endpoints are sampled, so a change in between that was
+(Linux), `nvpmodel -q` and `jetson_clocks --show` (Jetson: GPU, memory and CPU clocks, lab/jetson.py); only the endpoints are sampled, so a change in between that was
 undone by the end shows only in vcgencmd's sticky "has occurred" bits. With none of them readable the
 result says `clocks: unknown` and why, and `valid` is null rather than true.
 """
@@ -15,6 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
+from . import jetson
 
 MIN_RUNS = {"p90": 64, "p99": 662}
 # vcgencmd get_throttled: bits 0-3 are true now, bits 16-19 have occurred since boot (same order).
@@ -54,9 +56,11 @@ def clock_reasons(before: dict, after: dict) -> tuple[dict[str, Any], list[str]]
     """(clocks entry of the result, reasons the run is invalid) from two clock readings."""
     reasons = []
     sources = [k for k in ("throttled", "freq_khz", "jetson_power_mode") if before.get(k) or after.get(k)]
+    if jetson.jetson_clocks(before.get("jetson_clocks")) and jetson.jetson_clocks(after.get("jetson_clocks")):
+        sources.append("jetson_clocks")
     if not sources:
-        return ({"state": "unknown", "reason": "the device has no vcgencmd, no readable cpufreq and no nvpmodel: "
-                                              "throttling and clock changes cannot be seen"}, [])
+        return ({"state": "unknown", "reason": "the device has no vcgencmd, no readable cpufreq, no nvpmodel and "
+                                              "no jetson_clocks: throttling and clock changes cannot be seen"}, [])
     was, now = throttled(before.get("throttled")), throttled(after.get("throttled"))
     if was is not None or now is not None:
         current = sorted(set(_flags(was or 0, 0)) | set(_flags(now or 0, 0)))
@@ -70,6 +74,7 @@ def clock_reasons(before: dict, after: dict) -> tuple[dict[str, Any], list[str]]
         a, b = before.get(key), after.get(key)
         if a and b and a != b:
             reasons.append(what.format(" ".join(a.split()), " ".join(b.split())))
+    reasons += jetson.clock_changes(before.get("jetson_clocks"), after.get("jetson_clocks"))
     return {"state": "changed" if reasons else "steady", "sources": sources, "before": before, "after": after}, reasons
 
 

@@ -1,11 +1,12 @@
 """Every shipped target builds the default model into a library for its own machine."""
 
 import json
+import subprocess
 
 import pytest
 
 from edgebuild.flows.build import BuildRequest, build
-from edgebuild.compile import toolchain
+from edgebuild.compile import fatbin, toolchain
 from edgebuild.errors import ToolchainError
 
 from ..conftest import ROOT, invoke
@@ -26,14 +27,24 @@ def test_cpu_targets(target, machine, tmp_path):
 
 
 @pytest.mark.skipif(toolchain.find_nvcc() is None, reason="nvcc (CUDA toolkit) not installed")
-def test_jetson_embeds_compiled_sm87_kernels_not_source(tmp_path):
+def test_jetson_embeds_sass_and_ptx_not_source(tmp_path):
     done = invoke(ROOT, "build", "--target=jetson-orin-nano", f"--out={tmp_path}")
     assert done.returncode == 0, done.stderr
-    library = (tmp_path / "model.so").read_bytes()
-    assert elf_machine(tmp_path / "model.so") == EM_AARCH64
+    assert_cuda_bundle(tmp_path, EM_AARCH64, 87)
+
+
+def assert_cuda_bundle(folder, machine, arch):
+    """model.so holds compiled kernels for `arch` (SASS, and PTX for newer GPUs), never CUDA source."""
+    library = (folder / "model.so").read_bytes()
+    assert elf_machine(folder / "model.so") == machine
     assert FATBIN_MAGIC in library and b"__global__" not in library
-    manifest = json.loads((tmp_path / "manifest.json").read_text())
-    assert manifest["target"]["tvm"]["arch"] == "sm_87" and "nvcc" in manifest["toolchain"]
+    # SASS for the target's GPU, and PTX so that newer GPUs can run it
+    kernels = set(fatbin.entries(library))
+    assert {fatbin.Entry("sass", arch), fatbin.Entry("ptx", arch)} <= kernels
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["target"]["tvm"]["arch"] == f"sm_{arch}" and "nvcc" in manifest["toolchain"]
+    assert manifest["toolchain"]["cuda_toolkit"] == toolchain.cuda_release(
+        subprocess.run([manifest["toolchain"]["nvcc_path"], "--version"], capture_output=True, text=True).stdout)
 
 
 def test_jetson_without_nvcc_fails_before_any_work(project, tmp_path, monkeypatch):

@@ -39,7 +39,7 @@ def open_cluster(inventory: Inventory, *, boards: list[str], scheduler: str | No
     logging.getLogger("distributed").setLevel(logging.ERROR)
     with contextlib.ExitStack() as stack:
         stack.enter_context(dask.config.set(PATIENT))
-        folder = None
+        folder, expected = None, 0
         if scheduler:
             if not scheduler.startswith("tls://"):
                 raise UsageError(f"--scheduler={scheduler}: Dask messages carry pickles; give a tls:// address "
@@ -50,17 +50,30 @@ def open_cluster(inventory: Inventory, *, boards: list[str], scheduler: str | No
             folder = tls.ensure(inventory.devices_dir)
             cluster = stack.enter_context(_ssh_cluster(inventory, list(build_hosts), folder, dask))
             client = stack.enter_context(Client(cluster, security=tls.security(folder)))
+            expected = len(build_hosts)
         else:
             n = workers or os.cpu_count() or 1
             cluster = stack.enter_context(LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                                        resources={matrix.BUILD: 1}, dashboard_address=":0",
                                                        silence_logs=logging.ERROR))
             client = stack.enter_context(Client(cluster))
+            expected = n
+        if expected:  # SSHCluster returns once its workers started; they may not have registered yet
+            _wait_for_build_workers(client, expected)
         if boards:
             stack.callback(matrix.stop_worker, start_lab_worker(client, boards, tls.worker_args(folder) if folder else []))
         say(f"dask: {client.scheduler.address}, {len(_build_workers(client))} build workers"
             + (f", lab worker for {len(boards)} boards" if boards else ""))
         yield client
+
+
+def _wait_for_build_workers(client, expected: int, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while len(_build_workers(client)) < expected:
+        if time.monotonic() > deadline:
+            raise UsageError(f"only {len(_build_workers(client))} of {expected} build workers joined the Dask "
+                             f"scheduler within {timeout:.0f} s")
+        time.sleep(0.2)
 
 
 def _build_workers(client) -> list[str]:

@@ -53,7 +53,8 @@ def evaluate(cell: str, new: dict, previous: dict, comparisons: list[dict], limi
 
 
 def parity_failures(cell: str, comparisons: list[dict]) -> list[str]:
-    return [f"{cell} @{r['device']}: parity {b['parity_max_abs_diff']:.3g} exceeds {b['parity_tolerance']:.3g}"
+    return [f"{cell} @{r['device']}: " + (b.get("parity_error") or f"parity {b['parity_max_abs_diff']:.3g} exceeds "
+                                                                    f"{b['parity_tolerance']:.3g}")
             for r in comparisons for name, b in r["bundles"].items() if name == "new" and not b["ok"]]
 
 

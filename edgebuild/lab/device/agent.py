@@ -1,6 +1,6 @@
 # edgebuild's on-device agent: one file, standard library + numpy + the TVM runtime.
 # Sent after compile/weights.py (load, beside: the bundle's mapped weights file), parity.py, sense.py,
-# serve.py and gpu.py (compare, clocks, vm_hwm, serve, pick_device).
+# serve.py and gpu.py (compare, clocks, tegrastats, vm_hwm, serve, pick_device, gpu_memory_used).
 # Runs on the device (stdin to its Python); loads a deployed bundle, checks parity against
 # reference.npz, warms up, times the model on the device and prints one JSON line prefixed by
 # "EDGEBUILD-RESULT ".  Usage: python - BUNDLE_DIR RUNTIME_SITE RUNS MIN_SECONDS WARMUP [serve]
@@ -60,8 +60,11 @@ with np.load(os.path.join(bundle, "reference.npz")) as ref:
 
 t0 = time.perf_counter()
 library = os.path.join(bundle, "model.so")
+# first: a CUDA bundle's model.so can only be loaded once TVM's CUDA runtime is (gpu.py)
+device, device_kind, cuda = pick_device(tvm, manifest, site)  # noqa: F821 (gpu.py)
+cuda_used_before = gpu_memory_used() if cuda else None  # noqa: F821 (gpu.py): the context, before the model
+tegrastats_before = tegrastats() if cuda else None  # noqa: F821 (sense.py)
 lib = tvm.runtime.load_module(library)
-device, device_kind = pick_device(tvm, manifest)  # noqa: F821 (gpu.py)
 vm = VirtualMachine(lib, device)
 main = vm["main"]
 args = [tvm.runtime.tensor(x, device) for x in inputs] + load(beside(library))
@@ -82,7 +85,8 @@ if sys.argv[6:7] == ["serve"]:
     serve(run_once, {"ok": parity_error is None, "error": parity_error,  # noqa: F821 (serve.py)
                                 "machine": platform.machine(), "python": platform.python_version(),
                                 "runtime": {"tvm": tvm.__version__, "numpy": np.__version__}, "import_ms": import_ms,
-                                "load_ms": load_ms, "parity_max_abs_diff": diff, "parity_tolerance": tolerance})
+                                "load_ms": load_ms, "parity_max_abs_diff": diff, "parity_tolerance": tolerance,
+                                "device_kind": device_kind, "cuda": cuda})
 clocks_before = clocks()  # noqa: F821 (sense.py)
 times = []
 t_start = time.perf_counter()
@@ -109,7 +113,11 @@ result = {
     # the model's own memory: peak resident set above the one after importing the runtime
     "model_rss_bytes": vm_hwm() - baseline_rss if peak_was_reset and baseline_rss else None,  # noqa: F821
     "device_kind": device_kind,
-    "gpu_memory_bytes": gpu_memory_used() if device_kind == "cuda" else None,  # noqa: F821 (gpu.py)
+    "cuda": cuda,  # {toolkit, runtime, driver}: CUDA versions (gpu.py)
+    "cuda_used_before": cuda_used_before,
+    "cuda_used_after": gpu_memory_used() if cuda else None,  # noqa: F821 (gpu.py)
+    "tegrastats_before": tegrastats_before,
+    "tegrastats_after": tegrastats() if cuda else None,  # noqa: F821 (sense.py)
     "parity_max_abs_diff": diff if diff == diff and abs(diff) != float("inf") else None,
     "parity_tolerance": tolerance,
     "clocks_before": clocks_before,

@@ -2,6 +2,7 @@
 # ahead of the agent scripts (agent.py, ort_agent.py, pair.py) that use it.
 import shutil
 import subprocess
+import threading
 
 
 def read(path):
@@ -26,7 +27,9 @@ def clocks():
     state = {"governor": read(cpu + "scaling_governor"), "freq_khz": read(cpu + "scaling_cur_freq"),
              "max_freq_khz": read(cpu + "scaling_max_freq"),
              "throttled": command(["vcgencmd", "get_throttled"]),  # Raspberry Pi firmware flags
-             "jetson_power_mode": command(["nvpmodel", "-q"])}
+             "jetson_power_mode": command(["nvpmodel", "-q"]),
+             # GPU, memory and CPU clocks (Jetson); needs root on most images, else nothing is read
+             "jetson_clocks": command(["jetson_clocks", "--show"])}
     return {k: v for k, v in state.items() if v is not None}
 
 
@@ -35,3 +38,22 @@ def vm_hwm():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) * 1024
     return None
+
+
+def tegrastats():
+    """One line of Jetson's tegrastats (it prints one per interval until stopped), or None."""
+    if not shutil.which("tegrastats"):
+        return None
+    try:
+        proc = subprocess.Popen(["tegrastats", "--interval", "100"], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True)
+    except OSError:
+        return None
+    timer = threading.Timer(5, proc.kill)  # a tegrastats that prints nothing must not hang the agent
+    timer.start()
+    try:
+        return proc.stdout.readline().strip() or None
+    finally:
+        timer.cancel()
+        proc.kill()
+        proc.wait()

@@ -32,6 +32,21 @@ def int8_module(m=32, k=64, n=48, x_dtype="int8", seed=0):
     return bb.get(), w
 
 
+def batched_module(shape=(2, 3, 16, 32, 48), x_dtype="int8"):
+    """x (int8/uint8) @ b (int8 activation, same batch dims) -> int32: an int8 attention matmul."""
+    from tvm import relax
+
+    *batch, m, k, n = shape
+    bb = relax.BlockBuilder()
+    x = relax.Var("x", relax.TensorType((*batch, m, k), x_dtype))
+    b = relax.Var("b", relax.TensorType((*batch, k, n), "int8"))
+    with bb.function("main", [x, b]):
+        with bb.dataflow():
+            out = bb.emit_output(relax.op.matmul(x, b, out_dtype="int32"))
+        bb.emit_func_output(out)
+    return bb.get()
+
+
 def asm(target_spec, mod) -> str:
     import tvm
 
@@ -95,6 +110,25 @@ def test_packed_int8_matmul_is_exact_here(x_dtype):
     assert np.array_equal(got, want)
 
 
+@pytest.mark.parametrize("x_dtype", ["int8", "uint8"])
+def test_int8_matmul_of_two_activations_is_packed_at_run_time_and_exact_here(x_dtype):
+    import tvm
+    from tvm.runtime.vm import VirtualMachine
+
+    from edgebuild.compile import schedule
+
+    mod, target = batched_module(x_dtype=x_dtype), erelax.host_target()
+    if int8_matmul.scheme_for(target) is not None:
+        _, kinds = schedule.schedule_module(pipeline.fuse(mod, target), target)
+        assert "int8" in kinds.values() and set(kinds.values()) <= {"int8", "inject"}
+    executable, _ = erelax.compile_executable(mod, target)
+    rng, info = np.random.default_rng(2), np.iinfo(x_dtype)
+    x = rng.integers(info.min, info.max + 1, (2, 3, 16, 32)).astype(x_dtype)
+    b = rng.integers(-128, 128, (2, 3, 32, 48)).astype("int8")
+    got = VirtualMachine(executable, tvm.cpu())["main"](tvm.runtime.tensor(x), tvm.runtime.tensor(b)).numpy()
+    assert np.array_equal(got, x.astype(np.int64) @ b.astype(np.int64))
+
+
 def test_the_host_kernel_is_the_packed_int8_rule():
     mod, _ = int8_module()
     fused = pipeline.fuse(mod, erelax.host_target())
@@ -114,6 +148,15 @@ def test_x86_int8_kernels_use_the_cpus_dot_product_in_the_inner_loop(mcpu, instr
     assert dot_in_inner_loop({**X86, "mcpu": mcpu}, instruction) >= 4
     if mcpu != "cascadelake":
         assert dot_in_inner_loop({**X86, "mcpu": mcpu}, "vpdpbusd") == 0
+
+
+@pytest.mark.parametrize("spec,instruction", [
+    ({**X86, "mcpu": "cascadelake"}, "vpdpbusd"), ({**X86, "mcpu": "haswell"}, "vpmaddwd"),
+    ({**ARM, "mcpu": "cortex-a76", "mattr": ["+neon", "+dotprod"]}, "sdot"),
+])
+def test_int8_matmuls_of_two_activations_use_the_dot_product_in_the_inner_loop(spec, instruction):
+    bodies = innermost_loops(asm(spec, batched_module(x_dtype="uint8")), "int8_dot")
+    assert bodies and max(len(re.findall(rf"\b{instruction}\b", b)) for b in bodies) >= 2
 
 
 def test_rpi5_int8_kernels_use_sdot_in_the_inner_loop():

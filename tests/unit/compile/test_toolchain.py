@@ -35,3 +35,18 @@ def test_missing_zig_names_the_package(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ziglang" else real(name, *a))
     with pytest.raises(ToolchainError, match="pip install ziglang"):
         toolchain.zig_linker("aarch64-linux-gnu.2.28")
+
+
+def test_the_cuda_release_is_read_from_nvcc_version():
+    text = ("nvcc: NVIDIA (R) Cuda compiler driver\nCopyright (c) 2005-2025 NVIDIA Corporation\n"
+            "Cuda compilation tools, release 13.0, V13.0.88\nBuild cuda_13.0.r13.0/compiler.36424714_0\n")
+    assert toolchain.cuda_release(text) == "13.0"
+    assert toolchain.cuda_release("Cuda compilation tools, release 12.6, V12.6.68") == "12.6"
+    with pytest.raises(ToolchainError, match="cannot read the CUDA release from `/x/nvcc --version`.*CUDA_PATH"):
+        toolchain.cuda_release("nvcc: something else", "/x/nvcc")
+
+
+@pytest.mark.skipif(toolchain.find_nvcc() is None, reason="nvcc (CUDA toolkit) not installed")
+def test_cuda_targets_record_the_toolkit_release(project):
+    found = toolchain.require(targets.load(project, "host-cuda"))
+    assert found["cuda_toolkit"] in found["nvcc"] and found["cuda_toolkit"].count(".") == 1

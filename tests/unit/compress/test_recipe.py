@@ -149,3 +149,30 @@ def test_a_non_finite_metric_fails_the_gate(tmp_project, name, value):
     path.write_text('description = "x"\n[gate]\nmax-accuracy-drop = 1.0\nmin-cosine-to-fp32 = 0.9\n')
     with pytest.raises(GateFailed, match="not a finite number"):
         check(compress.load(tmp_project, "odd"), 97.0, name, value, [])
+
+
+def test_int8_is_a_property_of_the_techniques_and_shipped_int8_recipes_warn(project):
+    assert {n for n, t in compress.techniques().items() if t.int8} == {"int8-static", "int8-dynamic"}
+    for name in ("int8-static", "int8-dynamic", "qat-int8"):
+        recipe = compress.load(project, name)
+        assert recipe.int8 and recipe.speed_guard == "warn" and recipe.guard == "warn"
+    assert not compress.load(project, "none").int8 and not compress.load(project, "prune-50").int8
+
+
+@pytest.mark.parametrize("body,match", [
+    ('speed-guard = "maybe"\n[[steps]]\ntechnique = "int8-static"\n',
+     r"speed-guard'?: invalid value 'maybe'; expected one of 'warn', 'refuse', 'off'"),
+    ('speed-guard = "refuse"\n[[steps]]\ntechnique = "prune"\n',
+     r"speed-guard: applies only to recipes with an int8 step \(int8-dynamic, int8-static\); remove the key"),
+], ids=["bad-value", "not-int8"])
+def test_speed_guard_is_checked_when_the_recipe_loads(tmp_project, body, match):
+    with pytest.raises(ConfigError, match=match):
+        odd(tmp_project, body)
+
+
+def test_a_recipe_may_refuse_and_an_int8_override_may_carry_the_guard(tmp_project):
+    path, recipe = odd(tmp_project, 'speed-guard = "refuse"\n[[steps]]\ntechnique = "int8-static"\n')
+    assert recipe.guard == "refuse" and compress.dump(recipe) == schema.load_toml(path)
+    _, recipe = odd(tmp_project, 'speed-guard = "off"\n[models.minilm]\nsteps = [{ technique = "int8-dynamic" }]\n')
+    assert recipe.guard == "off" and recipe.for_model("minilm").int8 and not recipe.for_model("digits-cnn").int8
+    assert odd(tmp_project, '[[steps]]\ntechnique = "int8-static"\n')[1].guard == "warn"  # unset means warn

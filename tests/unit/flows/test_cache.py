@@ -1,3 +1,5 @@
+import pytest
+
 from edgebuild import targets
 from edgebuild.flows import cache
 from edgebuild.models import TensorSpec
@@ -40,3 +42,24 @@ def test_tuning_records_of_other_targets_do_not_matter(tmp_project):
     (tmp_project.tuning_dir / "rpi5").mkdir(parents=True)
     (tmp_project.tuning_dir / "rpi5" / "records.json").write_text("[]")
     assert key(tmp_project) == base
+
+
+def test_a_cuda_build_is_keyed_by_its_nvcc(project, monkeypatch, tmp_path):
+    # another nvcc compiles other kernels: the tools a target needs are part of the build's key
+    from edgebuild.compile import toolchain
+    from edgebuild.flows import build
+
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def capture(**args):
+        seen.append(args["versions"])
+        raise Stop
+
+    monkeypatch.setattr(toolchain, "require", lambda target: {"nvcc": "Build cuda_13.0", "cuda_toolkit": "13.0"})
+    monkeypatch.setattr(cache, "build_key", capture)
+    with pytest.raises(Stop):
+        build.build(project, build.BuildRequest(target="host-cuda", out=tmp_path / "b"), say=lambda line: None)
+    assert seen and seen[0]["cuda_toolkit"] == "13.0" and seen[0]["apache-tvm"].startswith("0.27")

@@ -75,5 +75,5 @@ def test_a_failed_parity_run_is_flagged_and_has_no_figures():
 def test_result_schema_is_versioned_and_documented():
     from edgebuild import schema
 
-    assert schema.PROFILE_RESULT_VERSION >= 2
+    assert schema.PROFILE_RESULT_VERSION >= 3
     assert {"valid", "invalid_reasons", "clocks", "latency_ms", "baseline"} <= set(schema.PROFILE_RESULT_FIELDS)
