@@ -43,8 +43,9 @@ def pad_out_channels(vec: int):
             if not (isinstance(call.op, tvm.ir.Op) and call.op.name == "relax.nn.conv2d"):
                 return call
             attrs, weight = call.attrs, call.args[1]
-            if (attrs.groups != 1 or attrs.data_layout != "NHWC" or str(call.args[0].ty.dtype) in ("int8", "uint8") or attrs.kernel_layout != "HWIO"
-                    or attrs.out_layout != "NHWC" or not constant_weight(self.lookup(weight))):
+            if (attrs.groups != 1 or attrs.data_layout != "NHWC" or attrs.kernel_layout != "HWIO"
+                    or attrs.out_layout != "NHWC" or str(call.args[0].ty.dtype) in ("int8", "uint8")
+                    or not constant_weight(self.lookup(weight))):
                 return call
             out = int(weight.ty.shape[3])
             extra = padded_channels(out, vec) - out

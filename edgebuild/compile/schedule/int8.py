@@ -1,8 +1,8 @@
 """The int8 rule: a packed int8 dot block (int8_matmul.py) becomes a register-blocked micro-kernel whose
 innermost step is the target's dot-product instruction (tensorized, int8_intrin.py).
 
-Loop order [no, batch.., mo, reductions.. (convs: kh, kw, ci / group), mr (unrolled), nv (unrolled), lanes x group (one instruction)]: a
-panel of nv * lanes weight columns stays in L1 while every row tile passes; mr x nv int32
+Loop order [no, batch.., mo, reductions.. (matmuls: k / group; convs: kh, kw, ci / group), mr (unrolled),
+nv (unrolled), lanes x group (one instruction)]: a panel of nv * lanes weight columns stays in L1 while every row tile passes; mr x nv int32
 accumulators stay in registers over the whole reduction. The operand conversion (int16 widening or
 the 128 shift) is one parallel vectorised pass before the tile loops; the requantize / activation
 epilogue is computed per tile.
