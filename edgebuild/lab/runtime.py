@@ -130,7 +130,8 @@ def prepare(project: Project, arch: str, python: tuple[int, ...], say=print, kin
     if not any(wheels.glob("*.whl")):
         _download(wheels, arch, pyver, reqs, say, no_deps=kind == "onnxruntime")
     say(f"packing the {kind} runtime bundle (without {', '.join(sorted(exclude)) or 'nothing'})")
-    archive, files, size, versions = _pack(sorted(wheels.glob("*.whl")), folder / "runtime.tar.gz", exclude)
+    archive, files, size, versions = _pack(sorted(wheels.glob("*.whl")), folder / "runtime.tar.gz", exclude,
+                                           cuda=kind == "tvm-cuda")
     digest = sha256_file(archive)
     wheel_sha256 = {w.name: sha256_file(w) for w in sorted(wheels.glob("*.whl"))}
     info.write_text(json.dumps({"id": digest, "versions": versions, "files": files, "unpacked_bytes": size,
@@ -170,9 +171,10 @@ def _excluded(parts: tuple[str, ...], exclude: set[str] = EXCLUDE_FILES) -> bool
     return any(parts[: len(d)] == d for d in EXCLUDE_DIRS)
 
 
-def _pack(wheels: list[Path], archive: Path,
-          exclude: set[str] = EXCLUDE_FILES) -> tuple[Path, int, int, dict[str, str]]:
-    """All wheels' files (minus exclusions) under site/ in one tar.gz, byte-for-byte reproducible."""
+def _pack(wheels: list[Path], archive: Path, exclude: set[str] = EXCLUDE_FILES,
+          cuda: bool = False) -> tuple[Path, int, int, dict[str, str]]:
+    """All wheels' files (minus exclusions) under site/ in one tar.gz, byte-for-byte reproducible.
+    `cuda`: a CUDA target's runtime, whose TVM CUDA library must find its libcudart in the bundle."""
     entries: dict[str, tuple[bytes, int]] = {}
     versions = {}
     for wheel in wheels:
@@ -185,7 +187,7 @@ def _pack(wheels: list[Path], archive: Path,
                     continue
                 mode = (item.external_attr >> 16) & 0o777 or 0o644
                 entries["site/" + item.filename] = (zf.read(item), mode | 0o644)
-    if CUDA_LIBRARY not in exclude:
+    if cuda:
         _check_cudart(entries)
     tmp = archive.with_suffix(".partial")
     with open(tmp, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=6, mtime=0) as gz, \

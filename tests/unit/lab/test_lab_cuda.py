@@ -29,7 +29,8 @@ def pack(tmp_path, kind, cudart="libcudart.so.13"):
     cuda_wheel = tmp_path / "nvidia_cuda_runtime-13.0.96-py3-none-manylinux2014_aarch64.whl"
     fake_wheel(cuda_wheel, {f"nvidia/cu13/lib/{cudart}": b"cudart", "nvidia/cu13/lib/libcudart_static.a": b"a",
                             "nvidia/cu13/include/cuda.h": b"h"})
-    archive = runtime._pack([tvm_wheel, cuda_wheel], tmp_path / "a.tar.gz", runtime.excluded_files(kind))[0]
+    archive = runtime._pack([tvm_wheel, cuda_wheel], tmp_path / "a.tar.gz", runtime.excluded_files(kind),
+                            cuda=kind == "tvm-cuda")[0]
     with tarfile.open(archive) as tar:
         return set(tar.getnames())
 

@@ -52,6 +52,17 @@ def test_pack_leaves_out_the_compiler_and_is_reproducible(tmp_path):
     assert versions == {"apache_tvm": "0.27.0"} and files == 3
 
 
+def test_the_onnxruntime_baseline_bundle_packs_without_any_tvm_library(lab_project, monkeypatch):
+    """ONNX Runtime's device bundle excludes nothing and holds no TVM: no CUDA check applies to it."""
+    def download(dest, arch, pyver, reqs, say, no_deps=False):
+        dest.mkdir(parents=True, exist_ok=True)
+        fake_wheel(dest / "onnxruntime-1.32.0-cp311-cp311-manylinux_2_28_aarch64.whl",
+                   {"onnxruntime/__init__.py": "x", "onnxruntime/capi/onnxruntime_pybind11_state.so": b"ort"})
+    monkeypatch.setattr(runtime, "_download", download)
+    bundle = runtime.prepare(lab_project, "aarch64", (3, 11, 2), say=lambda s: None, kind="onnxruntime")
+    assert bundle.files == 2 and bundle.versions == {"onnxruntime": "1.32.0"}
+
+
 def test_a_corrupted_cached_runtime_is_detected_and_repacked(lab_project, monkeypatch):
     def download(dest, arch, pyver, reqs, say, no_deps=False):
         dest.mkdir(parents=True, exist_ok=True)
