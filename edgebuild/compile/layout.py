@@ -19,7 +19,6 @@ import warnings
 import numpy as np
 
 from .passes import each_function
-from .qdq_layout import elementwise_qdq
 from .tvm_errors import is_tvm_error, message
 
 # conv2d_transpose follows its input into NHWC unless told otherwise, and TVM 0.27 has no NHWC
@@ -38,7 +37,7 @@ def to_nhwc():
     from tvm import relax
 
     convert = tvm.transform.Sequential([
-        elementwise_qdq(), _expand_scalar_consts(), _non_negative_axes(), relax.transform.Normalize(),
+        _expand_scalar_consts(), _non_negative_axes(), relax.transform.Normalize(),
         relax.transform.ConvertLayout(DESIRED),
         relax.transform.FoldConstant(), _bounds_to_clip(),
     ])
