@@ -40,6 +40,7 @@ def load(path: Path):
     from tvm.runtime.vm import VirtualMachine
 
     configure()
+    weights.load_runtime_extras()
     vm = VirtualMachine(tvm.runtime.load_module(str(path)), tvm.cpu())
     params = weights.beside(path)
     return vm, (weights.load(params) if os.path.exists(params) else [])

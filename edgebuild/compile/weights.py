@@ -75,3 +75,21 @@ def load(path):
 def beside(library):
     """The weights file that goes with a library (model.so -> model.weights), as a string."""
     return os.path.splitext(str(library))[0] + ".weights"
+
+
+def load_runtime_extras():
+    """Load TVM's libtvm_runtime_extra.so into a runtime-only process (TVM_USE_RUNTIME_LIB=1, as on
+    devices and in bench workers): `import tvm` leaves it out there, yet compiled models call the
+    functions it registers (tvm.contrib.sort.topk/argsort/sort for TopK, Sort, NonMaxSuppression).
+    Call after `import tvm`, before running a model. A TVM without the file, or whose file cannot load
+    here (a missing system library), changes nothing: a model calling its functions then fails naming them."""
+    import ctypes
+
+    import tvm
+
+    path = os.path.join(os.path.dirname(tvm.__file__), "lib", "libtvm_runtime_extra.so")
+    if os.environ.get("TVM_USE_RUNTIME_LIB") == "1" and os.path.exists(path):
+        try:
+            ctypes.CDLL(path, mode=ctypes.RTLD_LOCAL)  # as TVM loads it when not runtime-only
+        except OSError:
+            pass

@@ -64,6 +64,7 @@ library = os.path.join(bundle, "model.so")
 device, device_kind, cuda = pick_device(tvm, manifest, site)  # noqa: F821 (gpu.py)
 cuda_used_before = gpu_memory_used() if cuda else None  # noqa: F821 (gpu.py): the context, before the model
 tegrastats_before = tegrastats() if cuda else None  # noqa: F821 (sense.py)
+load_runtime_extras()  # noqa: F821 (compile/weights.py): contrib functions models call (TopK...)
 lib = tvm.runtime.load_module(library)
 vm = VirtualMachine(lib, device)
 main = vm["main"]

@@ -55,6 +55,7 @@ def load_bundle(name):
         expected = [ref["output/" + s["name"]] for s in manifest["outputs"]]
     before, t0 = rss(), time.perf_counter()
     library = os.path.join(folder, "model.so")
+    load_runtime_extras()  # noqa: F821 (compile/weights.py)
     vm = VirtualMachine(tvm.runtime.load_module(library), tvm.cpu())
     main = vm["main"]
     # then main's constants, mapped from model.weights (load and beside come from compile/weights.py)
