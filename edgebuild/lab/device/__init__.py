@@ -32,5 +32,5 @@ def _joined(*names: str) -> str:
 
 
 def compare_source() -> str:
-    """The side-by-side timing script (compare.py) after the weights-file reader and parity it calls."""
-    return Path(weights.__file__).read_text(encoding="utf-8") + "\n" + _joined("parity.py", "compare.py")
+    """The side-by-side timing script (compare.py) after the weights-file reader, parity and device choice it calls."""
+    return Path(weights.__file__).read_text(encoding="utf-8") + "\n" + _joined("parity.py", "gpu.py", "compare.py")

@@ -55,17 +55,25 @@ def load_bundle(name):
         expected = [ref["output/" + s["name"]] for s in manifest["outputs"]]
     before, t0 = rss(), time.perf_counter()
     library = os.path.join(folder, "model.so")
+    # a CUDA bundle runs on the GPU once TVM's CUDA runtime is loaded (gpu.py), CPU bundles on the CPU
+    device = pick_device(tvm, manifest, site)[0]  # noqa: F821 (gpu.py)
     load_runtime_extras()  # noqa: F821 (compile/weights.py)
-    vm = VirtualMachine(tvm.runtime.load_module(library), tvm.cpu())
+    vm = VirtualMachine(tvm.runtime.load_module(library), device)
     main = vm["main"]
     # then main's constants, mapped from model.weights (load and beside come from compile/weights.py)
-    args = [tvm.runtime.tensor(x, tvm.cpu()) for x in inputs] + load(beside(library))  # noqa: F821
-    got = as_list(main(*args))
+    args = [tvm.runtime.tensor(x, device) for x in inputs] + load(beside(library))  # noqa: F821
+
+    def run():
+        out = main(*args)
+        device.sync()  # a GPU runs asynchronously: the clock is read only once it has finished
+        return out
+
+    got = as_list(run())
     load_ms = (time.perf_counter() - t0) * 1e3
     diff, tolerance, error = compare(got, expected, float(manifest["parity_tolerance"]))  # noqa: F821 (parity.py)
     for _ in range(warmup):
-        main(*args)
-    return {"run": lambda: main(*args), "load_ms": load_ms, "memory_bytes": rss() - before,
+        run()
+    return {"run": run, "load_ms": load_ms, "memory_bytes": rss() - before,
             "parity_max_abs_diff": diff, "parity_tolerance": tolerance, "parity_error": error, "times": [],
             "block_medians": []}
 
