@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import pipeline, promote
+from . import pipeline, promote, tvmscript
 from ..progress import SILENT, Progress
 
 # Each search round measures about this many candidates per kernel before checking the clock.
@@ -31,6 +31,7 @@ class SearchResult:
 def tasks_of(fused, tvm_target):
     from tvm.s_tir import meta_schedule as ms
 
+    tvmscript.import_tensor_intrinsics()  # before MetaSchedule's first tuning context imports them slowly
     return ms.relax_integration.extract_tasks(fused, tvm_target)
 
 
