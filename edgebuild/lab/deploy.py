@@ -152,9 +152,3 @@ def _intact(conn: Connection, work: str, version: str, local: LocalBundle, paylo
         return False
     return True
 
-
-
-
-def remove(conn: Connection, probe: remote.Probe, local: LocalBundle) -> tuple[str, ...]:
-    """Remove a deployed bundle from the device (a search's trial bundles); hold the device's lock."""
-    return tuple(remote.commit(conn, ["remove", probe.work_dir, local.name], timeout=120)["removed"])

@@ -86,6 +86,6 @@ class MeasureSession:
         data = batch_json(candidates, evaluator).encode()
         self.conn.put(io.BytesIO(data), posixpath.join(self.scratch, "batch.json"), len(data))
         limit = IMPORT_S + PER_CANDIDATE_S * len(candidates)
-        argv = ["TVM_USE_RUNTIME_LIB=1", *self.device.python, "-", self.scratch, self.site]
+        argv = [*self.device.python, "-", self.scratch, self.site]
         # recorded on the lease: the run dies with the lock (a killed host leaves no measuring process)
         return run_job(self.conn, argv, source("measure.py").encode(), limit, self.lease, "the measuring script")

@@ -57,7 +57,7 @@ def time_on(project: Project, device_name: str, bundles: dict[str, Path], timing
                     conn.run(f"mkdir -p {shlex.quote(posixpath.join(scratch, name))}", timeout=30)
                     for file in [f for f in bundle.DEVICE_FILES if (Path(folder) / f).is_file()]:
                         conn.sftp.put(str(Path(folder) / file), posixpath.join(scratch, name, file))
-                argv = ["TVM_USE_RUNTIME_LIB=1", *device.python, "-", scratch, probe.runtime_site, str(timing.blocks),
+                argv = [*device.python, "-", scratch, probe.runtime_site, str(timing.blocks),
                         str(timing.runs), str(timing.warmup), *bundles]
                 run = run_job(conn, argv, compare_source().encode(), timing.timeout, lease, "the side-by-side timing")
             finally:
