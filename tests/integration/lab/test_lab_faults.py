@@ -1,5 +1,6 @@
 """Faults against the emulated device and its real sshd: real processes and connections, no mocks."""
 
+import contextlib
 import os
 import shutil
 import signal
@@ -197,6 +198,13 @@ def sshd_sessions(lab):
     return [int(p) for p, pp in zip(out[::2], out[1::2]) if int(pp) == master]
 
 
+def signal_all(pids, sig):
+    """Signal each pid; one that has exited (or been reaped by its sshd) since it was listed is skipped."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+
 def test_device_side_connection_killed_mid_upload(lab, tmp_path, deployed):
     new = variant(lab, tmp_path / "b", "cut")
     killed = []
@@ -204,8 +212,7 @@ def test_device_side_connection_killed_mid_upload(lab, tmp_path, deployed):
     def cut(path, done, total):  # kill the device's sshd session processes: the link drops mid-upload
         if not killed:
             killed.extend(sshd_sessions(lab))
-            for pid in killed:
-                os.kill(pid, signal.SIGKILL)
+            signal_all(killed, signal.SIGKILL)
     began = time.monotonic()
     (o,) = jobs.deploy_to(lab.project, "rpi4-emu", jobs.Artifact(bundle=new.folder), say=quiet, progress=cut)
     assert killed and not o.ok and "connection to" in o.error and "broke" in o.error, o.error
@@ -242,13 +249,10 @@ def test_frozen_device_hits_the_command_timeout(lab):
         conn.run("true")
         frozen = sshd_sessions(lab)
         try:
-            for pid in frozen:
-                os.kill(pid, signal.SIGSTOP)
+            signal_all(frozen, signal.SIGSTOP)
             began = time.monotonic()
             with pytest.raises(DeviceError, match="did not (open a channel|finish)"):
                 conn.run("echo hi")
             assert time.monotonic() - began < 6
         finally:
-            for pid in frozen:
-                os.kill(pid, signal.SIGKILL)
-                os.kill(pid, signal.SIGCONT)
+            signal_all(frozen, signal.SIGKILL)  # SIGKILL ends a stopped process too
