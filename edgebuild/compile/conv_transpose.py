@@ -7,8 +7,9 @@ corpus's segmentation net (wired-table-lineseg, measured 2026-11-29) its two ups
 Output phase (ry, rx) of a stride-s transposed convolution only meets the kernel taps ry + j*s: an
 ordinary convolution with a kernel of ceil(k/s) taps. All s*s phases become the output channels of one
 Conv (channel = co*sh*sw + ry*sw + rx), which goes channels-last and meets the schedule rules like any
-other; Reshape/Transpose interleave the phases and Slice crops the pads. Same values, bias included.
-Only 2-d, constant weights, group 1, dilation 1, explicit pads and static shapes; others stay as they are.
+other; Reshape/Transpose interleave the phases and Slice crops the pads. Same values, bias included;
+groups stay groups (each group's phases are its own output channels). Only 2-d, constant weights,
+dilation 1, explicit pads and static shapes; others stay as they are.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class _Plan:
     bias: np.ndarray | None
     strides: tuple[int, int]
     pads: tuple[int, int, int, int]  # top, left, bottom, right
+    group: int
     out_hw: tuple[int, int]
     replaces: tuple[str, ...]  # the weight and bias initializers
 
@@ -73,7 +75,7 @@ def _plan(node, constants, shapes) -> _Plan | None:
     auto_pad = attrs.get("auto_pad", b"NOTSET")
     if (weight is None or weight.ndim != 4 or shape is None or len(shape) != 4 or min(shape) <= 0
             or (len(node.input) > 2 and node.input[2] and bias is None)
-            or attrs.get("group", 1) != 1 or any(d != 1 for d in attrs.get("dilations", [1, 1]))
+            or shape[1] % attrs.get("group", 1) or any(d != 1 for d in attrs.get("dilations", [1, 1]))
             or (auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad) != "NOTSET"
             or "output_shape" in attrs or weight.shape[0] != shape[1]):
         return None
@@ -85,7 +87,7 @@ def _plan(node, constants, shapes) -> _Plan | None:
                    for s, i, e, k, p0, p1 in zip(strides, shape[2:], extra, kernel, pads[:2], pads[2:]))
     if min(out_hw) <= 0:
         return None
-    return _Plan(tuple(shape), weight, bias, strides, pads, out_hw, tuple(node.input[1:]))
+    return _Plan(tuple(shape), weight, bias, strides, pads, attrs.get("group", 1), out_hw, tuple(node.input[1:]))
 
 
 def _lower(node, plan: _Plan):
@@ -93,7 +95,9 @@ def _lower(node, plan: _Plan):
     from onnx import helper, numpy_helper
 
     n, _, h, w = plan.shape
-    cin, m, kh, kw = plan.weight.shape
+    cin, mg, kh, kw = plan.weight.shape  # mg: output channels per group
+    g = plan.group
+    m = mg * g
     (sh, sw), (top, left, _, _) = plan.strides, plan.pads
     jh, jw = -(-kh // sh), -(-kw // sw)  # taps per phase
     # Rows of the full (uncropped) output below the first s*skip are never read: skip them in the Conv.
@@ -105,11 +109,11 @@ def _lower(node, plan: _Plan):
     more_w = max(0, -(-(off_w + plan.out_hw[1]) // sw) - cols)
     rows, cols = rows + more_h, cols + more_w
 
-    taps = np.zeros((cin, m, jh * sh, jw * sw), plan.weight.dtype)
+    taps = np.zeros((cin, mg, jh * sh, jw * sw), plan.weight.dtype)
     taps[:, :, :kh, :kw] = plan.weight
     # phase (ry, rx), Conv tap (ty, tx) <- ConvTranspose tap (ry + (jh-1-ty)*sh, rx + (jw-1-tx)*sw)
-    phases = taps.reshape(cin, m, jh, sh, jw, sw)[:, :, ::-1, :, ::-1, :]  # cin, m, ty, ry, tx, rx
-    conv_w = np.ascontiguousarray(phases.transpose(1, 3, 5, 0, 2, 4).reshape(m * sh * sw, cin, jh, jw))
+    phases = taps.reshape(g, cin // g, mg, jh, sh, jw, sw)[:, :, :, ::-1, :, ::-1, :]  # g, ci, mg, ty, ry, tx, rx
+    conv_w = np.ascontiguousarray(phases.transpose(0, 2, 4, 6, 1, 3, 5).reshape(m * sh * sw, cin // g, jh, jw))
 
     base = node.output[0] + "__subpixel"
     tensors = [numpy_helper.from_array(conv_w, f"{base}_w")]
@@ -119,7 +123,7 @@ def _lower(node, plan: _Plan):
         conv_inputs.append(f"{base}_b")
     pads = [jh - 1 - skip_h, jw - 1 - skip_w, jh - 1 + more_h, jw - 1 + more_w]
     nodes = [helper.make_node("Conv", conv_inputs, [f"{base}_phases"], name=node.name or base,
-                              kernel_shape=[jh, jw], pads=pads, strides=[1, 1])]
+                              kernel_shape=[jh, jw], pads=pads, strides=[1, 1], group=g)]
     source = f"{base}_phases"
     if (sh, sw) != (1, 1):
         for name, value in ((f"{base}_split", [n, m, sh, sw, rows, cols]),

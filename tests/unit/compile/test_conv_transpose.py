@@ -55,9 +55,20 @@ def test_the_lowered_graph_matches_onnxruntime_convtranspose(kernel, strides, pa
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("group, per_group", [(3, 2), (6, 1)])
+def test_grouped_and_depthwise_convtranspose_lower_to_grouped_convs(group, per_group):
+    weight = RNG.standard_normal((6, per_group, 3, 3)).astype(np.float32)
+    model = _model(weight, RNG.standard_normal(group * per_group).astype(np.float32), x_shape=(1, 6, 5, 4),
+                   group=group, strides=[2, 2], pads=[1, 0, 1, 1], output_padding=[1, 0])
+    x = RNG.standard_normal((1, 6, 5, 4)).astype(np.float32)
+    lowered = conv_transpose.rewrite(model)
+    conv = next(n for n in lowered.graph.node if n.op_type == "Conv")
+    assert next(a.i for a in conv.attribute if a.name == "group") == group
+    np.testing.assert_allclose(_run(lowered, x), _run(model, x), rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("why, model", [
     ("weights are a graph input", _model(np.ones((3, 4, 2, 2), np.float32), weight_input=True, strides=[2, 2])),
-    ("grouped", _model(np.ones((3, 1, 2, 2), np.float32), x_shape=(1, 3, 4, 4), group=3, strides=[2, 2])),
     ("dilated", _model(np.ones((3, 4, 2, 2), np.float32), strides=[2, 2], dilations=[2, 2])),
     ("auto_pad", _model(np.ones((3, 4, 2, 2), np.float32), strides=[2, 2], auto_pad="SAME_UPPER")),
 ])

@@ -28,6 +28,9 @@ FAMILIES = {
         [helper.make_node("ConvTranspose", ["c", "wt", "bt"], ["t"], strides=[2, 2], pads=[1, 1, 1, 1],
                           output_padding=[1, 1]), helper.make_node("Relu", ["t"], ["y"])],
         [_const("wt", RNG.standard_normal((8, 4, 3, 3)).astype(np.float32)), _const("bt", RNG.standard_normal(4).astype(np.float32))]),
+    "ConvTranspose depthwise": ([helper.make_node("ConvTranspose", ["c", "wt"], ["y"], strides=[2, 2], pads=[1, 1, 1, 1],
+                                                  output_padding=[1, 1], group=8)],
+                                [_const("wt", RNG.standard_normal((8, 1, 3, 3)).astype(np.float32))]),
     # dilated: not rewritten; TVM has no channels-last conv2d_transpose, so it keeps NCHW (layout.DESIRED)
     "ConvTranspose dilated": ([helper.make_node("ConvTranspose", ["c", "wt"], ["y"], strides=[2, 2], dilations=[2, 2])],
                               [_const("wt", RNG.standard_normal((8, 4, 3, 3)).astype(np.float32))]),
