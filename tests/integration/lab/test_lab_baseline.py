@@ -15,7 +15,7 @@ def test_profile_with_the_onnxruntime_baseline_prints_both_and_the_ratio_marked_
     done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]
     out = done.stdout
-    assert "onnxruntime 1." in out and "tvm / onnxruntime p50 ratio" in out and "emulated: a ratio of emulation" in out
+    assert "onnxruntime 1." in out and "tvm / onnxruntime p50 ratio" in out and "emulated: ratios of emulation" in out
     stored = json.loads(out.split("stored ")[-1].strip().splitlines()[0] and
                         open(out.split("stored ")[-1].strip().splitlines()[0]).read())
     base = stored["baseline"]
