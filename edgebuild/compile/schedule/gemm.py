@@ -29,8 +29,9 @@ def is_mac(sch, block) -> bool:
     return isinstance(term, tirx.Mul) or (isinstance(term, tirx.Cast) and isinstance(term.value, tirx.Mul))
 
 
-TAIL_GAIN = 1.5  # the score ignores cache traffic (measured: a predicated 2x32 tile lost to a whole 7x8 one on
-# a 7-wide output, 1.3x): a tail must clearly win
+# The score ignores cache traffic: on a 7x7x1024 output (512 inputs) a predicated 2x32 tile ran 1.2-1.5x
+# slower than whole 7x8 tiles (one AVX2 core), though it scores 1.33x better. A tail must clearly win.
+TAIL_GAIN = 1.5
 
 
 def lane(nr: int, params: Params) -> int | None:
@@ -46,8 +47,8 @@ def choose_tile(m: int, n: int, params: Params, max_acc: int) -> tuple[int, int]
     """(mr, nr): the register tile with the best compute-to-load ratio that fits the accumulators.
 
     mr need not divide m: the last row tile is then predicated (a 97-row STFT conv got 1-row tiles,
-    3.5x slower than 3-row tiles with a tail). Its idle rows count as waste, and a tail must beat the
-    best whole tiling by TAIL_GAIN."""
+    about 3x slower than 3-row tiles with a tail, one AVX2 core). Its idle rows count as waste, and
+    a tail must beat the best whole tiling by TAIL_GAIN."""
     vec, best, whole = params.vec, None, None
     nrs = [x for x in (4 * vec, 3 * vec, 2 * vec, vec) if n % x == 0]
     if not nrs:  # e.g. 24, 40, 72 channels: half-width vectors
@@ -73,7 +74,7 @@ def choose_tile(m: int, n: int, params: Params, max_acc: int) -> tuple[int, int]
 
 def is_padding(sch, block) -> bool:
     """A block that pads (a conditional copy). TVM's conv2d also emits `pad_temp` for zero padding,
-    a plain copy of the whole input (400 KB for a stride-2 1x1 conv of ResNet-50): that one inlines."""
+    a plain copy of the whole input (for a stride-2 1x1 conv too): that one inlines."""
     from tvm import tirx
     from tvm.ir import TensorLoad  # what a TIR BufferLoad is in this TVM
 
