@@ -159,5 +159,6 @@ def dynamic_quantize_linear(bb, inputs, attrs):
     return relax.Tuple([bb.normalize(y), scale, bb.normalize(relax.op.astype(zp, "uint8"))])
 
 
-CONVERTERS = {"DynamicQuantizeLinear": dynamic_quantize_linear, "QLinearConv": qlinear_conv, "QLinearMatMul": qlinear_matmul, "QGemm": qgemm,
-              "MatMulInteger": matmul_integer, "ConvInteger": conv_integer, **qelementwise.CONVERTERS}
+CONVERTERS = {"QLinearConv": qlinear_conv, "QLinearMatMul": qlinear_matmul, "QGemm": qgemm,
+              "MatMulInteger": matmul_integer, "ConvInteger": conv_integer,
+              "DynamicQuantizeLinear": dynamic_quantize_linear, **qelementwise.CONVERTERS}
