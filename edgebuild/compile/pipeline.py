@@ -67,11 +67,20 @@ def lower(mod, target, records: Path | None, rules: bool = True):
     if has_records(records):
         with target, database(records):
             mod = relax.transform.MetaScheduleApplyDatabase()(mod)
-    kernels = {gv.name_hint: RECORD if f.attrs and schedule.SCHEDULED in f.attrs else NONE
-               for gv, f in mod.functions.items() if isinstance(f, tirx.PrimFunc)}
+    kernels = {gv.name_hint: _scheduler(f, RECORD, NONE) for gv, f in mod.functions.items() if isinstance(f, tirx.PrimFunc)}
     if target.kind.name != "llvm":
-        kernels = {k: v if v == RECORD else "dlight" for k, v in kernels.items()}
+        kernels = {k: v if v != NONE else "dlight" for k, v in kernels.items()}
     elif rules:
         mod, ruled = schedule.schedule_module(mod, target)
         kernels.update(ruled)
     return mod, kernels
+
+
+def _scheduler(func, record: str, none: str) -> str:
+    """Who scheduled a kernel before the rules run: a hand-written kernel names itself; else a record or no one."""
+    from .recurrent_kernel import SCHEDULER_ATTR
+
+    attrs = func.attrs or {}
+    if SCHEDULER_ATTR in attrs:
+        return str(attrs[SCHEDULER_ATTR])
+    return record if schedule.SCHEDULED in attrs else none
