@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import fastmath, int8_matmul, layout, padding, schedule
+from . import const_permute, fastmath, int8_matmul, layout, padding, schedule
 
 WORKLOADS = "database_workload.json"
 RECORDS = "database_tuning_record.json"
@@ -46,6 +46,7 @@ def fuse(mod, target):
         return tvm.transform.Sequential([
             relax.transform.DecomposeOpsForInference(),
             relax.transform.CanonicalizeBindings(),
+            const_permute.fold(),
             *cpu,
             relax.transform.LegalizeOps(),
             relax.transform.AnnotateTIROpPattern(),
