@@ -152,8 +152,7 @@ class _Cell:
         # Hoisted input projection, all steps and directions: [1, seq*batch, in] @ [dirs, in, G*H].
         flat = self._add("Reshape", [x, self._const(np.array([1, seq * self.batch, -1], np.int64))])
         w_t = self._add("Transpose", [self.w], perm=[0, 2, 1])
-        proj = self._add("MatMul", [flat, w_t], "input_projection")
-        proj = self._add("Reshape", [proj, self._const(np.array([dirs, seq, self.batch, width], np.int64))])
+        proj = self._add("MatMul", [flat, w_t], "input_projection")  # [dirs, seq*batch, G*H]: the kernel's X
         bias, recurrent_bias = self._biases(width)
         if bias is not None:
             proj = self._add("Add", [proj, bias])
@@ -177,7 +176,7 @@ class _Cell:
             bool(self.linear_before_reset), bool(self.p))
 
     def _biases(self, width: int):
-        """(bias added to the input projection [dirs,1,1,G*H], GRU's Rb of the h gate [dirs, H] when it
+        """(bias added to the input projection [dirs,1,G*H], GRU's Rb of the h gate [dirs, H] when it
         stays in the step (linear_before_reset: it multiplies with r), else None)."""
         if not self.b:
             return None, None
@@ -191,7 +190,7 @@ class _Cell:
             inside = self._slice(rb, 2 * h, 3 * h, 1)
         else:
             total, inside = self._add("Add", [wb, rb]), None
-        return self._add("Reshape", [total, self._const(np.array([self.dirs, 1, 1, width], np.int64))]), inside
+        return self._add("Unsqueeze", [total, self._const(np.array([1], np.int64))]), inside
 
     def _state(self, name: str, hint: str) -> str:
         """Initial state [dirs, batch, H]: given, or zeros."""

@@ -7,7 +7,7 @@ Unrolling the steps into Relax instead cost a VM call and a thread-pool barrier 
 kernels per step: with 2 threads on a loaded machine that dominated (a 2-layer bidirectional GRU
 over 24 steps: 4x ONNX Runtime), and its build took minutes.
 
-Inputs: X [dirs, seq, batch, G*H] (projection plus biases, in time order), RT [dirs, H, G*H], H0
+Inputs: X [dirs, seq*batch, G*H] (projection plus biases, in time order), RT [dirs, H, G*H], H0
 [dirs, batch, H]; LSTM: C0 [dirs, batch, H], P [dirs, 3H]; GRU with linear_before_reset: RB [dirs, H].
 Outputs: Y [seq, dirs, batch, H] (time order), Y_h [dirs, batch, H]; LSTM: Y_c [dirs, batch, H].
 """
@@ -232,7 +232,7 @@ def _direction(cfg: Recurrence, d: int, ins, outs):
         t = cfg.seq - 1 - step if cfg.reverse[d] else step
         with T.serial(0, cfg.batch) as b:
             def xg(g, j):
-                return x[d, t, b, g * H + j]
+                return x[d, t * cfg.batch + b, g * H + j]
 
             def h(k):
                 return hn[d, b, k]

@@ -84,6 +84,10 @@ def _model(op, attrs, seq=5, batch=2, inp=3, hid=4, dirs=2, layout=0, states=Tru
     ("LSTM", {}, {"dirs": 1, "layout": 1}),
     ("LSTM", {"direction": "reverse"}, {"dirs": 1, "states": False, "seq": 1}),
     ("RNN", {"direction": "bidirectional", "activations": ["LeakyRelu", "Tanh"], "activation_alpha": [0.3]}, {}),
+    # hidden sizes past the kernel's register blocks (64 columns), with a tail: both matmul paths
+    ("LSTM", {"direction": "bidirectional"}, {"hid": 40, "inp": 24, "seq": 9, "peep": True}),
+    ("GRU", {"direction": "reverse"}, {"dirs": 1, "hid": 70, "inp": 16, "seq": 6}),
+    ("GRU", {"linear_before_reset": 1}, {"dirs": 1, "hid": 64, "inp": 8, "seq": 4, "batch": 1}),
 ])
 def test_against_a_reference(op, attrs, kw, tmp_path):
     """ONNX Runtime, or ONNX's reference evaluator for layout=1 (batch-first), which ORT refuses."""
@@ -107,6 +111,15 @@ def test_input_projection_is_one_matmul_and_the_steps_one_node():
     assert [n.output[0] for n in matmuls if "input_projection" in n.output[0]] == [matmuls[0].output[0]]
     assert len(matmuls) == 1  # the recurrent matmuls are in the kernel
     assert [n.op_type for n in lowered.graph.node].count(recurrent.STEPS_OP) == 1
+
+
+def test_each_recurrent_node_is_one_kernel_over_all_steps(tmp_path):
+    model, _ = _model("LSTM", {"direction": "bidirectional"}, seq=12)
+    path = tmp_path / "m.onnx"
+    onnx.save(model, str(path))
+    kernels = relax.compile_host(relax.import_onnx(path), tmp_path / "m.so")["kernels"]
+    assert [k for k, v in kernels.items() if v == "recurrent"] == ["lstm_steps"]
+    assert len(kernels) < 12  # not a kernel per step
 
 
 def test_shorter_sequence_lengths_are_refused_with_the_node_named():
