@@ -7,8 +7,8 @@ becomes one node of our own, STEPS_OP, which the importer turns into one TIR ker
 (recurrent_kernel.py). Weights may be initializers or tensors: constant folding removes what is constant.
 
 Supported: forward, reverse, bidirectional; initial states; peepholes; clip; input_forget;
-layout 0 and 1; every activation ONNX defines. sequence_lens must be constant and equal to the
-sequence length (static shapes); shorter sequences are refused with the node named.
+layout 0 and 1; every activation ONNX defines; sequence_lens, constant or an input (the sequence
+length itself comes from X's static shape).
 """
 
 from __future__ import annotations
@@ -96,12 +96,9 @@ class _Cell:
             self.hidden = max(shapes.get(self.r, (0, 0, 0))[-1], 0)
         if self.hidden <= 0:
             raise CompileError(f"{self.where}: hidden_size is not set and R has no static shape")
-        if self.seq_lens:
-            lens = constants.get(self.seq_lens)
-            if lens is None or not np.all(lens == self.seq):
-                raise CompileError(
-                    f"{self.where}: sequence_lens must be a constant equal to the sequence length {self.seq} "
-                    "(shorter sequences are not supported); fix the input shape instead")
+        lens = constants.get(self.seq_lens) if self.seq_lens else None
+        if lens is not None and np.all(lens == self.seq):
+            self.seq_lens = ""  # every sequence is full: the kernel needs no lengths
         self.out = list(node.output) + [""] * (3 - len(node.output))
         self.initializers, self._nodes, self._count = [], [], 0
 
@@ -162,6 +159,8 @@ class _Cell:
             inputs += [self._state(self.c0, "c0"), peep]
         if self.op == "GRU" and self.linear_before_reset:
             inputs.append(recurrent_bias or self._const(np.zeros((dirs, hidden), np.float32), "no_bias"))
+        if self.seq_lens:
+            inputs.append(self._add("Cast", [self.seq_lens], to=onnx.TensorProto.INT32))
         outputs = [self._name(o) for o in ("y", "y_h", "y_c")[:3 if self.op == "LSTM" else 2]]
         self._nodes.append(onnx.helper.make_node(STEPS_OP, inputs, outputs, name=self._name("steps"), domain=DOMAIN,
                                                  config=json.dumps(dataclasses.asdict(self.config()))))
@@ -173,7 +172,7 @@ class _Cell:
         return recurrent_kernel.Recurrence(
             self.op, self.seq, self.batch, self.hidden, reverse, tuple(tuple(a) for a in self.activations),
             None if self.clip is None else float(self.clip), bool(self.input_forget),
-            bool(self.linear_before_reset), bool(self.p))
+            bool(self.linear_before_reset), bool(self.p), bool(self.seq_lens))
 
     def _biases(self, width: int):
         """(bias added to the input projection [dirs,1,G*H], GRU's Rb of the h gate [dirs, H] when it

@@ -8,7 +8,9 @@ kernels per step: with 2 threads on a loaded machine that dominated (a 2-layer b
 over 24 steps: 4x ONNX Runtime), and its build took minutes.
 
 Inputs: X [dirs, seq*batch, G*H] (projection plus biases, in time order), RT [dirs, H, G*H], H0
-[dirs, batch, H]; LSTM: C0 [dirs, batch, H], P [dirs, 3H]; GRU with linear_before_reset: RB [dirs, H].
+[dirs, batch, H]; LSTM: C0 [dirs, batch, H], P [dirs, 3H]; GRU with linear_before_reset: RB [dirs, H];
+last, with `lengths`: sequence_lens [batch] (int32; a sequence's steps past its length are zero in Y,
+its states stop there, and the reverse direction starts from its last step).
 Outputs: Y [seq, dirs, batch, H] (time order), Y_h [dirs, batch, H]; LSTM: Y_c [dirs, batch, H].
 """
 
@@ -33,6 +35,7 @@ class Recurrence:
     input_forget: bool = False
     linear_before_reset: bool = False
     peepholes: bool = False
+    lengths: bool = False  # sequence_lens is an input (not every sequence is `seq` long)
 
     @property
     def gates(self) -> int:
@@ -228,48 +231,66 @@ def _direction(cfg: Recurrence, d: int, ins, outs):
             if cn is not None:
                 cn[d, b, j] = c0[d, b, j]
         _each(H, init)
+    lens = T.buffer_proxy(ins[-1]) if cfg.lengths else None
+    if lens is not None:
+        with T.serial(0, cfg.seq * cfg.batch) as tb:
+            def clear(j):
+                y[tb // cfg.batch, d, tb % cfg.batch, j] = _f(0.0)
+            _each(H, clear)
     with T.serial(0, cfg.seq) as step:
-        t = cfg.seq - 1 - step if cfg.reverse[d] else step
         with T.serial(0, cfg.batch) as b:
-            def xg(g, j):
-                return x[d, t * cfg.batch + b, g * H + j]
-
-            def h(k):
-                return hn[d, b, k]
-
-            if op == "GRU" and not cfg.linear_before_reset:
-                _matvec(gates, h, rt, 0, 2 * H, H)
-
-                def zr(j):
-                    gates[j] = act(0, xg(0, j) + gates[j])
-                    rh[j] = act(0, xg(1, j) + gates[H + j]) * hn[d, b, j]
-                _each(H, zr)
-                _matvec(gates, lambda k: rh[k], rt, 2 * H, H, H)
+            state = (d, b, act, x, rt, rb, p, y, hn, cn, gates, rh)
+            if lens is None:
+                _step(cfg, cfg.seq - 1 - step if cfg.reverse[d] else step, *state)
             else:
-                _matvec(gates, h, rt, 0, cfg.gates * H, H)
+                with T.If(step < lens[b]):
+                    with T.Then():
+                        _step(cfg, lens[b] - 1 - step if cfg.reverse[d] else step, *state)
 
-            def update(j):
-                if op == "RNN":
-                    hn[d, b, j] = act(0, xg(0, j) + gates[j])
-                elif op == "GRU":
-                    if cfg.linear_before_reset:
-                        z = act(0, xg(0, j) + gates[j])
-                        r = act(0, xg(1, j) + gates[H + j])
-                        n = act(1, xg(2, j) + r * (gates[2 * H + j] + rb[d, j]))
-                    else:
-                        z, n = gates[j], act(1, xg(2, j) + gates[2 * H + j])
-                    hn[d, b, j] = n + z * (hn[d, b, j] - n)
-                else:
-                    c = cn[d, b, j]
-                    i_pre, f_pre = xg(0, j) + gates[j], xg(2, j) + gates[2 * H + j]
-                    if cfg.peepholes:
-                        i_pre, f_pre = i_pre + p[d, j] * c, f_pre + p[d, 2 * H + j] * c
-                    gates[j] = act(0, i_pre)
-                    forget = _f(1.0) - gates[j] if cfg.input_forget else act(0, f_pre)
-                    cn[d, b, j] = forget * c + gates[j] * act(1, xg(3, j) + gates[3 * H + j])
-                    o_pre = xg(1, j) + gates[H + j]
-                    if cfg.peepholes:
-                        o_pre = o_pre + p[d, H + j] * cn[d, b, j]
-                    hn[d, b, j] = act(0, o_pre) * act(2, cn[d, b, j], clip=False)
-                y[t, d, b, j] = hn[d, b, j]
-            _each(H, update)
+
+def _step(cfg: Recurrence, t, d: int, b, act, x, rt, rb, p, y, hn, cn, gates, rh):
+    """Time step t of sequence b in direction d: hn (and cn) updated in place, y[t] written."""
+    H, op = cfg.hidden, cfg.op
+
+    def xg(g, j):
+        return x[d, t * cfg.batch + b, g * H + j]
+
+    def h(k):
+        return hn[d, b, k]
+
+    if op == "GRU" and not cfg.linear_before_reset:
+        _matvec(gates, h, rt, 0, 2 * H, H)
+
+        def zr(j):
+            gates[j] = act(0, xg(0, j) + gates[j])
+            rh[j] = act(0, xg(1, j) + gates[H + j]) * hn[d, b, j]
+        _each(H, zr)
+        _matvec(gates, lambda k: rh[k], rt, 2 * H, H, H)
+    else:
+        _matvec(gates, h, rt, 0, cfg.gates * H, H)
+
+    def update(j):
+        if op == "RNN":
+            hn[d, b, j] = act(0, xg(0, j) + gates[j])
+        elif op == "GRU":
+            if cfg.linear_before_reset:
+                z = act(0, xg(0, j) + gates[j])
+                r = act(0, xg(1, j) + gates[H + j])
+                n = act(1, xg(2, j) + r * (gates[2 * H + j] + rb[d, j]))
+            else:
+                z, n = gates[j], act(1, xg(2, j) + gates[2 * H + j])
+            hn[d, b, j] = n + z * (hn[d, b, j] - n)
+        else:
+            c = cn[d, b, j]
+            i_pre, f_pre = xg(0, j) + gates[j], xg(2, j) + gates[2 * H + j]
+            if cfg.peepholes:
+                i_pre, f_pre = i_pre + p[d, j] * c, f_pre + p[d, 2 * H + j] * c
+            gates[j] = act(0, i_pre)
+            forget = _f(1.0) - gates[j] if cfg.input_forget else act(0, f_pre)
+            cn[d, b, j] = forget * c + gates[j] * act(1, xg(3, j) + gates[3 * H + j])
+            o_pre = xg(1, j) + gates[H + j]
+            if cfg.peepholes:
+                o_pre = o_pre + p[d, H + j] * cn[d, b, j]
+            hn[d, b, j] = act(0, o_pre) * act(2, cn[d, b, j], clip=False)
+        y[t, d, b, j] = hn[d, b, j]
+    _each(H, update)

@@ -41,11 +41,6 @@ def test_onnx_node_case(name, tmp_path):
     model = onnx.ModelProto.FromString(case.model.SerializeToString())
     inputs, expected = case.data_sets[0]
     feed = dict(zip([i.name for i in model.graph.input], inputs))
-    if "sequence_lens" in feed:  # shape-defining: folded to the case's value, like the conformance run
-        model.graph.initializer.append(numpy_helper.from_array(feed.pop("sequence_lens"), "sequence_lens"))
-        kept = [i for i in model.graph.input if i.name != "sequence_lens"]
-        del model.graph.input[:]
-        model.graph.input.extend(kept)
     got = _run(model, feed, tmp_path)
     for g, e in zip(got, expected):
         np.testing.assert_allclose(g, e, rtol=1e-3, atol=1e-4)
@@ -122,10 +117,27 @@ def test_each_recurrent_node_is_one_kernel_over_all_steps(tmp_path):
     assert len(kernels) < 12  # not a kernel per step
 
 
-def test_shorter_sequence_lengths_are_refused_with_the_node_named():
-    model, _ = _model("GRU", {}, dirs=1)
-    model.graph.initializer.append(numpy_helper.from_array(np.array([5, 3], np.int32), "lens"))
+@pytest.mark.parametrize("given", ["constant", "input"])
+def test_shorter_sequences_match_onnx_runtime(given, tmp_path):
+    """Steps past a sequence's length are zeros, its states stop there, its reverse pass starts there."""
+    import onnxruntime as ort
+
+    model, feed = _model("LSTM", {"direction": "bidirectional"}, batch=3, seq=5)
+    lens = np.array([5, 2, 3], np.int32)
     model.graph.node[0].input[4] = "lens"
+    if given == "constant":
+        model.graph.initializer.append(numpy_helper.from_array(lens, "lens"))
+    else:
+        model.graph.input.append(helper.make_tensor_value_info("lens", TensorProto.INT32, [3]))
+        feed["lens"] = lens
+    expected = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feed)
+    for g, e in zip(_run(model, feed, tmp_path), expected):
+        np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-5)
+
+
+def test_a_dynamic_sequence_axis_is_refused_with_the_node_named():
+    model, _ = _model("GRU", {}, dirs=1)
+    model.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "time"
     model.graph.node[0].name = "encoder_gru"
-    with pytest.raises(CompileError, match="GRU node 'encoder_gru': sequence_lens must be a constant equal"):
+    with pytest.raises(CompileError, match="GRU node 'encoder_gru': input X needs a static 3-d shape"):
         recurrent.lower(model)
