@@ -20,7 +20,9 @@ from .errors import ConfigError
 # Versions of the shared contracts whose version lives here (bump on any change; history migrations go in
 # edgebuild/history/migrations.py, one entry per version).
 HISTORY_SCHEMA_VERSION = 2
-PROFILE_RESULT_VERSION = 3  # 3: `gpu` (CUDA versions, GPU memory, Jetson power mode and clocks)
+# 3: `gpu` (CUDA versions, GPU memory, Jetson power mode and clocks); 4: the baseline's model memory and
+# memory_ratio (a --baseline profile now measures the model memory of both engines)
+PROFILE_RESULT_VERSION = 4
 
 # The profile result (one JSON object per device and run: results/<device>/*.json, `profile --json`),
 # its keys in order.
@@ -52,7 +54,8 @@ PROFILE_RESULT_FIELDS = {
     "parity_max_abs_diff": "max |device - reference.npz| over all outputs (null when not finite)",
     "parity_tolerance": "the bundle's tolerance",
     "baseline": "with --baseline=onnxruntime: {engine, version, latency_ms, ratio (tvm p50 / onnxruntime p50), "
-                "blocks, threads}; null otherwise",
+                "peak_rss_bytes, model_rss_bytes (as above, of the ONNX Runtime process), memory_ratio (tvm "
+                "model_rss_bytes / onnxruntime's), blocks, threads}; null otherwise",
     "agent_seconds": "wall time of the agent job", "time": "UTC, ISO 8601",
 }
 # A bundle's manifest.json. 2: `kernels` (per-kernel scheduler and run-time share, counts, fallback) and

@@ -24,6 +24,7 @@ from .tvm_errors import is_tvm_error, message
 
 # conv2d_transpose follows its input into NHWC unless told otherwise, and TVM 0.27 has no NHWC
 # legalization for it ("CodeGenVM cannot emit this Relax operator"): it keeps NCHW between transposes.
+# Most reach here as Conv + pixel shuffle instead (conv_transpose.py); these are the ones it leaves.
 DESIRED = {"relax.nn.conv2d": ["NHWC", "HWIO"], "relax.nn.conv2d_transpose": ["NCHW", "IOHW"]}
 BINARY = {"relax.maximum", "relax.minimum", "relax.add", "relax.multiply", "relax.subtract", "relax.divide"}
 

@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 
 from ..errors import CompileError
-from . import qelementwise, qint
+from . import qelementwise, qint, resize
 from .qint import binary, f32, reshape
 
 OPS = ("QLinearConv", "QLinearMatMul", "QGemm", "MatMulInteger", "ConvInteger", *qelementwise.OPS)
@@ -72,6 +72,8 @@ def importer_class():
                     return converted
             if op_name in ("Min", "Max"):  # pairwise, not the importer's stack + reduce (see layout.py)
                 return elementwise_extreme(self.bb, op_name, inputs)
+            if op_name == "Resize":
+                inputs = resize.absent_when_empty(inputs)
             return super()._convert_operator(op_name, inputs, attrs, opset)
 
     return Importer

@@ -49,10 +49,11 @@ def import_onnx(path: Path):
     import onnx
     from tvm.relax.frontend.onnx.onnx_frontend import _get_convert_map
 
-    from . import conv1d, qdq, qlinear, recurrent, scalar_gather
+    from . import conv1d, conv_transpose, qdq, qlinear, recurrent, scalar_gather
 
     model, _ = qdq.to_qoperator(onnx.load(str(path)))
     model = conv1d.rewrite(scalar_gather.rewrite(recurrent.lower(model)))  # LSTM/GRU/RNN: the importer has none
+    model = conv_transpose.rewrite(model)
     supported = _get_convert_map()
     ours = set(qlinear.OPS)  # lowered to integer Relax by qlinear, whatever their domain
 

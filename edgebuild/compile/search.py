@@ -18,6 +18,10 @@ from ..progress import SILENT, Progress
 
 # Each search round measures about this many candidates per kernel before checking the clock.
 TRIALS_PER_TASK_ROUND = 8
+# MetaSchedule's evolutionary search evolves 512 candidates per kernel and batch (its default) to pick
+# the few it measures; a batch of fewer measurements evolves proportionally fewer (most of a small
+# run's time was that evolution: ~400 of ~600 s of a 7-trial digits-cnn run).
+POPULATION_PER_TRIAL, MAX_POPULATION = 64, 512
 
 
 @dataclass
@@ -38,6 +42,11 @@ def tasks_of(fused, tvm_target):
 def per_task_batch(tasks: list, trials: int, minutes: float) -> int:
     """Candidates per kernel and round: spread every round over all kernels."""
     return TRIALS_PER_TASK_ROUND if minutes else max(1, min(TRIALS_PER_TASK_ROUND, trials // max(1, len(tasks))))
+
+
+def population(per_task: int) -> int:
+    """Candidates evolved per kernel and batch for a batch measuring `per_task` of them."""
+    return min(MAX_POPULATION, POPULATION_PER_TRIAL * per_task)
 
 
 def search(fused, tvm_target, tasks: list, builder, runner, search_dir: Path, records_dir: Path, trials: int,
@@ -63,6 +72,7 @@ def search(fused, tvm_target, tasks: list, builder, runner, search_dir: Path, re
                     mod=fused, params={}, target=tvm_target, work_dir=str(logs), database=database,
                     max_trials_global=budget, max_trials_per_task=per_task, num_trials_per_iter=per_task,
                     seed=done, builder=builder, runner=runner, task_scheduler="round-robin",
+                    strategy=ms.search_strategy.EvolutionarySearch(population_size=population(per_task)),
                 )
             except Exception:
                 # A runner's fatal error (a device that stayed down) surfaces here wrapped by MetaSchedule's C++ loop.

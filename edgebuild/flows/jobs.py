@@ -130,8 +130,10 @@ def _result(device: Device, bundle: LocalBundle, probe: remote.Probe, agent: dic
     base = agent.get("baseline")
     if base:  # the peer's figures from the same job; the ratio is TVM's p50 over ONNX Runtime's
         figures = validity.latency(base.pop("times_ms")) if base.get("ok") and base.get("times_ms") else None
+        ours, theirs = agent.get("model_rss_bytes"), base.get("model_rss_bytes")
         base.update(latency_ms=figures, ratio=(judged["latency_ms"]["p50"] / figures["p50"])
-                    if figures and judged["latency_ms"] else None, emulated=device.emulated)
+                    if figures and judged["latency_ms"] else None, emulated=device.emulated,
+                    memory_ratio=ours / theirs if ours and theirs and theirs > 0 else None)
     return {
         "schema": PROFILE_RESULT_VERSION, "device": device.name, "target": m["target"]["name"],
         "model": m["model"]["name"],

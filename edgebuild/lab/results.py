@@ -53,8 +53,11 @@ def summary(result: dict) -> str:
     base = result.get("baseline")
     if base:
         other = base.get("latency_ms") or {}
-        mark = " (emulated: a ratio of emulation, not of hardware)" if result.get("emulated") else ""
-        lines.append(f"  onnxruntime {base.get('version')}: p50 {other.get('p50', float('nan')):.3f} ms; "
-                     f"tvm / onnxruntime p50 ratio {base.get('ratio', float('nan')):.2f}{mark}")
+        mark = " (emulated: ratios of emulation, not of hardware)" if result.get("emulated") else ""
+        memory = base.get("memory_ratio")
+        lines.append(f"  onnxruntime {base.get('version')}: p50 {other.get('p50', float('nan')):.3f} ms  "
+                     f"model {(base.get('model_rss_bytes') or 0) / 2**20:.1f} MiB; "
+                     f"tvm / onnxruntime p50 ratio {base.get('ratio') or float('nan'):.2f}, model memory ratio "
+                     f"{memory or float('nan'):.2f}{mark}")
     lines.append(f"  {valid}" + "".join(f"\n  - {r}" for r in reasons))
     return "\n".join(lines)

@@ -7,7 +7,7 @@ import numpy as np
 MIN_SCORE = 0.25
 MIN_IOU = 0.9
 MIN_COSINE = 0.999
-CHECKS = ("top1", "boxes", "argmax_path", "cosine", "none")
+CHECKS = ("top1", "boxes", "argmax_path", "cosine", "mask", "none")
 
 
 def relative_diff(got: list[np.ndarray], expected: list[np.ndarray]) -> float:
@@ -38,6 +38,8 @@ def task_check(kind: str, got: np.ndarray, expected: np.ndarray, box: str = "xyw
         return cos >= MIN_COSINE, f"cosine {cos:.6f} (>= {MIN_COSINE})"
     if kind == "boxes":
         return _boxes(got, expected, box, score)
+    if kind == "mask":
+        return _mask(got, expected)
     return True, "no task-level check (raw head outputs)"
 
 
@@ -49,6 +51,16 @@ def _boxes(got, expected, box, score) -> tuple[bool, str]:
     ious = _iou(_xyxy(rows_g[keep, :4], box), _xyxy(rows_e[keep, :4], box))
     worst = float(ious.min())
     return worst >= MIN_IOU, f"{int(keep.sum())} boxes scoring >= {MIN_SCORE}, lowest IoU {worst:.4f} (>= {MIN_IOU})"
+
+
+def _mask(got, expected) -> tuple[bool, str]:
+    """A label map (one class per pixel): IoU of each class's pixels, over the classes either engine found."""
+    classes = np.union1d(np.unique(got), np.unique(expected))
+    ious = {int(c): float(((got == c) & (expected == c)).sum() / ((got == c) | (expected == c)).sum()) for c in classes}
+    worst = min(ious.values())
+    differ = int((got != expected).sum())
+    shown = ", ".join(f"{c}: {v:.4f}" for c, v in ious.items())
+    return worst >= MIN_IOU, f"per-class IoU {{{shown}}} (>= {MIN_IOU}); {differ} of {expected.size} pixels differ"
 
 
 def _xyxy(b, box):

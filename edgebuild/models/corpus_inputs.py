@@ -13,6 +13,8 @@ def make(spec, dtype: str) -> np.ndarray:
     shape = tuple(spec.shape)
     if spec.kind == "image":
         value = _image(spec, shape)
+    elif spec.kind == "table":
+        value = _table(spec, shape, rng)
     elif spec.kind == "tokens":
         value = rng.integers(spec.low, spec.high, size=shape)
     elif spec.kind == "mask":
@@ -33,9 +35,39 @@ def _image(spec, shape) -> np.ndarray:
     from PIL import Image
     from sklearn.datasets import load_sample_image
 
-    nhwc = spec.layout == "NHWC"
-    height, width = (shape[1], shape[2]) if nhwc else (shape[2], shape[3])
+    height, width = _size(spec, shape)
     picture = Image.fromarray(load_sample_image("china.jpg")).resize((width, height), Image.BILINEAR)
+    return _pixels(spec, shape, picture)
+
+
+def _table(spec, shape, rng) -> np.ndarray:
+    """A ruled table on a white page, as a document scan shows one: black grid lines 2 px wide (seeded
+    column positions) and a number in each cell; no photo bundled here shows a table."""
+    from PIL import Image, ImageDraw
+
+    height, width = _size(spec, shape)
+    page = Image.new("RGB", (width, height), (255, 255, 255))
+    draw = ImageDraw.Draw(page)
+    left, top, right, bottom = width // 12, height // 8, width - width // 12, height - height // 6
+    rows = np.linspace(top, bottom, 9).astype(int)
+    inner = np.sort(rng.choice(np.arange(left + width // 12, right - width // 12), 3, replace=False))
+    cols = np.r_[left, inner, right]
+    for y in rows:
+        draw.line([(left, int(y)), (right, int(y))], fill=(0, 0, 0), width=2)
+    for x in cols:
+        draw.line([(int(x), top), (int(x), bottom)], fill=(0, 0, 0), width=2)
+    for y in rows[:-1]:
+        for x in cols[:-1]:
+            draw.text((int(x) + 6, int(y) + 8), str(rng.integers(10, 99999)), fill=(0, 0, 0))
+    return _pixels(spec, shape, page)
+
+
+def _size(spec, shape) -> tuple[int, int]:
+    return (shape[1], shape[2]) if spec.layout == "NHWC" else (shape[2], shape[3])
+
+
+def _pixels(spec, shape, picture) -> np.ndarray:
+    """An RGB picture as the input expects it: scaled, normalised, in its layout, broadcast to the batch."""
     pixels = np.asarray(picture, np.float32)  # H, W, RGB in 0..255
     if spec.pixels == "unit":
         pixels = pixels / 255.0
@@ -43,5 +75,5 @@ def _image(spec, shape) -> np.ndarray:
         pixels = pixels - np.asarray(spec.mean, np.float32)
     if spec.std:
         pixels = pixels / np.asarray(spec.std, np.float32)
-    image = pixels if nhwc else pixels.transpose(2, 0, 1)
+    image = pixels if spec.layout == "NHWC" else pixels.transpose(2, 0, 1)
     return np.broadcast_to(image[None], shape)

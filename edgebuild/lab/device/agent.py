@@ -28,31 +28,14 @@ from tvm.runtime.vm import VirtualMachine  # noqa: E402
 import_ms = (time.perf_counter() - started) * 1e3
 
 
-def status_bytes(field):  # VmRSS: resident now; VmHWM: peak resident
-    for line in (read("/proc/self/status") or "").splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-    return None
-
-
-def reset_peak():
-    # Writing 5 to clear_refs resets VmHWM (Linux >= 4.0): the model's memory excludes the imports.
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
 def as_list(out):
     if hasattr(out, "numpy"):
         return [out.numpy()]
     return [o for item in out for o in as_list(item)]
 
 
-baseline_rss = status_bytes("VmRSS")
-peak_was_reset = reset_peak()
+imported_rss = status_bytes("VmRSS")  # noqa: F821 (sense.py)
+peak_was_reset = reset_peak()  # noqa: F821 (sense.py)
 manifest = json.load(open(os.path.join(bundle, "manifest.json")))
 with np.load(os.path.join(bundle, "reference.npz")) as ref:
     inputs = [ref["input/" + spec["name"]] for spec in manifest["inputs"]]
@@ -87,7 +70,7 @@ if sys.argv[6:7] == ["serve"]:
                                 "machine": platform.machine(), "python": platform.python_version(),
                                 "runtime": {"tvm": tvm.__version__, "numpy": np.__version__}, "import_ms": import_ms,
                                 "load_ms": load_ms, "parity_max_abs_diff": diff, "parity_tolerance": tolerance,
-                                "device_kind": device_kind, "cuda": cuda})
+                                "device_kind": device_kind, "cuda": cuda}, imported_rss, peak_was_reset)
 clocks_before = clocks()  # noqa: F821 (sense.py)
 times = []
 t_start = time.perf_counter()
@@ -111,8 +94,7 @@ result = {
     "import_ms": import_ms,
     "load_ms": load_ms,
     "peak_rss_bytes": vm_hwm(),  # noqa: F821 (sense.py)
-    # the model's own memory: peak resident set above the one after importing the runtime
-    "model_rss_bytes": vm_hwm() - baseline_rss if peak_was_reset and baseline_rss else None,  # noqa: F821
+    "model_rss_bytes": model_rss(imported_rss, peak_was_reset),  # noqa: F821 (sense.py)
     "device_kind": device_kind,
     "cuda": cuda,  # {toolkit, runtime, driver}: CUDA versions (gpu.py)
     "cuda_used_before": cuda_used_before,

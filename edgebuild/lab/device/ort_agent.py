@@ -14,6 +14,8 @@ import numpy as np  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 
 import_ms = (time.perf_counter() - started) * 1e3
+imported_rss = status_bytes("VmRSS")  # noqa: F821 (sense.py)
+peak_was_reset = reset_peak()  # noqa: F821 (sense.py)
 manifest = json.load(open(os.path.join(bundle, "manifest.json")))
 with np.load(os.path.join(bundle, "reference.npz")) as ref:
     feed = {spec["name"]: ref["input/" + spec["name"]] for spec in manifest["inputs"]}
@@ -30,4 +32,4 @@ for _ in range(warmup):
 serve(lambda: session.run(None, feed), {"ok": error is None, "error": error, "version": ort.__version__,  # noqa: F821
                                         "machine": platform.machine(), "import_ms": import_ms, "load_ms": load_ms,
                                         "parity_max_abs_diff": diff if diff == diff else None,
-                                        "parity_tolerance": tolerance})
+                                        "parity_tolerance": tolerance}, imported_rss, peak_was_reset)

@@ -60,9 +60,9 @@ for name, proc in engines.items():
     proc.wait()
 tvm, base = info["tvm"], info["onnxruntime"]
 result = dict(tvm, times_ms=times["tvm"], timed_seconds=spent["tvm"], warmup_runs=warmup,
-              peak_rss_bytes=done["tvm"]["peak_rss_bytes"], clocks_before=clocks_before, clocks_after=clocks_after)
+              clocks_before=clocks_before, clocks_after=clocks_after, **done["tvm"])
 if not base["ok"]:
     result.update(ok=False, error="onnxruntime baseline: %s" % base["error"])
 result["baseline"] = dict(base, engine="onnxruntime", times_ms=times["onnxruntime"], rounds=rounds, block_runs=block,
-                          threads=threads, peak_rss_bytes=done["onnxruntime"]["peak_rss_bytes"])
+                          threads=threads, **done["onnxruntime"])
 print("EDGEBUILD-RESULT " + json.dumps(result), flush=True)

@@ -33,11 +33,30 @@ def clocks():
     return {k: v for k, v in state.items() if v is not None}
 
 
-def vm_hwm():
+def status_bytes(field):  # VmRSS: resident now; VmHWM: peak resident
     for line in (read("/proc/self/status") or "").splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) * 1024
     return None
+
+
+def vm_hwm():
+    return status_bytes("VmHWM")
+
+
+def reset_peak():
+    # Writing 5 to clear_refs resets VmHWM (Linux >= 4.0): the model's memory excludes the imports.
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def model_rss(imported_rss, peak_was_reset):
+    """The model's own memory: peak resident set above the one after importing the runtime, or None."""
+    return vm_hwm() - imported_rss if peak_was_reset and imported_rss else None
 
 
 def tegrastats():

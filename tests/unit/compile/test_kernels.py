@@ -10,11 +10,11 @@ from edgebuild.compile.runner import HostModel
 from edgebuild.errors import CompileError
 
 
-def conv_relu(tmp_path, op="Conv"):
+def conv_relu(tmp_path, op="Conv", **attrs):
     shape = (4, 3, 3, 3) if op == "Conv" else (3, 4, 3, 3)
     w = numpy_helper.from_array(np.ones(shape, np.float32), "w")
     graph = helper.make_graph(
-        [helper.make_node(op, ["x", "w"], ["c"], name="the_conv"), helper.make_node("Relu", ["c"], ["y"], name="act")],
+        [helper.make_node(op, ["x", "w"], ["c"], name="the_conv", **attrs), helper.make_node("Relu", ["c"], ["y"], name="act")],
         "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [w])
     path = tmp_path / "m.onnx"
@@ -56,7 +56,7 @@ def test_a_kernel_tvm_cannot_lower_is_named_with_its_nodes_and_tvm_message(tmp_p
 
     from tvm import relax as rx
 
-    mod = relax.import_onnx(conv_relu(tmp_path, op="ConvTranspose"))
+    mod = relax.import_onnx(conv_relu(tmp_path, op="ConvTranspose", dilations=[2, 2]))  # dilated: stays conv2d_transpose
     to_nhwc = rx.transform.ConvertLayout({"relax.nn.conv2d_transpose": ["NHWC", "IOHW"]})
     monkeypatch.setattr(layout, "to_nhwc", lambda: to_nhwc)
     with pytest.warns(UserWarning, match="schedule rules failed"), pytest.raises(CompileError) as err:

@@ -21,8 +21,19 @@ def _const(name, value):
 
 # (family, nodes after the conv output "c" [1, 8, 8, 8] producing "y", extra initializers)
 FAMILIES = {
+    # constant weights: one channels-last Conv + pixel shuffle + crop (conv_transpose.py)
     "ConvTranspose": ([helper.make_node("ConvTranspose", ["c", "wt"], ["y"], strides=[2, 2])],
                       [_const("wt", RNG.standard_normal((8, 4, 2, 2)).astype(np.float32))]),
+    "ConvTranspose pads/output_padding/bias": (
+        [helper.make_node("ConvTranspose", ["c", "wt", "bt"], ["t"], strides=[2, 2], pads=[1, 1, 1, 1],
+                          output_padding=[1, 1]), helper.make_node("Relu", ["t"], ["y"])],
+        [_const("wt", RNG.standard_normal((8, 4, 3, 3)).astype(np.float32)), _const("bt", RNG.standard_normal(4).astype(np.float32))]),
+    "ConvTranspose depthwise": ([helper.make_node("ConvTranspose", ["c", "wt"], ["y"], strides=[2, 2], pads=[1, 1, 1, 1],
+                                                  output_padding=[1, 1], group=8)],
+                                [_const("wt", RNG.standard_normal((8, 1, 3, 3)).astype(np.float32))]),
+    # dilated: not rewritten; TVM has no channels-last conv2d_transpose, so it keeps NCHW (layout.DESIRED)
+    "ConvTranspose dilated": ([helper.make_node("ConvTranspose", ["c", "wt"], ["y"], strides=[2, 2], dilations=[2, 2])],
+                              [_const("wt", RNG.standard_normal((8, 4, 3, 3)).astype(np.float32))]),
     "MaxPool": ([helper.make_node("MaxPool", ["c"], ["y"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])], []),
     "AveragePool": ([helper.make_node("AveragePool", ["c"], ["y"], kernel_shape=[2, 2], strides=[2, 2])], []),
     "GlobalAveragePool": ([helper.make_node("GlobalAveragePool", ["c"], ["y"])], []),

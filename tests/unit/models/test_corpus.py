@@ -15,7 +15,7 @@ def test_the_committed_corpus_is_valid_and_covers_the_required_kinds(project):
     entries = corpus.load_all(project.root)
     assert len(entries) >= 10
     text = " ".join(f"{e.task} {e.ops}" for e in entries.values())
-    for needed in ("YOLO", "LSTM", "GRU", "transformer", "audio", "depthwise", "Resize", "int8"):
+    for needed in ("YOLO", "LSTM", "GRU", "transformer", "audio", "depthwise", "Resize", "int8", "ConvTranspose"):
         assert needed in text, needed
     assert len({e.sha256 for e in entries.values()}) == len(entries)
 
@@ -72,6 +72,10 @@ def test_inputs_are_in_range_and_deterministic():
     assert corpus_inputs.make(corpus.InputSpec(name="m", shape=[1, 5], kind="mask"), "bool").all()
     nhwc = dataclasses.replace(image, shape=[1, 32, 48, 3], layout="NHWC", pixels="byte", mean=[100.0, 100.0, 100.0])
     assert corpus_inputs.make(nhwc, "float32").max() > 1
+    table = corpus_inputs.make(dataclasses.replace(image, shape=[1, 3, 128, 96], kind="table", pixels="byte"), "float32")
+    page = table[0, 0]
+    assert page.max() == 255 and (page == 0).mean() > 0.02  # white page, black rulings and digits
+    assert ((page[:, 40:56] < 128).mean(axis=1) == 1).sum() >= 9  # nine horizontal rulings cross the page
 
 
 def test_task_checks_fail_when_the_task_result_differs():
@@ -85,3 +89,10 @@ def test_task_checks_fail_when_the_task_result_differs():
     path = np.array([[[0.1, 0.9], [0.8, 0.2]]])
     assert not corpus_checks.task_check("argmax_path", path[:, ::-1], path)[0]
     assert corpus_checks.relative_diff([np.array([1.0, 2.001])], [np.array([1.0, 2.0])]) == pytest.approx(5e-4)
+    labels = np.zeros((1, 1, 20, 20), np.int64)
+    labels[0, 0, 5, :], labels[0, 0, :, 7] = 1, 2
+    assert corpus_checks.task_check("mask", labels, labels)[0]
+    thinner = labels.copy()
+    thinner[0, 0, 5, 10:] = 0  # 10 of class 1's 19 pixels lost: IoU 9/19
+    passed, detail = corpus_checks.task_check("mask", thinner, labels)
+    assert not passed and "1: 0.4737" in detail
