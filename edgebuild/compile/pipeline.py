@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import const_permute, fastmath, int8_matmul, layout, padding, schedule
+from . import const_permute, fastmath, int8_matmul, layout, padding, recurrent_kernel, schedule
 
 WORKLOADS = "database_workload.json"
 RECORDS = "database_tuning_record.json"
@@ -71,6 +71,9 @@ def lower(mod, target, records: Path | None, rules: bool = True):
     kernels = {gv.name_hint: _scheduler(f, RECORD, NONE) for gv, f in mod.functions.items() if isinstance(f, tirx.PrimFunc)}
     if target.kind.name != "llvm":
         kernels = {k: v if v != NONE else "dlight" for k, v in kernels.items()}
+        for gv, f in list(mod.functions.items()):
+            if isinstance(f, tirx.PrimFunc) and f.attrs and recurrent_kernel.CONFIG_ATTR in f.attrs:
+                mod[gv] = recurrent_kernel.for_gpu(f)
     elif rules:
         mod, ruled = schedule.schedule_module(mod, target)
         kernels.update(ruled)
@@ -79,9 +82,7 @@ def lower(mod, target, records: Path | None, rules: bool = True):
 
 def _scheduler(func, record: str, none: str) -> str:
     """Who scheduled a kernel before the rules run: a hand-written kernel names itself; else a record or no one."""
-    from .recurrent_kernel import SCHEDULER_ATTR
-
     attrs = func.attrs or {}
-    if SCHEDULER_ATTR in attrs:
-        return str(attrs[SCHEDULER_ATTR])
+    if recurrent_kernel.SCHEDULER_ATTR in attrs:
+        return str(attrs[recurrent_kernel.SCHEDULER_ATTR])
     return record if schedule.SCHEDULED in attrs else none

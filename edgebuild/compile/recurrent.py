@@ -55,10 +55,7 @@ def lower(model):
 
 def convert(bb, inputs, attrs):
     """The importer's converter of STEPS_OP: one call of the recurrence kernel."""
-    config = json.loads(attrs["config"])
-    config["reverse"] = tuple(config["reverse"])
-    config["activations"] = tuple(tuple(tuple(a) for a in per) for per in config["activations"])
-    return recurrent_kernel.emit(bb, recurrent_kernel.Recurrence(**config), inputs)
+    return recurrent_kernel.emit(bb, recurrent_kernel.config_from_json(json.loads(attrs["config"])), inputs)
 
 
 class _Cell:

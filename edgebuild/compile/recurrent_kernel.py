@@ -16,11 +16,14 @@ Outputs: Y [seq, dirs, batch, H] (time order), Y_h [dirs, batch, H]; LSTM: Y_c [
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass
 
 SCHEDULER = "recurrent"  # the kernels table's name for who scheduled this kernel
 SCHEDULER_ATTR = "edgebuild.scheduler"
-VEC, BLOCK = 16, 4  # lanes per vector, vectors per register block of the recurrent matmul
+CONFIG_ATTR = "edgebuild.recurrence"  # the kernel's Recurrence and input order, as JSON
+VEC, BLOCK = 16, 4  # CPU: lanes per vector, vectors per register block of the recurrent matmul
 
 
 @dataclass(frozen=True)
@@ -51,25 +54,50 @@ class Recurrence:
 
 
 def emit(bb, cfg: Recurrence, inputs):
-    """Emit the kernel's call in Relax (a tuple of cfg.outputs())."""
-    from tvm import te
-
+    """Emit the kernel's call in Relax (a tuple of cfg.outputs()). The kernel is the CPU one; its
+    PrimFunc keeps cfg (CONFIG_ATTR) so that a GPU build swaps in the GPU one (for_gpu)."""
     unique, where = [], []  # te.extern takes each tensor once (an LSTM may start h and c from one tensor)
     for expr in inputs:
         found = next((i for i, u in enumerate(unique) if u.same_as(expr)), None)
         where.append(len(unique) if found is None else found)
         if found is None:
             unique.append(expr)
-
-    def compute(*tensors):
-        return te.extern(cfg.outputs(), list(tensors), lambda ins, outs: _ir(cfg, [ins[i] for i in where], outs),
-                         dtype=["float32"] * len(cfg.outputs()), name=f"{cfg.op.lower()}_steps")
-
-    name = f"{cfg.op.lower()}_steps"
-    call = bb.emit_te(compute, *unique, primfunc_name_hint=name)
+    call = bb.emit_te(lambda *tensors: _extern(cfg, where, tensors, gpu=False), *unique,
+                      primfunc_name_hint=f"{cfg.op.lower()}_steps")
     gv = bb.lookup_binding(call).args[0]
-    bb.update_func(gv, bb.get()[gv].with_attr(SCHEDULER_ATTR, SCHEDULER).with_attr("tirx.is_scheduled", True))
+    config = json.dumps({"cfg": dataclasses.asdict(cfg), "where": where})
+    bb.update_func(gv, bb.get()[gv].with_attr(SCHEDULER_ATTR, SCHEDULER).with_attr(CONFIG_ATTR, config)
+                   .with_attr("tirx.is_scheduled", True))
     return call
+
+
+def for_gpu(func):
+    """The GPU version of an emitted kernel (same parameters): one thread per direction, as on the CPU.
+    Without it a GPU build compiles the kernel for the host, reading device memory."""
+    from tvm import te
+
+    saved = json.loads(str(func.attrs[CONFIG_ATTR]))
+    cfg = config_from_json(saved["cfg"])
+    params = func.params[:len(func.params) - len(cfg.outputs())]  # inputs, then outputs
+    tensors = [te.placeholder(p.shape, p.dtype, p.name) for p in params]
+    outs = _extern(cfg, saved["where"], tensors, gpu=True)
+    gpu = te.create_prim_func([*tensors, *outs]).without_attr("global_symbol")  # the module names it
+    for key, value in func.attrs.items():
+        gpu = gpu.with_attr(key, value)
+    return gpu
+
+
+def config_from_json(data: dict) -> Recurrence:
+    data = dict(data, reverse=tuple(data["reverse"]),
+                activations=tuple(tuple(tuple(a) for a in per) for per in data["activations"]))
+    return Recurrence(**data)
+
+
+def _extern(cfg: Recurrence, where, tensors, gpu: bool):
+    from tvm import te
+
+    return te.extern(cfg.outputs(), list(tensors), lambda ins, outs: _ir(cfg, [ins[i] for i in where], outs, gpu),
+                     dtype=["float32"] * len(cfg.outputs()), name=f"{cfg.op.lower()}_steps")
 
 
 # --- element-wise math (TVM's fast_exp / fast_tanh, as the fast-math pass uses for the rest) -------
@@ -142,42 +170,49 @@ def activation(name: str, alpha, beta, x):
 
 # --- the kernel --------------------------------------------------------------------------------
 
-def _ir(cfg: Recurrence, ins, outs):
+def _ir(cfg: Recurrence, ins, outs, gpu: bool):
+    """Directions in parallel (CPU threads, or GPU blocks of one thread); each direction sequential."""
+    import contextlib
+
     from tvm.script.ir_builder import IRBuilder
     from tvm.script.ir_builder import tirx as T
 
+    vec = 1 if gpu else VEC  # CUDA has no 16-lane float type
     with IRBuilder() as ib:
-        if cfg.dirs == 1:
-            with T.serial(0, 1):  # a frame for the scratch buffers
-                _direction(cfg, 0, ins, outs)
+        if gpu:
+            loop = T.thread_binding(0, cfg.dirs, "blockIdx.x")
         else:
-            with T.parallel(0, cfg.dirs) as d:
+            loop = T.parallel(0, cfg.dirs) if cfg.dirs > 1 else T.serial(0, 1)  # a frame for the scratch buffers
+        with loop as d, (T.thread_binding(0, 1, "threadIdx.x") if gpu else contextlib.nullcontext()):
+            if cfg.dirs == 1:
+                _direction(cfg, 0, ins, outs, vec)
+            else:
                 with T.If(d == 0):
                     with T.Then():
-                        _direction(cfg, 0, ins, outs)
+                        _direction(cfg, 0, ins, outs, vec)
                     with T.Else():
-                        _direction(cfg, 1, ins, outs)
+                        _direction(cfg, 1, ins, outs, vec)
         return ib.get()
 
 
-def _each(n: int, body):
-    """body(j) for j in [0, n): vectorised in VEC-wide chunks, then a scalar tail."""
+def _each(n: int, body, vec: int):
+    """body(j) for j in [0, n): vectorised in vec-wide chunks, then a scalar tail."""
     from tvm.script.ir_builder import tirx as T
 
-    if n >= VEC:
-        with T.serial(0, n // VEC) as jo:
-            with T.vectorized(0, VEC) as ji:
-                body(jo * VEC + ji)
-    if n % VEC:
-        with T.serial(n - n % VEC, n) as j:
+    if n >= vec:
+        with T.serial(0, n // vec) as jo:
+            with T.vectorized(0, vec) as ji:
+                body(jo * vec + ji)
+    if n % vec:
+        with T.serial(n - n % vec, n) as j:
             body(j)
 
 
-def _matvec(out, h, rt, col0: int, cols: int, hidden: int):
+def _matvec(out, h, rt, col0: int, cols: int, hidden: int, vec: int):
     """out[col0 + j] = sum_k h(k) * rt[k, col0 + j] for j < cols: columns in register blocks, k innermost."""
     from tvm.script.ir_builder import tirx as T
 
-    width = VEC * BLOCK
+    width = vec * BLOCK
     blocks = cols // width
     if blocks:
         with T.serial(0, blocks) as jo:
@@ -193,14 +228,14 @@ def _matvec(out, h, rt, col0: int, cols: int, hidden: int):
     if start < col0 + cols:
         def zero(j):
             out[start + j] = _f(0.0)
-        _each(col0 + cols - start, zero)
+        _each(col0 + cols - start, zero, vec)
         with T.serial(0, hidden) as k:
             def axpy(j):
                 out[start + j] = out[start + j] + h(k) * rt[k, start + j]
-            _each(col0 + cols - start, axpy)
+            _each(col0 + cols - start, axpy, vec)
 
 
-def _direction(cfg: Recurrence, d: int, ins, outs):
+def _direction(cfg: Recurrence, d: int, ins, outs, vec: int):
     """The whole recurrence of direction d (a Python int: its activations and time order are constants)."""
     from tvm.script.ir_builder import tirx as T
 
@@ -230,16 +265,16 @@ def _direction(cfg: Recurrence, d: int, ins, outs):
             hn[d, b, j] = h0[d, b, j]
             if cn is not None:
                 cn[d, b, j] = c0[d, b, j]
-        _each(H, init)
+        _each(H, init, vec)
     lens = T.buffer_proxy(ins[-1]) if cfg.lengths else None
     if lens is not None:
         with T.serial(0, cfg.seq * cfg.batch) as tb:
             def clear(j):
                 y[tb // cfg.batch, d, tb % cfg.batch, j] = _f(0.0)
-            _each(H, clear)
+            _each(H, clear, vec)
     with T.serial(0, cfg.seq) as step:
         with T.serial(0, cfg.batch) as b:
-            state = (d, b, act, x, rt, rb, p, y, hn, cn, gates, rh)
+            state = (d, b, act, x, rt, rb, p, y, hn, cn, gates, rh, vec)
             if lens is None:
                 _step(cfg, cfg.seq - 1 - step if cfg.reverse[d] else step, *state)
             else:
@@ -248,7 +283,7 @@ def _direction(cfg: Recurrence, d: int, ins, outs):
                         _step(cfg, lens[b] - 1 - step if cfg.reverse[d] else step, *state)
 
 
-def _step(cfg: Recurrence, t, d: int, b, act, x, rt, rb, p, y, hn, cn, gates, rh):
+def _step(cfg: Recurrence, t, d: int, b, act, x, rt, rb, p, y, hn, cn, gates, rh, vec: int):
     """Time step t of sequence b in direction d: hn (and cn) updated in place, y[t] written."""
     H, op = cfg.hidden, cfg.op
 
@@ -259,15 +294,15 @@ def _step(cfg: Recurrence, t, d: int, b, act, x, rt, rb, p, y, hn, cn, gates, rh
         return hn[d, b, k]
 
     if op == "GRU" and not cfg.linear_before_reset:
-        _matvec(gates, h, rt, 0, 2 * H, H)
+        _matvec(gates, h, rt, 0, 2 * H, H, vec)
 
         def zr(j):
             gates[j] = act(0, xg(0, j) + gates[j])
             rh[j] = act(0, xg(1, j) + gates[H + j]) * hn[d, b, j]
-        _each(H, zr)
-        _matvec(gates, lambda k: rh[k], rt, 2 * H, H, H)
+        _each(H, zr, vec)
+        _matvec(gates, lambda k: rh[k], rt, 2 * H, H, H, vec)
     else:
-        _matvec(gates, h, rt, 0, cfg.gates * H, H)
+        _matvec(gates, h, rt, 0, cfg.gates * H, H, vec)
 
     def update(j):
         if op == "RNN":
@@ -293,4 +328,4 @@ def _step(cfg: Recurrence, t, d: int, b, act, x, rt, rb, p, y, hn, cn, gates, rh
                 o_pre = o_pre + p[d, H + j] * cn[d, b, j]
             hn[d, b, j] = act(0, o_pre) * act(2, cn[d, b, j], clip=False)
         y[t, d, b, j] = hn[d, b, j]
-    _each(H, update)
+    _each(H, update, vec)

@@ -141,3 +141,21 @@ def test_a_dynamic_sequence_axis_is_refused_with_the_node_named():
     model.graph.node[0].name = "encoder_gru"
     with pytest.raises(CompileError, match="GRU node 'encoder_gru': input X needs a static 3-d shape"):
         recurrent.lower(model)
+
+
+def test_a_gpu_build_gets_the_gpu_kernel(tmp_path):
+    """The kernel emitted at import is the CPU one; a GPU target gets it bound to GPU blocks, not run on the host."""
+    import tvm
+
+    from edgebuild.compile import pipeline
+
+    model, _ = _model("GRU", {"direction": "bidirectional"})
+    path = tmp_path / "m.onnx"
+    onnx.save(model, str(path))
+    target = tvm.target.Target({"kind": "cuda", "arch": "sm_80", "max_num_threads": 1024, "thread_warp_size": 32,
+                                "host": {"kind": "llvm"}})
+    with target:
+        lowered, kernels = pipeline.lower(relax.import_onnx(path), target, None)
+    assert kernels["gru_steps"] == "recurrent"
+    script = lowered["gru_steps"].script()
+    assert "blockIdx.x" in script and "T.parallel" not in script
