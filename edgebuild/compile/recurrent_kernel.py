@@ -20,6 +20,8 @@ import dataclasses
 import json
 from dataclasses import dataclass
 
+from .tir_math import activation, f32
+
 SCHEDULER = "recurrent"  # the kernels table's name for who scheduled this kernel
 SCHEDULER_ATTR = "edgebuild.scheduler"
 CONFIG_ATTR = "edgebuild.recurrence"  # the kernel's Recurrence and input order, as JSON
@@ -100,74 +102,6 @@ def _extern(cfg: Recurrence, where, tensors, gpu: bool):
                      dtype=["float32"] * len(cfg.outputs()), name=f"{cfg.op.lower()}_steps")
 
 
-# --- element-wise math (TVM's fast_exp / fast_tanh, as the fast-math pass uses for the rest) -------
-
-def _f(v):
-    from tvm import tirx
-
-    return tirx.const(v, "float32")
-
-
-def fast_exp(x):
-    """Cephes-style exp: 2^n * p(r), ~1e-7 relative; vectorises (no libm call)."""
-    from tvm import tirx
-
-    x = tirx.max(tirx.min(x, _f(88.3762626647950)), _f(-88.3762626647949))
-    n = tirx.floor(x * _f(1.44269504088896341) + _f(0.5))
-    r = x - n * _f(0.6931471805599453)
-    p = _f(1.9875691500e-4)
-    for c in (1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1):
-        p = p * r + _f(c)
-    scale = tirx.reinterpret("float32", tirx.shift_left(tirx.Cast("int32", n) + 127, 23))
-    return (p * r * r + r + _f(1.0)) * scale
-
-
-def fast_tanh(x):
-    """Rational approximation on [-9, 9] (saturated beyond), ~1e-7 absolute."""
-    from tvm import tirx
-
-    x = tirx.max(tirx.min(x, _f(9.0)), _f(-9.0))
-    x2 = x * x
-    p = _f(-2.76076847742355e-16)
-    for c in (2.00018790482477e-13, -8.60467152213735e-11, 5.12229709037114e-08, 1.48572235717979e-05,
-              6.37261928875436e-04, 4.89352455891786e-03):
-        p = p * x2 + _f(c)
-    q = _f(1.19825839466702e-06)
-    for c in (1.18534705686654e-04, 2.26843463243900e-03, 4.89352518554385e-03):
-        q = q * x2 + _f(c)
-    return x * p / q
-
-
-def activation(name: str, alpha, beta, x):
-    """ONNX's recurrent activation `name` of the float32 expression x."""
-    from tvm import tirx
-
-    zero, one = _f(0.0), _f(1.0)
-    if name == "Sigmoid":
-        return one / (one + fast_exp(-x))
-    if name == "Tanh":
-        return fast_tanh(x)
-    if name == "Relu":
-        return tirx.max(x, zero)
-    if name == "Softsign":
-        return x / (one + tirx.abs(x))
-    if name == "Softplus":
-        return tirx.log(one + tirx.exp(x))
-    if name == "LeakyRelu":
-        return tirx.Select(x >= zero, x, x * _f(alpha))
-    if name == "ThresholdedRelu":
-        return tirx.Select(x > _f(alpha), x, zero)
-    if name == "Elu":
-        return tirx.Select(x >= zero, x, _f(alpha) * (fast_exp(x) - one))
-    if name == "HardSigmoid":
-        return tirx.max(zero, tirx.min(one, _f(alpha) * x + _f(beta)))
-    if name == "Affine":
-        return _f(alpha) * x + _f(beta)
-    if name == "ScaledTanh":
-        return _f(alpha) * fast_tanh(_f(beta) * x)
-    raise ValueError(f"unknown recurrent activation {name!r}")
-
-
 # --- the kernel --------------------------------------------------------------------------------
 
 def _ir(cfg: Recurrence, ins, outs, gpu: bool):
@@ -185,13 +119,13 @@ def _ir(cfg: Recurrence, ins, outs, gpu: bool):
             loop = T.parallel(0, cfg.dirs) if cfg.dirs > 1 else T.serial(0, 1)  # a frame for the scratch buffers
         with loop as d, (T.thread_binding(0, 1, "threadIdx.x") if gpu else contextlib.nullcontext()):
             if cfg.dirs == 1:
-                _direction(cfg, 0, ins, outs, vec)
+                _Direction(cfg, 0, ins, outs, vec).run()
             else:
                 with T.If(d == 0):
                     with T.Then():
-                        _direction(cfg, 0, ins, outs, vec)
+                        _Direction(cfg, 0, ins, outs, vec).run()
                     with T.Else():
-                        _direction(cfg, 1, ins, outs, vec)
+                        _Direction(cfg, 1, ins, outs, vec).run()
         return ib.get()
 
 
@@ -209,7 +143,7 @@ def _each(n: int, body, vec: int):
 
 
 def _matvec(out, h, rt, col0: int, cols: int, hidden: int, vec: int):
-    """out[col0 + j] = sum_k h(k) * rt[k, col0 + j] for j < cols: columns in register blocks, k innermost."""
+    """out[col0 + j] = sum_k h(k) * rt(k, col0 + j) for j < cols: columns in register blocks, k innermost."""
     from tvm.script.ir_builder import tirx as T
 
     width = vec * BLOCK
@@ -218,114 +152,117 @@ def _matvec(out, h, rt, col0: int, cols: int, hidden: int, vec: int):
         with T.serial(0, blocks) as jo:
             acc = T.buffer_proxy(T.decl_buffer([width], "float32", scope="local"))
             with T.vectorized(0, width) as ji:
-                acc[ji] = _f(0.0)
+                acc[ji] = f32(0.0)
             with T.serial(0, hidden) as k:
                 with T.vectorized(0, width) as ji:
-                    acc[ji] = acc[ji] + h(k) * rt[k, col0 + jo * width + ji]
+                    acc[ji] = acc[ji] + h(k) * rt(k, col0 + jo * width + ji)
             with T.vectorized(0, width) as ji:
                 out[col0 + jo * width + ji] = acc[ji]
     start = col0 + blocks * width
     if start < col0 + cols:
         def zero(j):
-            out[start + j] = _f(0.0)
+            out[start + j] = f32(0.0)
         _each(col0 + cols - start, zero, vec)
         with T.serial(0, hidden) as k:
             def axpy(j):
-                out[start + j] = out[start + j] + h(k) * rt[k, start + j]
+                out[start + j] = out[start + j] + h(k) * rt(k, start + j)
             _each(col0 + cols - start, axpy, vec)
 
 
-def _direction(cfg: Recurrence, d: int, ins, outs, vec: int):
+class _Direction:
     """The whole recurrence of direction d (a Python int: its activations and time order are constants)."""
-    from tvm.script.ir_builder import tirx as T
 
-    H, op = cfg.hidden, cfg.op
-    x, rt_all, h0 = (T.buffer_proxy(b) for b in ins[:3])
-    y, hn = T.buffer_proxy(outs[0]), T.buffer_proxy(outs[1])
-    c0, p = (T.buffer_proxy(b) for b in ins[3:5]) if op == "LSTM" else (None, None)
-    rb = T.buffer_proxy(ins[3]) if op == "GRU" and cfg.linear_before_reset else None
-    cn = T.buffer_proxy(outs[2]) if op == "LSTM" else None
-    acts = [a[d] for a in cfg.activations]
+    def __init__(self, cfg: Recurrence, d: int, ins, outs, vec: int):
+        from tvm.script.ir_builder import tirx as T
 
-    def act(k, v, clip=True):
-        if clip and cfg.clip is not None:
-            from tvm import tirx
-            v = tirx.max(tirx.min(v, _f(cfg.clip)), _f(-cfg.clip))
-        return activation(*acts[k], v)
+        self.cfg, self.d, self.vec, self.H = cfg, d, vec, cfg.hidden
+        lstm = cfg.op == "LSTM"
+        self.x, self.rt, self.h0 = (T.buffer_proxy(b) for b in ins[:3])
+        self.y, self.hn = T.buffer_proxy(outs[0]), T.buffer_proxy(outs[1])
+        self.c0, self.p = (T.buffer_proxy(b) for b in ins[3:5]) if lstm else (None, None)
+        self.rb = T.buffer_proxy(ins[3]) if cfg.op == "GRU" and cfg.linear_before_reset else None
+        self.cn = T.buffer_proxy(outs[2]) if lstm else None
+        self.lens = T.buffer_proxy(ins[-1]) if cfg.lengths else None
+        self.acts = [a[d] for a in cfg.activations]
+        self.gates = T.buffer_proxy(T.decl_buffer([cfg.gates * self.H], "float32", scope="local"))
+        self.rh = T.buffer_proxy(T.decl_buffer([self.H], "float32", scope="local")) if cfg.op == "GRU" else None
 
-    class Rt:  # R^T of this direction, indexed [k, column]
-        def __getitem__(self, kj):
-            return rt_all[d, kj[0], kj[1]]
+    def act(self, k: int, v, clip: bool = True):
+        """Activation k of this direction (ONNX order), after the clip unless told otherwise."""
+        from tvm import tirx
 
-    rt = Rt()
-    gates = T.buffer_proxy(T.decl_buffer([cfg.gates * H], "float32", scope="local"))
-    rh = T.buffer_proxy(T.decl_buffer([H], "float32", scope="local")) if op == "GRU" else None
-    with T.serial(0, cfg.batch) as b:
-        def init(j):
-            hn[d, b, j] = h0[d, b, j]
-            if cn is not None:
-                cn[d, b, j] = c0[d, b, j]
-        _each(H, init, vec)
-    lens = T.buffer_proxy(ins[-1]) if cfg.lengths else None
-    if lens is not None:
-        with T.serial(0, cfg.seq * cfg.batch) as tb:
-            def clear(j):
-                y[tb // cfg.batch, d, tb % cfg.batch, j] = _f(0.0)
-            _each(H, clear, vec)
-    with T.serial(0, cfg.seq) as step:
+        if clip and self.cfg.clip is not None:
+            v = tirx.max(tirx.min(v, f32(self.cfg.clip)), f32(-self.cfg.clip))
+        return activation(*self.acts[k], v)
+
+    def run(self):
+        from tvm.script.ir_builder import tirx as T
+
+        cfg, d, hn, cn = self.cfg, self.d, self.hn, self.cn
         with T.serial(0, cfg.batch) as b:
-            state = (d, b, act, x, rt, rb, p, y, hn, cn, gates, rh, vec)
-            if lens is None:
-                _step(cfg, cfg.seq - 1 - step if cfg.reverse[d] else step, *state)
-            else:
-                with T.If(step < lens[b]):
-                    with T.Then():
-                        _step(cfg, lens[b] - 1 - step if cfg.reverse[d] else step, *state)
+            def init(j):
+                hn[d, b, j] = self.h0[d, b, j]
+                if cn is not None:
+                    cn[d, b, j] = self.c0[d, b, j]
+            _each(self.H, init, self.vec)
+        if self.lens is not None:
+            with T.serial(0, cfg.seq * cfg.batch) as tb:
+                def clear(j):
+                    self.y[tb // cfg.batch, d, tb % cfg.batch, j] = f32(0.0)
+                _each(self.H, clear, self.vec)
+        with T.serial(0, cfg.seq) as step:
+            with T.serial(0, cfg.batch) as b:
+                if self.lens is None:
+                    self.step(cfg.seq - 1 - step if cfg.reverse[d] else step, b)
+                else:
+                    with T.If(step < self.lens[b]):
+                        with T.Then():
+                            self.step(self.lens[b] - 1 - step if cfg.reverse[d] else step, b)
 
+    def step(self, t, b):
+        """Time step t of sequence b: hn (and cn) updated in place, y[t] written."""
+        cfg, d, H, vec = self.cfg, self.d, self.H, self.vec
+        op, act, gates, hn, cn, p = cfg.op, self.act, self.gates, self.hn, self.cn, self.p
 
-def _step(cfg: Recurrence, t, d: int, b, act, x, rt, rb, p, y, hn, cn, gates, rh, vec: int):
-    """Time step t of sequence b in direction d: hn (and cn) updated in place, y[t] written."""
-    H, op = cfg.hidden, cfg.op
+        def xg(g, j):
+            return self.x[d, t * cfg.batch + b, g * H + j]
 
-    def xg(g, j):
-        return x[d, t * cfg.batch + b, g * H + j]
+        def rt(k, j):
+            return self.rt[d, k, j]
 
-    def h(k):
-        return hn[d, b, k]
+        if op == "GRU" and not cfg.linear_before_reset:
+            _matvec(gates, lambda k: hn[d, b, k], rt, 0, 2 * H, H, vec)
 
-    if op == "GRU" and not cfg.linear_before_reset:
-        _matvec(gates, h, rt, 0, 2 * H, H, vec)
-
-        def zr(j):
-            gates[j] = act(0, xg(0, j) + gates[j])
-            rh[j] = act(0, xg(1, j) + gates[H + j]) * hn[d, b, j]
-        _each(H, zr, vec)
-        _matvec(gates, lambda k: rh[k], rt, 2 * H, H, H, vec)
-    else:
-        _matvec(gates, h, rt, 0, cfg.gates * H, H, vec)
-
-    def update(j):
-        if op == "RNN":
-            hn[d, b, j] = act(0, xg(0, j) + gates[j])
-        elif op == "GRU":
-            if cfg.linear_before_reset:
-                z = act(0, xg(0, j) + gates[j])
-                r = act(0, xg(1, j) + gates[H + j])
-                n = act(1, xg(2, j) + r * (gates[2 * H + j] + rb[d, j]))
-            else:
-                z, n = gates[j], act(1, xg(2, j) + gates[2 * H + j])
-            hn[d, b, j] = n + z * (hn[d, b, j] - n)
+            def zr(j):
+                gates[j] = act(0, xg(0, j) + gates[j])
+                self.rh[j] = act(0, xg(1, j) + gates[H + j]) * hn[d, b, j]
+            _each(H, zr, vec)
+            _matvec(gates, lambda k: self.rh[k], rt, 2 * H, H, H, vec)
         else:
-            c = cn[d, b, j]
-            i_pre, f_pre = xg(0, j) + gates[j], xg(2, j) + gates[2 * H + j]
-            if cfg.peepholes:
-                i_pre, f_pre = i_pre + p[d, j] * c, f_pre + p[d, 2 * H + j] * c
-            gates[j] = act(0, i_pre)
-            forget = _f(1.0) - gates[j] if cfg.input_forget else act(0, f_pre)
-            cn[d, b, j] = forget * c + gates[j] * act(1, xg(3, j) + gates[3 * H + j])
-            o_pre = xg(1, j) + gates[H + j]
-            if cfg.peepholes:
-                o_pre = o_pre + p[d, H + j] * cn[d, b, j]
-            hn[d, b, j] = act(0, o_pre) * act(2, cn[d, b, j], clip=False)
-        y[t, d, b, j] = hn[d, b, j]
-    _each(H, update, vec)
+            _matvec(gates, lambda k: hn[d, b, k], rt, 0, cfg.gates * H, H, vec)
+
+        def update(j):
+            if op == "RNN":
+                hn[d, b, j] = act(0, xg(0, j) + gates[j])
+            elif op == "GRU":
+                if cfg.linear_before_reset:
+                    z = act(0, xg(0, j) + gates[j])
+                    r = act(0, xg(1, j) + gates[H + j])
+                    n = act(1, xg(2, j) + r * (gates[2 * H + j] + self.rb[d, j]))
+                else:
+                    z, n = gates[j], act(1, xg(2, j) + gates[2 * H + j])
+                hn[d, b, j] = n + z * (hn[d, b, j] - n)
+            else:
+                c = cn[d, b, j]
+                i_pre, f_pre = xg(0, j) + gates[j], xg(2, j) + gates[2 * H + j]
+                if cfg.peepholes:
+                    i_pre, f_pre = i_pre + p[d, j] * c, f_pre + p[d, 2 * H + j] * c
+                gates[j] = act(0, i_pre)
+                forget = f32(1.0) - gates[j] if cfg.input_forget else act(0, f_pre)
+                cn[d, b, j] = forget * c + gates[j] * act(1, xg(3, j) + gates[3 * H + j])
+                o_pre = xg(1, j) + gates[H + j]
+                if cfg.peepholes:
+                    o_pre = o_pre + p[d, H + j] * cn[d, b, j]
+                hn[d, b, j] = act(0, o_pre) * act(2, cn[d, b, j], clip=False)
+            self.y[t, d, b, j] = hn[d, b, j]
+        _each(H, update, vec)
