@@ -58,7 +58,7 @@ def fuse(mod, target):
 
 def lower(mod, target, records: Path | None, rules: bool = True):
     """(fused kernels, each with its tuning record's schedule or else the first schedule rule that
-    applies, {kernel: "record" | rule name | "none"}). GPU kernels are left to TVM's default GPU
+    applies, {kernel: "record" | rule name | "recurrent" (recurrent_kernel.py) | "none"}). GPU kernels are left to TVM's default GPU
     pipeline (dlight), which runs after this."""
     from tvm import relax, tirx
 
