@@ -58,17 +58,17 @@ def fuse(mod, target):
 
 def lower(mod, target, records: Path | None, rules: bool = True):
     """(fused kernels, each with its tuning record's schedule or else the first schedule rule that
-    applies, {kernel: "record" | rule name | "recurrent" (recurrent_kernel.py) | "none"}). GPU kernels are left to TVM's default GPU
-    pipeline (dlight), which runs after this."""
+    applies, {kernel: "record" | rule name | "recurrent" (recurrent_kernel.py) | "none"}). GPU kernels
+    are left to TVM's default GPU pipeline (dlight), which runs after this."""
     from tvm import relax, tirx
 
-    from .kernels import NONE, RECORD
+    from .kernels import NONE
 
     mod = fuse(mod, target)
     if has_records(records):
         with target, database(records):
             mod = relax.transform.MetaScheduleApplyDatabase()(mod)
-    kernels = {gv.name_hint: _scheduler(f, RECORD, NONE) for gv, f in mod.functions.items() if isinstance(f, tirx.PrimFunc)}
+    kernels = {gv.name_hint: _scheduler(f) for gv, f in mod.functions.items() if isinstance(f, tirx.PrimFunc)}
     if target.kind.name != "llvm":
         kernels = {k: v if v != NONE else "dlight" for k, v in kernels.items()}
         for gv, f in list(mod.functions.items()):
@@ -80,9 +80,11 @@ def lower(mod, target, records: Path | None, rules: bool = True):
     return mod, kernels
 
 
-def _scheduler(func, record: str, none: str) -> str:
+def _scheduler(func) -> str:
     """Who scheduled a kernel before the rules run: a hand-written kernel names itself; else a record or no one."""
+    from .kernels import NONE, RECORD
+
     attrs = func.attrs or {}
     if recurrent_kernel.SCHEDULER_ATTR in attrs:
         return str(attrs[recurrent_kernel.SCHEDULER_ATTR])
-    return record if schedule.SCHEDULED in attrs else none
+    return RECORD if schedule.SCHEDULED in attrs else NONE
