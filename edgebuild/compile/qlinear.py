@@ -28,6 +28,7 @@ def importer_class():
     from tvm import relax
     from tvm.relax.frontend.onnx.onnx_frontend import ONNXGraphImporter, _get_convert_map
 
+    from . import recurrent
     from .kernels import record_nodes
     from .layout import clip, elementwise_extreme
     from .tvm_errors import message
@@ -38,7 +39,7 @@ def importer_class():
         def _check_for_unsupported_ops(self, graph):
             from onnx import helper
 
-            rest = [n for n in graph.node if n.op_type not in OPS]
+            rest = [n for n in graph.node if n.op_type not in OPS and n.op_type != recurrent.STEPS_OP]
             stripped = helper.make_graph(rest, graph.name, [], [])
             super()._check_for_unsupported_ops(stripped)
 
@@ -56,6 +57,8 @@ def importer_class():
             return out
 
         def _convert(self, op_name, inputs, attrs, opset):
+            if op_name == recurrent.STEPS_OP:
+                return recurrent.convert(self.bb, inputs, attrs)
             if op_name in OPS:
                 try:
                     return self.bb.normalize(CONVERTERS[op_name](self.bb, inputs, attrs))
