@@ -62,8 +62,9 @@ PROFILE_RESULT_FIELDS = {
 # metrics.onnxruntime_unavailable (max_abs_diff_vs_onnxruntime null when ONNX Runtime cannot run the graph).
 # 3: main's constants in model.weights beside model.so (listed in `files`, sent by deploys); main takes
 # them after the inputs. 4: toolchain.cuda_toolkit (the nvcc release, "13.0") for CUDA targets, which the
-# device checks against its driver.
-MANIFEST_SCHEMA_VERSION = 4
+# device checks against its driver. 5: a quantized graph's max_abs_diff_vs_onnxruntime is against ONNX
+# Runtime computing it exactly (compress/ort_reference.py), with metrics.onnxruntime_parity_tolerance.
+MANIFEST_SCHEMA_VERSION = 5
 
 
 def load_toml(path: Path) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import warnings
 
 import numpy as np
 
+from . import const_permute
 from .passes import each_function
 from .tvm_errors import is_tvm_error, message
 
@@ -39,7 +40,7 @@ def to_nhwc():
 
     convert = tvm.transform.Sequential([
         _expand_scalar_consts(), _non_negative_axes(), relax.transform.Normalize(),
-        relax.transform.ConvertLayout(DESIRED),
+        relax.transform.ConvertLayout(DESIRED), const_permute.fold(),
         relax.transform.FoldConstant(), _bounds_to_clip(),
     ])
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import fastmath, int8_matmul, layout, padding, schedule
+from . import const_permute, fastmath, int8_matmul, layout, padding, recurrent_kernel, schedule
 
 WORKLOADS = "database_workload.json"
 RECORDS = "database_tuning_record.json"
@@ -46,6 +46,7 @@ def fuse(mod, target):
         return tvm.transform.Sequential([
             relax.transform.DecomposeOpsForInference(),
             relax.transform.CanonicalizeBindings(),
+            const_permute.fold(),
             *cpu,
             relax.transform.LegalizeOps(),
             relax.transform.AnnotateTIROpPattern(),
@@ -57,21 +58,33 @@ def fuse(mod, target):
 
 def lower(mod, target, records: Path | None, rules: bool = True):
     """(fused kernels, each with its tuning record's schedule or else the first schedule rule that
-    applies, {kernel: "record" | rule name | "none"}). GPU kernels are left to TVM's default GPU
-    pipeline (dlight), which runs after this."""
+    applies, {kernel: "record" | rule name | "recurrent" (recurrent_kernel.py) | "none"}). GPU kernels
+    are left to TVM's default GPU pipeline (dlight), which runs after this."""
     from tvm import relax, tirx
 
-    from .kernels import NONE, RECORD
+    from .kernels import NONE
 
     mod = fuse(mod, target)
     if has_records(records):
         with target, database(records):
             mod = relax.transform.MetaScheduleApplyDatabase()(mod)
-    kernels = {gv.name_hint: RECORD if f.attrs and schedule.SCHEDULED in f.attrs else NONE
-               for gv, f in mod.functions.items() if isinstance(f, tirx.PrimFunc)}
+    kernels = {gv.name_hint: _scheduler(f) for gv, f in mod.functions.items() if isinstance(f, tirx.PrimFunc)}
     if target.kind.name != "llvm":
-        kernels = {k: v if v == RECORD else "dlight" for k, v in kernels.items()}
+        kernels = {k: v if v != NONE else "dlight" for k, v in kernels.items()}
+        for gv, f in list(mod.functions.items()):
+            if isinstance(f, tirx.PrimFunc) and f.attrs and recurrent_kernel.CONFIG_ATTR in f.attrs:
+                mod[gv] = recurrent_kernel.for_gpu(f)
     elif rules:
         mod, ruled = schedule.schedule_module(mod, target)
         kernels.update(ruled)
     return mod, kernels
+
+
+def _scheduler(func) -> str:
+    """Who scheduled a kernel before the rules run: a hand-written kernel names itself; else a record or no one."""
+    from .kernels import NONE, RECORD
+
+    attrs = func.attrs or {}
+    if recurrent_kernel.SCHEDULER_ATTR in attrs:
+        return str(attrs[recurrent_kernel.SCHEDULER_ATTR])
+    return RECORD if schedule.SCHEDULED in attrs else NONE

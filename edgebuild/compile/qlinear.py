@@ -19,7 +19,8 @@ from ..errors import CompileError
 from . import qelementwise, qint, resize
 from .qint import binary, f32, reshape
 
-OPS = ("QLinearConv", "QLinearMatMul", "QGemm", "MatMulInteger", "ConvInteger", *qelementwise.OPS)
+OPS = ("QLinearConv", "QLinearMatMul", "QGemm", "MatMulInteger", "ConvInteger", "DynamicQuantizeLinear",
+       *qelementwise.OPS)
 
 
 def importer_class():
@@ -27,6 +28,7 @@ def importer_class():
     from tvm import relax
     from tvm.relax.frontend.onnx.onnx_frontend import ONNXGraphImporter, _get_convert_map
 
+    from . import recurrent
     from .kernels import record_nodes
     from .layout import clip, elementwise_extreme
     from .tvm_errors import message
@@ -37,7 +39,7 @@ def importer_class():
         def _check_for_unsupported_ops(self, graph):
             from onnx import helper
 
-            rest = [n for n in graph.node if n.op_type not in OPS]
+            rest = [n for n in graph.node if n.op_type not in OPS and n.op_type != recurrent.STEPS_OP]
             stripped = helper.make_graph(rest, graph.name, [], [])
             super()._check_for_unsupported_ops(stripped)
 
@@ -55,6 +57,8 @@ def importer_class():
             return out
 
         def _convert(self, op_name, inputs, attrs, opset):
+            if op_name == recurrent.STEPS_OP:
+                return recurrent.convert(self.bb, inputs, attrs)
             if op_name in OPS:
                 try:
                     return self.bb.normalize(CONVERTERS[op_name](self.bb, inputs, attrs))
@@ -139,5 +143,25 @@ def qgemm(bb, inputs, attrs):
     return qint.requantize(bb, acc, binary("divide", multiplier, f32(y_scale)), y_zp, _out_dtype(y_zp, a))
 
 
+def dynamic_quantize_linear(bb, inputs, attrs):
+    """uint8 x with its run-time scale and zero point, as ONNX Runtime computes them: the range widened
+    to hold 0, scale = range / 255 (1 for an all-zero x: TVM's converter divides by 0 there), zero point
+    and values rounded half to even (relax round) and saturated."""
+    from tvm import relax
+
+    x = bb.normalize(inputs[0])
+    zero, top = relax.const(np.float32(0)), relax.const(np.float32(255))
+    low = relax.op.minimum(relax.op.min(x), zero)
+    high = relax.op.maximum(relax.op.max(x), zero)
+    span = bb.normalize(relax.op.subtract(high, low))
+    scale = bb.normalize(relax.op.where(relax.op.equal(span, zero), relax.const(np.float32(1)),
+                                        relax.op.divide(span, top)))
+    zp = bb.normalize(relax.op.round(relax.op.clip(relax.op.negative(relax.op.divide(low, scale)), 0, 255)))
+    y = relax.op.add(relax.op.round(relax.op.divide(x, scale)), zp)
+    y = relax.op.astype(qint.clamp(bb, y, 0.0, 255.0), "uint8")
+    return relax.Tuple([bb.normalize(y), scale, bb.normalize(relax.op.astype(zp, "uint8"))])
+
+
 CONVERTERS = {"QLinearConv": qlinear_conv, "QLinearMatMul": qlinear_matmul, "QGemm": qgemm,
-              "MatMulInteger": matmul_integer, "ConvInteger": conv_integer, **qelementwise.CONVERTERS}
+              "MatMulInteger": matmul_integer, "ConvInteger": conv_integer,
+              "DynamicQuantizeLinear": dynamic_quantize_linear, **qelementwise.CONVERTERS}

@@ -60,6 +60,8 @@ def import_onnx(path: Path):
     def importable(n) -> bool:
         if n.op_type in ours:
             return n.domain in ("", "ai.onnx", "com.microsoft")
+        if n.op_type == recurrent.STEPS_OP:
+            return n.domain == recurrent.DOMAIN
         return n.domain in ("", "ai.onnx") and n.op_type in supported
 
     missing: dict[str, list[str]] = {}

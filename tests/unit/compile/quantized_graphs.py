@@ -97,20 +97,10 @@ def ort_exact(path: Path) -> Path:
     """For a graph with uint8 activations: the same graph with every int8 weight stored as uint8 (w + 128, zero
     point + 128): identical integers, but ONNX Runtime's x86 uint8 x int8 kernels saturate int16 pair
     sums (vpmaddubsw) while its uint8 x uint8 kernels are exact. The reference for uint8 graphs."""
-    model = onnx.load(str(path))
-    inits = {i.name: i for i in model.graph.initializer}
-    weights = {"QLinearConv": (3, 5), "QGemm": (3, 5), "QLinearMatMul": (3, 5), "ConvInteger": (1, 3), "MatMulInteger": (1, 3)}
-    for node in model.graph.node:
-        if node.op_type not in weights:
-            continue
-        w, wz = (node.input[i] if i < len(node.input) else "" for i in weights[node.op_type])
-        if w not in inits or wz not in inits or numpy_helper.to_array(inits[w]).dtype != np.int8:
-            continue
-        for name in (w, wz):
-            shifted = (numpy_helper.to_array(inits[name]).astype(np.int16) + 128).astype(np.uint8)
-            inits[name].CopyFrom(numpy_helper.from_array(shifted, name))
+    from edgebuild.compress.ort_reference import exact_weights
+
     out = path.with_name(path.stem + "_u8.onnx")
-    onnx.save(model, str(out))
+    onnx.save(exact_weights(onnx.load(str(path))), str(out))
     return out
 
 

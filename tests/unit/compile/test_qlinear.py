@@ -107,8 +107,26 @@ def test_matmul_integer_keeps_int8_weights_and_corrects_uint8_zero_point(tmp_pat
     assert any(w.tobytes() in data for w in int8_layouts(b))  # int8, as given or packed for the kernel
 
 
+def test_dynamic_quantize_linear_rounds_half_to_even_and_handles_an_all_zero_input_as_onnxruntime(tmp_path):
+    """Ties of x / scale and of the zero point round to even; an all-zero x gets scale 1 and zero point 0
+    (TVM's own converter divided by a zero range there)."""
+    outs = [("y", TensorProto.UINT8, [8]), ("s", TensorProto.FLOAT, []), ("z", TensorProto.UINT8, [])]
+    graph = helper.make_graph([helper.make_node("DynamicQuantizeLinear", ["x"], ["y", "s", "z"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [8])],
+                              [helper.make_tensor_value_info(*o) for o in outs])
+    path = tmp_path / "dq.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    _, so = qg.build(path)
+    cases = [[0, .5, 1.5, 2.5, 3.5, 100, 200, 255], [-2.5, .5, 1.5, 2.5, 3.5, 100, 200, 252.5], [0] * 8, [-3] * 8,
+             RNG.normal(0, 3, 8)]
+    for x in (np.asarray(c, np.float32) for c in cases):
+        want, got = qg.ort_run(path, {"x": x}), qg.run(so, {"x": x})
+        assert all(np.array_equal(w, g) for w, g in zip(want, got)), (x, want, got)
+
+
 def test_the_lowered_operators_are_listed():
-    assert set(qlinear.OPS) == {"QLinearConv", "QLinearMatMul", "QGemm", "MatMulInteger", "ConvInteger", "QLinearAdd",
+    assert set(qlinear.OPS) == {"QLinearConv", "QLinearMatMul", "QGemm", "MatMulInteger", "ConvInteger",
+                                "DynamicQuantizeLinear", "QLinearAdd",
                                 "QLinearMul", "QLinearConcat", "QLinearGlobalAveragePool", "QLinearSigmoid",
                                 "QLinearLeakyRelu", "QLinearSoftmax"}
 

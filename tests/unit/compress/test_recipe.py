@@ -110,11 +110,12 @@ def test_shipped_int8_recipes_refuse_no_target_and_type_no_timings(project, name
     assert not re.search(r"\d\s*ms\b", compress.folder(project).path(name).read_text())
 
 
-def test_int8_static_quantizes_minilms_gemm_weights_but_keeps_the_ffn_down_projections_fp32(project):
+def test_int8_static_quantizes_minilms_gemm_weights_and_the_ffn_down_projections_at_run_time(project):
     recipe = compress.load(project, "int8-static")
-    (minilm,) = recipe.for_model("minilm").for_target("rpi5").configs
+    minilm, down = recipe.for_model("minilm").for_target("rpi5").configs
     assert "Gemm" in minilm.operators and "MatMul" in minilm.operators  # MiniLM's linears export as Gemm
     assert minilm.exclude == [r"layer\.\d+/output/dense/"]
+    assert "Gemm" in down.operators and "MatMul" in down.operators and down.embeddings  # int8-dynamic: the rest
     assert recipe.for_model("minilm").gate.min_cosine_to_fp32 == 0.98
     (digits,) = recipe.for_model("digits-cnn").configs
     assert list(digits.operators) == ["Conv", "MatMul"] and not digits.exclude  # the classifier head stays fp32
