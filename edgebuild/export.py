@@ -17,13 +17,15 @@ from .models.base import TensorSpec
 OPSET = 17
 
 
-def to_onnx(model: Any, specs: list[TensorSpec], output_names: list[str] | None, path: Path) -> None:
-    """Write `model` (torch.nn.Module or onnx.ModelProto) to `path` with `specs` as its static inputs."""
+def to_onnx(model: Any, specs: list[TensorSpec], output_names: list[str] | None, path: Path) -> str | None:
+    """Write `model` (torch.nn.Module or onnx.ModelProto) to `path` with `specs` as its static inputs.
+    Returns a warning for the user when the graph could not be simplified (it is written unsimplified)."""
     import onnx
 
     proto = model if isinstance(model, onnx.ModelProto) else _from_torch(model, specs, output_names)
-    proto = _simplify(_with_static_inputs(proto, specs))
+    proto, note = _simplify(_with_static_inputs(proto, specs))
     onnx.save(proto, str(path))
+    return note
 
 
 def _from_torch(module, specs: list[TensorSpec], output_names: list[str] | None):
@@ -71,21 +73,30 @@ def _with_static_inputs(proto, specs: list[TensorSpec]):
 
 
 def _simplify(proto):
-    """onnxslim's simplification, keeping the graph's inputs: it drops inputs no node uses, and a
-    bundle's model.so must take the inputs its manifest lists (the model's own)."""
+    """(graph, warning or None): onnxslim's simplification, keeping the graph's inputs: it drops inputs
+    no node uses, and a bundle's model.so must take the inputs its manifest lists (the model's own).
+    A simplifier failure is its bug, not the model's (onnxslim 0.1.98 fails on ONNX's opset-1 Not
+    test cases): the graph goes on with ONNX's shape inference only, and the build says so."""
+    import onnx
     import onnxslim
 
     declared = list(proto.graph.input)
     try:
         slim = onnxslim.slim(proto)
     except Exception as exc:  # onnxslim raises whatever the failing pass raises
-        raise ModelError(f"simplifying the ONNX graph with static shapes failed: {type(exc).__name__}: {exc}") from None
+        note = (f"the ONNX graph simplifier (onnxslim) failed ({type(exc).__name__}: {exc}); "
+                "building the graph unsimplified, with ONNX's shape inference only")
+        try:
+            return onnx.shape_inference.infer_shapes(proto, data_prop=True), note
+        except Exception as again:  # noqa: BLE001 (onnx raises several types)
+            raise ModelError(f"simplifying the ONNX graph with static shapes failed: {type(exc).__name__}: {exc}; "
+                             f"shape inference failed too: {type(again).__name__}: {again}") from None
     kept = {v.name: v for v in slim.graph.input}
     if set(kept) != {v.name for v in declared}:
         inputs = [kept.get(v.name, v) for v in declared] + [v for n, v in kept.items() if n not in {d.name for d in declared}]
         del slim.graph.input[:]
         slim.graph.input.extend(inputs)
-    return slim
+    return slim, None
 
 
 def graph_outputs(path: Path) -> list[TensorSpec]:

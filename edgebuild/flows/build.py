@@ -133,7 +133,9 @@ def _build(project: Project, request: BuildRequest, say: Say, progress: Progress
             check_steps(pipeline.rows)
         onnx_path = tmp / bundle.ONNX
         with stage("export"):
-            export.to_onnx(loaded, specs, model.output_names, onnx_path)
+            note = export.to_onnx(loaded, specs, model.output_names, onnx_path)
+        if note:
+            say(f"  warning: {note}")
         if pipeline.active:
             with stage("quantize"):
                 # model.onnx becomes the exact (quantized) graph compiled

@@ -34,6 +34,16 @@ def test_every_unsupported_operator_is_listed_at_once_with_its_nodes(tmp_path):
         relax.import_onnx(path)
 
 
+def test_if_is_not_refused_the_importer_handles_it_itself(tmp_path):
+    branch = lambda name, op: helper.make_graph(  # noqa: E731
+        [helper.make_node(op, ["x"], [f"{name}_y"])], name, [],
+        [helper.make_tensor_value_info(f"{name}_y", TensorProto.FLOAT, [1, 4])])
+    cond = helper.make_node("Constant", [], ["c"], value=helper.make_tensor("c", TensorProto.BOOL, [], [True]))
+    node = helper.make_node("If", ["c"], ["y"], then_branch=branch("then", "Relu"), else_branch=branch("else", "Neg"))
+    mod = relax.import_onnx(save(tmp_path, [cond, node]))
+    assert "main" in [gv.name_hint for gv in mod.get_global_vars()]
+
+
 def test_supported_graph_imports_and_runs_on_host(tmp_path):
     path = save(tmp_path, [helper.make_node("Relu", ["x"], ["y"])])
     mod = relax.import_onnx(path)
