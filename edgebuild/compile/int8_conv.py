@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .int8_intrin import BLOCK_ATTR
+from .int8_intrin import BLOCK_ATTR, for_weight, operand_shift
 
 DW_ATTR = "edgebuild_int8_dw"
 
@@ -119,8 +119,9 @@ def rewrite(builder, call, weight: np.ndarray | None, scheme):
                                relax.const(np.ascontiguousarray(weight[:, :, 0, :])), primfunc_name_hint="int8_dw")
     if groups != 1 or scheme is None:
         return None
+    scheme = for_weight(scheme, weight)
     cin_p, cout_p = _ceil(cin, scheme.group), _ceil(cout, scheme.lanes)
-    shift = {("uint8", "int8"): 128, ("int8", "uint8"): -128}.get((scheme.a_dtype, x_dtype), 0)
+    shift = operand_shift(scheme, x_dtype)
     out = builder.call_te(lambda xt, wt: conv_kernel(xt, wt, shift, scheme, **geometry), x,
                           relax.const(pack_weight(weight, scheme, cin_p, cout_p)), primfunc_name_hint="int8_conv")
     if shift:  # sum (x + s) w = sum x w + s * (sum of w over every tap, padding included)

@@ -8,12 +8,16 @@ weight tile of lanes x group bytes. Weights are packed at build time as [N/lanes
   vnni      x86 AVX-512 VNNI  vpdpbusd          u8 x s8, 16 lanes x 4 (TVM's dot_16x4_vnni
                                                  declares the pre-LLVM-20 signature and fails to verify)
   avx512wd  x86 AVX-512       vpmovsxbw+vpmaddwd  i16 x s8, 16 lanes x 2
+  avx2sign  x86 AVX2          vpsignb+vpmaddubsw+vpmaddwd  s8 x s8, 8 lanes x 4
   avx2wd    x86 AVX2          vpmovsxbw+vpmaddwd  i16 x s8, 8 lanes x 2
   sdot      AArch64 +dotprod  sdot              s8 x s8, 4 lanes x 4
   neon      AArch64           smull+saddlp+addp  s8 x s8, 4 lanes x 4
-The x86 paths without VNNI widen activations to int16 once per kernel and use vpmaddwd: exact,
-where vpmaddubsw (u8 x s8 -> saturating int16 pairs) overflows on large activations and weights;
-the instruction count per multiply port is the same.
+avx2sign keeps both operands int8 and stays exact with the sign trick: vpmaddubsw (u8 x s8 ->
+saturating int16 pair sums) gets |a| as u8 (vpsignb(a, a); -128 reads as 128) and sign(a) * w as s8
+(vpsignb(w, a)), so each pair sum is at most 2 * 128 * 127 < 2^15; vpmaddwd with int16 ones adds
+the pairs into int32. vpsignb cannot negate -128, so a weight holding -128 gets the scheme's
+`fallback` (avx2wd: activations widened to int16 once per kernel, vpmaddwd, exact for any values),
+and so does an operand packed at run time (its values are unknown at build time).
 """
 
 from __future__ import annotations
@@ -32,11 +36,14 @@ class Scheme:
     lanes: int  # int32 outputs per instruction
     group: int  # reduction elements per lane per instruction
     vectors: int  # SIMD registers: bounds the accumulator tile
+    fallback: str | None = None  # scheme for weights holding -128 (the kernel cannot negate it)
+    scratch: int = 1  # registers one step needs beside accumulators and weights (broadcast, temporaries)
 
 
 SCHEMES = {s.name: s for s in (
     Scheme("vnni", "edgebuild_vnni_16x4", "uint8", 16, 4, 32),
     Scheme("avx512wd", "edgebuild_avx512_wd_16x2", "int16", 16, 2, 32),
+    Scheme("avx2sign", "edgebuild_avx2_sign_8x4", "int8", 8, 4, 16, fallback="avx2wd", scratch=4),  # a, |a|, ones, temp
     Scheme("avx2wd", "edgebuild_avx2_wd_8x2", "int16", 8, 2, 16),
     Scheme("sdot", "edgebuild_sdot_4x4", "int8", 4, 4, 32),
     Scheme("neon", "edgebuild_neon_4x4", "int8", 4, 4, 32),
@@ -60,8 +67,21 @@ def scheme_for(target) -> Scheme | None:
         if codegen.target_has_features("avx512bw", target):
             return register(SCHEMES["avx512wd"])
         if codegen.target_has_features("avx2", target):
-            return register(SCHEMES["avx2wd"])
+            return register(SCHEMES["avx2sign"])
     return None
+
+
+def for_weight(scheme: Scheme, weight) -> Scheme:
+    """The scheme that computes `weight` (numpy int8; None: packed at run time, values unknown) exactly."""
+    if scheme.fallback is None or (weight is not None and int(weight.min(initial=0)) > -128):
+        return scheme
+    return register(SCHEMES[scheme.fallback])
+
+
+def operand_shift(scheme: Scheme, x_dtype: str) -> int:
+    """What the kernel adds to `x_dtype` activations to read them as the scheme's a_dtype (u8 <-> s8 by 128;
+    the caller corrects the result with the weight's sums)."""
+    return {("uint8", "int8"): 128, ("int8", "uint8"): -128}.get((scheme.a_dtype, x_dtype), 0)
 
 
 def register(scheme: Scheme) -> Scheme:
@@ -144,6 +164,25 @@ def _intrin(scheme: Scheme):
                 C[T.ramp(T.int32(0), 1, 4)] = C.vload([0], dtype="int32x4") + T.call_llvm_pure_intrin(
                     T.llvm_lookup_intrinsic_id("llvm.aarch64.neon.addp.v4i32"), low, high, dtype="int32x4")
         return desc, impl_neon
+
+    if scheme.name == "avx2sign":
+        @T.prim_func(s_tir=True)
+        def impl_sign(A: T.Buffer((group,), a_dtype, offset_factor=1), B: T.Buffer((lanes, group), "int8", offset_factor=1),
+                      C: T.Buffer((lanes,), "int32", offset_factor=1)) -> None:
+            with T.sblock("root"):
+                T.reads(C[0:lanes], A[0:group], B[0:lanes, 0:group])
+                T.writes(C[0:lanes])
+                a = T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "int8x4"), dtype="int32"), 8), dtype="int8x32")
+                pairs = T.call_llvm_pure_intrin(
+                    T.llvm_lookup_intrinsic_id("llvm.x86.avx2.pmadd.ub.sw"),
+                    T.call_llvm_pure_intrin(T.llvm_lookup_intrinsic_id("llvm.x86.avx2.psign.b"), a, a, dtype="int8x32"),
+                    T.call_llvm_pure_intrin(T.llvm_lookup_intrinsic_id("llvm.x86.avx2.psign.b"),
+                                            B.vload([0, 0], dtype="int8x32"), a, dtype="int8x32"),
+                    dtype="int16x16")
+                C[T.ramp(T.int32(0), 1, 8)] = C.vload([0], dtype="int32x8") + T.call_llvm_pure_intrin(
+                    T.llvm_lookup_intrinsic_id("llvm.x86.avx2.pmadd.wd"), pairs, T.broadcast(T.int16(1), 16),
+                    dtype="int32x8")
+        return desc, impl_sign
 
     llvm = "llvm.x86.avx2.pmadd.wd" if lanes == 8 else "llvm.x86.avx512.pmaddw.d.512"
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import int8_conv
-from .int8_intrin import BLOCK_ATTR, Scheme, scheme_for
+from .int8_intrin import BLOCK_ATTR, Scheme, for_weight, operand_shift, scheme_for
 from .const_weight import constant_weight, rewrite_functions
 
 
@@ -91,19 +91,22 @@ def pack(mod, target):
             x_dtype = str(x.ty.dtype)
             if x_dtype not in ("int8", "uint8") or _shape(x) is None:
                 return call
+            if w is not None and (w.ndim != 2 or w.dtype != np.int8):
+                return call
+            s = for_weight(scheme, w)
             # vpdpbusd reads u8, sdot s8: the kernel reads x + shift; sum (x + s) w = sum x w + s * colsum
-            shift = {("uint8", "int8"): 128, ("int8", "uint8"): -128}.get((scheme.a_dtype, x_dtype), 0)
+            shift = operand_shift(s, x_dtype)
             if w is not None:
-                if w.ndim != 2 or w.dtype != np.int8 or not fits(*w.shape, scheme):
+                if not fits(*w.shape, s):
                     return call
-                out = self.builder_.call_te(lambda xt, wt: kernel(xt, wt, shift, scheme), x,
-                                            relax.const(pack_weight(w, scheme)), primfunc_name_hint="int8_dot")
+                out = self.builder_.call_te(lambda xt, wt: kernel(xt, wt, shift, s), x,
+                                            relax.const(pack_weight(w, s)), primfunc_name_hint="int8_dot")
                 colsum = relax.const(w.astype(np.int64).sum(axis=0).astype(np.int32))
             else:
                 b = call.args[1]
-                if not _batched_operand(_shape(x), _shape(b), str(b.ty.dtype), scheme):
+                if not _batched_operand(_shape(x), _shape(b), str(b.ty.dtype), s):
                     return call
-                out = self.builder_.call_te(lambda xt, bt: kernel(xt, pack_runtime(bt, scheme), shift, scheme), x, b,
+                out = self.builder_.call_te(lambda xt, bt: kernel(xt, pack_runtime(bt, s), shift, s), x, b,
                                             primfunc_name_hint="int8_dot")
                 colsum = relax.op.sum(relax.op.astype(b, "int32"), axis=[-2], keepdims=True) if shift else None
             if not shift:

@@ -33,13 +33,14 @@ def reference(x, x_zp, w, w_zp, pads, strides, dilations, group) -> np.ndarray:
     return out.astype(np.int32)
 
 
-def conv_integer_graph(folder, x_dtype, cin, cout, kernel, group, pads, strides, dilations, x_zp, w_zp, seed=0):
-    """An ONNX ConvInteger graph (x input, int8 weight and zero points constant) and its weight."""
+def conv_integer_graph(folder, x_dtype, cin, cout, kernel, group, pads, strides, dilations, x_zp, w_zp, w_min=-128,
+                       seed=0):
+    """An ONNX ConvInteger graph (x input, int8 weight in [w_min, 127] and zero points constant) and its weight."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(seed)
-    w = rng.integers(-128, 128, (cout, cin // group, *kernel)).astype(np.int8)
+    w = rng.integers(w_min, 128, (cout, cin // group, *kernel)).astype(np.int8)
     inits = [numpy_helper.from_array(w, "w"), numpy_helper.from_array(np.asarray(x_zp, x_dtype), "x_zp"),
              numpy_helper.from_array(np.asarray(w_zp, np.int8), "w_zp")]
     node = helper.make_node("ConvInteger", ["x", "w", "x_zp", "w_zp"], ["y"], pads=list(pads), strides=list(strides),
@@ -54,11 +55,14 @@ def conv_integer_graph(folder, x_dtype, cin, cout, kernel, group, pads, strides,
     return path, w
 
 
-CASES = {  # x dtype, cin, cout, kernel, group, pads, strides, dilations, x zero point, w zero point
+CASES = {  # x dtype, cin, cout, kernel, group, pads, strides, dilations, x zero point, w zero point[, lowest weight]
     "3x3 same, u8": ("uint8", 8, 16, (3, 3), 1, (1, 1, 1, 1), (1, 1), (1, 1), 0, 0),
     "3x3 stride 2, asym pads, zero points": ("int8", 6, 20, (3, 3), 1, (1, 0, 2, 1), (2, 2), (1, 1), 3, -2),
     "1x1, odd channels, u8 zero point": ("uint8", 3, 7, (1, 1), 1, (0, 0, 0, 0), (1, 1), (1, 1), 131, 0),
     "dilated 3x2": ("int8", 4, 8, (3, 2), 1, (2, 1, 2, 1), (1, 2), (2, 1), 0, 0),
+    # weights without -128: AVX2's vpsignb kernel (with -128 it falls back to int16 widening)
+    "3x3 same, u8, no -128": ("uint8", 8, 16, (3, 3), 1, (1, 1, 1, 1), (1, 1), (1, 1), 7, 0, -127),
+    "3x3 stride 2, odd channels, no -128": ("int8", 6, 20, (3, 3), 1, (1, 0, 2, 1), (2, 2), (1, 1), 3, 0, -127),
     "depthwise 3x3 stride 2, u8": ("uint8", 16, 16, (3, 3), 16, (1, 1, 1, 1), (2, 2), (1, 1), 128, 0),
     "depthwise 5x5, zero points": ("int8", 12, 12, (5, 5), 12, (2, 2, 2, 2), (1, 1), (1, 1), -5, 1),
     "depthwise x2 channels": ("int8", 4, 8, (3, 3), 4, (1, 1, 1, 1), (1, 1), (1, 1), 0, 0),
@@ -70,8 +74,9 @@ def test_int8_convs_are_exact_here(tmp_path, case):
     from edgebuild.compile import pipeline, schedule
     from edgebuild.compile.runner import HostModel
 
-    x_dtype, cin, cout, kernel, group, pads, strides, dilations, x_zp, w_zp = CASES[case]
-    path, w = conv_integer_graph(tmp_path, x_dtype, cin, cout, kernel, group, pads, strides, dilations, x_zp, w_zp)
+    x_dtype, cin, cout, kernel, group, pads, strides, dilations, x_zp, w_zp, *w_min = CASES[case]
+    path, w = conv_integer_graph(tmp_path, x_dtype, cin, cout, kernel, group, pads, strides, dilations, x_zp, w_zp,
+                                 *w_min)
     mod = erelax.import_onnx(path)
     _, kinds = schedule.schedule_module(pipeline.fuse(mod, erelax.host_target()), erelax.host_target())
     rule = "int8_dw" if group == cin and group > 1 else "int8"
@@ -84,11 +89,11 @@ def test_int8_convs_are_exact_here(tmp_path, case):
     assert np.array_equal(got, reference(x, x_zp, w, w_zp, pads, strides, dilations, group))
 
 
-def conv_module(groups: int, x_dtype="int8", c=32):
+def conv_module(groups: int, x_dtype="int8", c=32, w_min=-128):
     """An NHWC int8 conv (3x3, stride 1, same padding) with a requantize epilogue, as qlinear lowers QLinearConv."""
     from tvm import relax
 
-    w = np.random.default_rng(0).integers(-128, 128, (3, 3, c // groups, c)).astype("int8")
+    w = np.random.default_rng(0).integers(w_min, 128, (3, 3, c // groups, c)).astype("int8")
     bb = relax.BlockBuilder()
     x = relax.Var("x", relax.TensorType((1, 14, 14, c), x_dtype))
     with bb.function("main", [x]):
@@ -101,10 +106,10 @@ def conv_module(groups: int, x_dtype="int8", c=32):
     return bb.get()
 
 
-def inner_count(spec, instruction: str, groups: int, x_dtype="int8") -> int:
+def inner_count(spec, instruction: str, groups: int, x_dtype="int8", w_min=-128) -> int:
     """Occurrences of `instruction` in the busiest innermost loop of the int8 conv kernel."""
     symbol = "int8_dw" if groups > 1 else "int8_conv"
-    bodies = innermost_loops(asm(spec, conv_module(groups, x_dtype)), symbol)
+    bodies = innermost_loops(asm(spec, conv_module(groups, x_dtype, w_min=w_min)), symbol)
     assert bodies, f"no {symbol} kernel with a loop in the object code"
     return max(len(re.findall(rf"\b{instruction}\b", b)) for b in bodies)
 
@@ -125,7 +130,14 @@ def test_rpi4_int8_convs_use_widening_neon_and_no_sdot():
     assert "sdot" not in asm(RPI4, conv_module(1)) + asm(RPI4, conv_module(32))
 
 
-@pytest.mark.parametrize("mcpu,instruction", [("haswell", "vpmaddwd"), ("cascadelake", "vpdpbusd")])
+@pytest.mark.parametrize("mcpu,instruction", [("haswell", "vpmaddubsw"), ("cascadelake", "vpdpbusd")])
 def test_x86_int8_convs_use_the_cpus_dot_product(mcpu, instruction):
-    assert inner_count({**X86, "mcpu": mcpu}, instruction, 1) >= 4
+    assert inner_count({**X86, "mcpu": mcpu}, instruction, 1, w_min=-127) >= 4
     assert inner_count({**X86, "mcpu": mcpu}, "vpmullw", 32) >= 1
+
+
+def test_avx2_int8_convs_with_minus_128_weights_fall_back_to_widening():
+    haswell = {**X86, "mcpu": "haswell"}
+    assert inner_count(haswell, "vpmaddubsw", 1, "uint8", w_min=-127) >= 4
+    assert inner_count(haswell, "vpmaddwd", 1) >= 4
+    assert inner_count(haswell, "vpmaddubsw", 1) == 0

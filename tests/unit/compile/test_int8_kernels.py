@@ -14,12 +14,14 @@ X86 = {"kind": "llvm", "mtriple": "x86_64-linux-gnu"}
 ARM = {"kind": "llvm", "mtriple": "aarch64-linux-gnu"}
 
 
-def int8_module(m=32, k=64, n=48, x_dtype="int8", seed=0):
-    """x (int8/uint8) @ W (int8 constant) -> int32, requantized to int8: what qlinear lowers QGemm to."""
+def int8_module(m=32, k=64, n=48, x_dtype="int8", seed=0, w=None):
+    """x (int8/uint8) @ W (int8 constant; default random, -128 included) -> int32, requantized to int8:
+    what qlinear lowers QGemm to."""
     from tvm import relax
 
     rng = np.random.default_rng(seed)
-    w = rng.integers(-128, 128, (k, n)).astype("int8")
+    w = rng.integers(-128, 128, (k, n)).astype("int8") if w is None else w
+    k, n = w.shape
     bb = relax.BlockBuilder()
     x = relax.Var("x", relax.TensorType((m, k), x_dtype))
     with bb.function("main", [x]):
@@ -85,9 +87,14 @@ def innermost_loops(asm_text: str, symbol: str) -> list[str]:
     return bodies
 
 
-def dot_in_inner_loop(target_spec, instruction: str, x_dtype="int8") -> int:
+def no_minus_128(shape, seed=0) -> np.ndarray:
+    """Random int8 weights in [-127, 127] (what symmetric quantization produces; AVX2's vpsignb kernel needs it)."""
+    return np.random.default_rng(seed).integers(-127, 128, shape).astype("int8")
+
+
+def dot_in_inner_loop(target_spec, instruction: str, x_dtype="int8", w=None) -> int:
     """Occurrences of `instruction` in the busiest innermost loop of the int8 kernel."""
-    mod, _ = int8_module(x_dtype=x_dtype)
+    mod, _ = int8_module(x_dtype=x_dtype, w=w)
     bodies = innermost_loops(asm(target_spec, mod), "int8_dot")
     assert bodies, "no int8 kernel with a loop in the object code"
     return max(len(re.findall(rf"\b{instruction}\b", b)) for b in bodies)
@@ -142,12 +149,63 @@ def test_the_host_kernel_is_the_packed_int8_rule():
 @pytest.mark.parametrize("mcpu,instruction", [
     ("cascadelake", "vpdpbusd"),  # AVX-512 VNNI
     ("skylake-avx512", "vpmaddwd"),  # AVX-512 without VNNI
-    ("haswell", "vpmaddwd"),  # AVX2
+    ("haswell", "vpmaddubsw"),  # AVX2: the sign trick
 ])
 def test_x86_int8_kernels_use_the_cpus_dot_product_in_the_inner_loop(mcpu, instruction):
-    assert dot_in_inner_loop({**X86, "mcpu": mcpu}, instruction) >= 4
+    w = no_minus_128((64, 48))
+    assert dot_in_inner_loop({**X86, "mcpu": mcpu}, instruction, w=w) >= 4
     if mcpu != "cascadelake":
-        assert dot_in_inner_loop({**X86, "mcpu": mcpu}, "vpdpbusd") == 0
+        assert dot_in_inner_loop({**X86, "mcpu": mcpu}, "vpdpbusd", w=w) == 0
+
+
+def test_avx2_int8_kernels_take_both_signs_and_fall_back_to_widening_for_minus_128():
+    haswell = {**X86, "mcpu": "haswell"}
+    # uint8 activations are shifted to int8 and read by the same vpsignb/vpmaddubsw kernel
+    assert dot_in_inner_loop(haswell, "vpmaddubsw", "uint8", w=no_minus_128((64, 48))) >= 4
+    assert dot_in_inner_loop(haswell, "vpsignb", "uint8", w=no_minus_128((64, 48))) >= 4
+    # vpsignb cannot negate -128: such a weight gets the int16 widening kernel
+    assert dot_in_inner_loop(haswell, "vpmaddwd") >= 4
+    assert dot_in_inner_loop(haswell, "vpmaddubsw") == 0
+
+
+def extreme_operands(x_dtype: str, w_min: int, m=16, k=64, n=32) -> tuple[np.ndarray, np.ndarray]:
+    """x and w whose pair products reach the int16 limits of vpmaddubsw (|a| = 128 against |w| = 127,
+    both signs), beside random values of the whole range."""
+    rng, info = np.random.default_rng(3), np.iinfo(x_dtype)
+    x = rng.integers(info.min, info.max + 1, (m, k)).astype(x_dtype)
+    w = rng.integers(w_min, 128, (k, n)).astype("int8")
+    x[:4] = [info.min], [info.max], [info.min], [info.max]
+    w[:, :4] = [127, -127, w_min, 127]
+    x[4, ::2], x[4, 1::2] = info.min, info.max
+    return x, w
+
+
+@pytest.mark.parametrize("x_dtype,w_min", [("int8", -127), ("uint8", -127), ("int8", -128), ("uint8", -128)])
+def test_avx2_int8_kernels_are_exact_at_the_extremes(x_dtype, w_min):
+    import tvm
+    from tvm.runtime.vm import VirtualMachine
+    from tvm.target import codegen
+
+    if not codegen.target_has_features("avx2", erelax.host_target()):
+        pytest.skip("this CPU cannot run AVX2 code")
+    x, w = extreme_operands(x_dtype, w_min)
+    bb_mod = exact_module(x.shape, x_dtype, w)
+    executable, _ = erelax.compile_executable(bb_mod, tvm.target.Target({**X86, "mcpu": "haswell"}))
+    got = VirtualMachine(executable, tvm.cpu())["main"](tvm.runtime.tensor(x)).numpy()
+    assert np.array_equal(got, x.astype(np.int64) @ w.astype(np.int64))
+
+
+def exact_module(x_shape, x_dtype, w):
+    """x @ w -> int32 and nothing else."""
+    from tvm import relax
+
+    bb = relax.BlockBuilder()
+    x = relax.Var("x", relax.TensorType(x_shape, x_dtype))
+    with bb.function("main", [x]):
+        with bb.dataflow():
+            out = bb.emit_output(relax.op.matmul(x, relax.const(w), out_dtype="int32"))
+        bb.emit_func_output(out)
+    return bb.get()
 
 
 @pytest.mark.parametrize("spec,instruction", [
