@@ -38,12 +38,14 @@ class Scheme:
     vectors: int  # SIMD registers: bounds the accumulator tile
     fallback: str | None = None  # scheme for weights holding -128 (the kernel cannot negate it)
     scratch: int = 1  # registers one step needs beside accumulators and weights (broadcast, temporaries)
+    row_ops: int = 1  # vector instructions per row and step outside the multiply (the broadcast)
 
 
 SCHEMES = {s.name: s for s in (
     Scheme("vnni", "edgebuild_vnni_16x4", "uint8", 16, 4, 32),
     Scheme("avx512wd", "edgebuild_avx512_wd_16x2", "int16", 16, 2, 32),
-    Scheme("avx2sign", "edgebuild_avx2_sign_8x4", "int8", 8, 4, 16, fallback="avx2wd", scratch=4),  # a, |a|, ones, temp
+    # avx2sign's scratch: a, |a|, ones, a temporary; per row: the broadcast and |a|
+    Scheme("avx2sign", "edgebuild_avx2_sign_8x4", "int8", 8, 4, 16, fallback="avx2wd", scratch=4, row_ops=2),
     Scheme("avx2wd", "edgebuild_avx2_wd_8x2", "int16", 8, 2, 16),
     Scheme("sdot", "edgebuild_sdot_4x4", "int8", 4, 4, 32),
     Scheme("neon", "edgebuild_neon_4x4", "int8", 4, 4, 32),

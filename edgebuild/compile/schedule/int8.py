@@ -28,9 +28,10 @@ def dw_block(sch):
     return int8_block(sch, DW_ATTR)
 
 
-def choose_tile(m: int, columns: int, registers: int, scratch: int = 1) -> tuple[int, int]:
+def choose_tile(m: int, columns: int, registers: int, scratch: int = 1, row_ops: int = 1) -> tuple[int, int]:
     """(mr, nv): mr rows x nv vectors of accumulators, leaving registers for nv weight vectors and the
-    micro-kernel's `scratch` (the broadcast and its temporaries)."""
+    micro-kernel's `scratch` (the broadcast and its temporaries); the most multiplies per instruction
+    spent outside them in one step (mr * row_ops per row, one weight load per vector)."""
     best = None
     for nv in range(1, 9):
         if columns % nv:
@@ -38,7 +39,7 @@ def choose_tile(m: int, columns: int, registers: int, scratch: int = 1) -> tuple
         for mr in range(1, 17):
             if m % mr or mr * nv + nv + scratch > registers:
                 continue
-            score = mr * nv / (mr + nv)
+            score = mr * nv / (mr * row_ops + nv)
             if best is None or score > best[0] + 1e-9:
                 best = (score, mr, nv)
     return (1, 1) if best is None else (best[1], best[2])
@@ -62,7 +63,7 @@ def schedule_int8(sch, block, params: Params) -> bool:
     n = extents[-1]
     m_index = max((i for i in range(len(spatial) - 1) if extents[i] > 1), default=None)
     m = extents[m_index] if m_index is not None else 1
-    mr, nv = choose_tile(m, n // scheme.lanes, scheme.vectors, scheme.scratch)
+    mr, nv = choose_tile(m, n // scheme.lanes, scheme.vectors, scheme.scratch, scheme.row_ops)
 
     no, nvl, lanes = sch.split(spatial[-1], [None, nv, scheme.lanes])
     mo, mv = sch.split(spatial[m_index], [None, mr]) if m_index is not None else (None, None)
