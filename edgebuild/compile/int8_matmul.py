@@ -5,7 +5,8 @@ constant int8 K x N matrix (as qlinear.py lowers QGemm, QLinearMatMul and MatMul
 other int8 lowering produces them) by one TE kernel that reads W packed at build time as
 [N/lanes, K/group, lanes, group] (int8_intrin.py), the layout the micro-kernel loads as one vector.
 Activations are converted once per kernel to what the instruction reads: to int16 (x86 vpmaddwd,
-exact for both signs), or shifted by 128 between uint8 and int8 (vpdpbusd is u8 x s8, sdot s8 x s8),
+exact for both signs), or shifted by 128 between uint8 and int8 (vpdpbusd is u8 x s8, sdot and AVX2's
+sign-trick kernel s8 x s8; a weight that kernel cannot take gets its fallback, int8_intrin.for_weight),
 the shift corrected exactly with the weight's column sums. The result is the same int32 as the matmul.
 The MAC block carries the scheme's name (block attribute BLOCK_ATTR) for the schedule rule
 (schedule/int8.py). An int8 matmul of two activations (attention in QOperator/QDQ transformers) gets
