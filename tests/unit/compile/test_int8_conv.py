@@ -129,3 +129,11 @@ def test_rpi4_int8_convs_use_widening_neon_and_no_sdot():
 def test_x86_int8_convs_use_the_cpus_dot_product(mcpu, instruction):
     assert inner_count({**X86, "mcpu": mcpu}, instruction, 1) >= 4
     assert inner_count({**X86, "mcpu": mcpu}, "vpmullw", 32) >= 1
+
+
+def test_armv7_int8_convs_use_vmull_and_vpadal_and_depthwise_the_widening_add(project):
+    from tests.unit.compile.test_int8_kernels import shipped_target
+
+    spec = shipped_target(project, "rpi3-armv7")
+    assert inner_count(spec, "vmull.s8", 1) >= 4 and inner_count(spec, "vpadal.s16", 1) >= 4
+    assert inner_count(spec, "vaddw.s16", 32) >= 1
