@@ -62,6 +62,8 @@ CASES = {  # x dtype, cin, cout, kernel, group, pads, strides, dilations, x zero
     "depthwise 3x3 stride 2, u8": ("uint8", 16, 16, (3, 3), 16, (1, 1, 1, 1), (2, 2), (1, 1), 128, 0),
     "depthwise 5x5, zero points": ("int8", 12, 12, (5, 5), 12, (2, 2, 2, 2), (1, 1), (1, 1), -5, 1),
     "depthwise x2 channels": ("int8", 4, 8, (3, 3), 4, (1, 1, 1, 1), (1, 1), (1, 1), 0, 0),
+    "grouped 3x3, 4 groups, u8": ("uint8", 16, 32, (3, 3), 4, (1, 1, 1, 1), (1, 1), (1, 1), 7, 0),
+    "grouped 1x1, 3 groups of odd widths": ("int8", 9, 15, (1, 1), 3, (0, 0, 0, 0), (2, 1), (1, 1), 0, 2),
 }
 
 
@@ -74,7 +76,7 @@ def test_int8_convs_are_exact_here(tmp_path, case):
     path, w = conv_integer_graph(tmp_path, x_dtype, cin, cout, kernel, group, pads, strides, dilations, x_zp, w_zp)
     mod = erelax.import_onnx(path)
     _, kinds = schedule.schedule_module(pipeline.fuse(mod, erelax.host_target()), erelax.host_target())
-    rule = "int8_dw" if group == cin and group > 1 else "int8"
+    rule = "int8_dw" if group == cin and group > 1 else "int8"  # grouped convs too: no generic fallback
     assert rule in kinds.values(), kinds
     so = tmp_path / "conv.so"
     erelax.compile_host(mod, so)
@@ -103,7 +105,7 @@ def conv_module(groups: int, x_dtype="int8", c=32):
 
 def inner_count(spec, instruction: str, groups: int, x_dtype="int8") -> int:
     """Occurrences of `instruction` in the busiest innermost loop of the int8 conv kernel."""
-    symbol = "int8_dw" if groups > 1 else "int8_conv"
+    symbol = "int8_dw" if groups == 32 else "int8_conv"  # conv_module's 32 channels
     bodies = innermost_loops(asm(spec, conv_module(groups, x_dtype)), symbol)
     assert bodies, f"no {symbol} kernel with a loop in the object code"
     return max(len(re.findall(rf"\b{instruction}\b", b)) for b in bodies)
@@ -117,6 +119,13 @@ def test_rpi5_int8_convs_use_sdot_and_depthwise_the_widening_multiply():
     assert inner_count(RPI5, "sdot", 1) >= 4
     assert inner_count(RPI5, "sdot", 1, "uint8") >= 4  # u8 activations shifted to s8
     assert inner_count(RPI5, "smull", 32) >= 1
+
+
+@pytest.mark.parametrize("spec,instruction", [
+    ({**X86, "mcpu": "cascadelake"}, "vpdpbusd"), ({**X86, "mcpu": "haswell"}, "vpmaddwd"), (RPI5, "sdot"),
+])
+def test_grouped_int8_convs_use_the_packed_dot_product_kernel(spec, instruction):
+    assert inner_count(spec, instruction, 4) >= 2  # 4 groups of 8 channels: the generic conv had none
 
 
 def test_rpi4_int8_convs_use_widening_neon_and_no_sdot():
