@@ -85,3 +85,31 @@ def test_a_bug_in_a_layout_rewrite_is_not_swallowed(tmp_path, monkeypatch):
                      [numpy_helper.from_array(np.array([0], np.int64), "ax")])
     with pytest.raises(Exception, match="a bug in edgebuild"):
         layout.to_nhwc()(mod)
+
+
+def test_a_float_residual_add_between_quantized_convs_stays_channels_last(tmp_path):
+    """conv -> QuantizeLinear -> DequantizeLinear -> conv, Add -> QuantizeLinear: the per-tensor QDQ ops
+    become element-wise arithmetic, so no transpose pair wraps them; values as ONNX Runtime's."""
+    import tvm
+
+    scale, zp = (numpy_helper.from_array(np.array(v, t), n) for v, t, n in ((0.05, np.float32, "s"), (0, np.int8, "z")))
+    nodes = [helper.make_node("QuantizeLinear", ["c", "s", "z"], ["q"]),
+             helper.make_node("DequantizeLinear", ["q", "s", "z"], ["d"]),
+             helper.make_node("Conv", ["d", "w2"], ["e"]),
+             helper.make_node("Add", ["d", "e"], ["a"]),
+             helper.make_node("QuantizeLinear", ["a", "s", "z"], ["y8"]),
+             helper.make_node("DequantizeLinear", ["y8", "s", "z"], ["y"])]
+    w2 = numpy_helper.from_array(np.random.default_rng(0).standard_normal((4, 4, 1, 1)).astype(np.float32) * 0.1, "w2")
+    mod = _conv_then(tmp_path, nodes, [1, 4, 8, 8], [scale, zp, w2])
+    converted, warned = _convert(mod)
+    text = converted.script()
+    assert not warned and "R.quantize(" not in text and "R.dequantize(" not in text
+    assert text.count("R.permute_dims(") == 2  # only the input and the output transpose
+    import onnxruntime as ort
+    from tvm.runtime.vm import VirtualMachine
+
+    x = np.random.default_rng(1).standard_normal((1, 3, 8, 8)).astype(np.float32) * 0.2
+    executable, _ = relax.compile_executable(converted, relax.host_target())
+    got = VirtualMachine(executable, tvm.cpu())["main"](tvm.runtime.tensor(x)).numpy()
+    want = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    assert np.abs(got - want).max() <= 0.05 * 1.001 and np.mean(got == want) > 0.99  # a tie may round apart
