@@ -220,7 +220,8 @@ def _bounds_to_clip():
                 return call
             info = np.iinfo(dtype) if dtype.startswith(("int", "uint")) else np.finfo(dtype)
             v = value.item()
-            low, high = (v, info.max.item()) if call.op.name == "relax.maximum" else (info.min.item(), v)
+            top, bottom = np.asarray(info.max).item(), np.asarray(info.min).item()  # iinfo's are ints already
+            low, high = (v, top) if call.op.name == "relax.maximum" else (bottom, v)
             return relax.op.clip(x, relax.prim_value(low), relax.prim_value(high))
 
     return each_function("BoundsToClip", Bounds)

@@ -146,3 +146,33 @@ def test_armv7_int8_convs_use_vmull_and_vpadal_and_depthwise_the_widening_add(pr
     spec = shipped_target(project, "rpi3-armv7")
     assert inner_count(spec, "vmull.s8", 1) >= 4 and inner_count(spec, "vpadal.s16", 1) >= 4
     assert inner_count(spec, "vaddw.s16", 32) >= 1
+
+
+def requantized_conv_module(h: int, c: int, cout: int, k: int, groups: int):
+    """An NHWC int8 conv with qlinear's per-channel epilogue: + bias, * scale, round, saturate, int8 Relu."""
+    from tvm import relax
+
+    rng = np.random.default_rng(0)
+    w = rng.integers(-128, 128, (k, k, c // groups, cout)).astype("int8")
+    per_channel = (1, 1, 1, cout)
+    bb = relax.BlockBuilder()
+    x = relax.Var("x", relax.TensorType((1, h, h, c), "int8"))
+    with bb.function("main", [x]):
+        with bb.dataflow():
+            acc = bb.emit(relax.op.nn.conv2d(x, relax.const(w), padding=k // 2, groups=groups, data_layout="NHWC",
+                                             kernel_layout="HWIO", out_dtype="int32"))
+            acc = relax.op.add(acc, relax.const(rng.integers(-99, 99, per_channel).astype("int32")))
+            scaled = relax.op.multiply(relax.op.astype(acc, "float32"), relax.const(rng.random(per_channel, "float32") / 4096))
+            bounds = (relax.const(np.full((1, 1, 1, 1), v, "float32")) for v in (-128, 127))
+            q = relax.op.astype(relax.op.minimum(relax.op.maximum(relax.op.round(scaled), next(bounds)), next(bounds)), "int8")
+            out = bb.emit_output(relax.op.maximum(q, relax.const(np.zeros((1, 1, 1, 1), "int8"))))
+        bb.emit_func_output(out)
+    return bb.get()
+
+
+@pytest.mark.parametrize("groups,cin,k", [(1, 16, 1), (48, 48, 3)])
+def test_int8_requantize_epilogues_are_vectorised_over_channels(groups, cin, k):
+    """round (TIR nearbyint) must not scalarise the epilogue: without the fix LLVM rounded 4 rows at a time
+    (xmm) and stored each output byte alone (vpextrb)."""
+    text = asm({**X86, "mcpu": "haswell"}, requantized_conv_module(16, cin, 48, k, groups))
+    assert re.search(r"vroundps\s+\$\d+, %ymm", text) and "vpextrb" not in text
