@@ -185,10 +185,12 @@ def _per_tensor_qdq():
             if not all(isinstance(c, tvm.ir.expr.Constant) and c.value.numpy().size == 1 for c in (scale, zp)) \
                     or _rank(x) < 0:
                 return call
-            scale_c, zp_c = (relax.const(np.float32(c.value.numpy().item())) for c in (scale, zp))
-            if not quantize:
-                return relax.op.multiply(relax.op.subtract(relax.op.astype(x, "float32"), zp_c), scale_c)
-            rounded = relax.op.add(relax.op.round(relax.op.divide(x, scale_c)), zp_c)
+            scale_c, zp_v = relax.const(np.float32(scale.value.numpy().item())), zp.value.numpy().item()
+            if not quantize:  # the zero point subtracted in int32, as TVM does
+                centred = relax.op.subtract(relax.op.astype(x, "int32"), relax.const(np.int32(zp_v))) if zp_v else x
+                return relax.op.multiply(relax.op.astype(centred, "float32"), scale_c)
+            rounded = relax.op.round(relax.op.divide(x, scale_c))
+            rounded = relax.op.add(rounded, relax.const(np.float32(zp_v))) if zp_v else rounded
             info, ones = np.iinfo(out_dtype), (1,) * _rank(x)  # bounds of x's rank, as qint.clamp writes them
             low, high = (relax.const(np.full(ones, v, "float32")) for v in (info.min, info.max))
             return relax.op.astype(relax.op.minimum(relax.op.maximum(rounded, low), high), out_dtype)

@@ -58,9 +58,9 @@ def fold_relu_chains(proto):
         mid = conv.output[0]
         clipped = f"{mid}_relu_int8"
         lo, hi = (_q(b, float(numpy_helper.to_array(inits[q.input[1]]))) for b in bounds)
-        limits = [zero] if lo == 0 else [_constant(graph, f"{conv.name}_clip_min_int8", lo)]
+        limits = [zero] if lo == 0 else [_constant(graph, f"{mid}_clip_min_int8", lo)]
         if hi < 127:
-            limits.append(_constant(graph, f"{conv.name}_clip_max_int8", hi))
+            limits.append(_constant(graph, f"{mid}_clip_max_int8", hi))
         clip = helper.make_node("Clip", [mid, *limits], [clipped], name=f"{conv.name}_relu_int8")
         graph.node.insert(list(graph.node).index(conv) + 1, clip)
         last = clipped
