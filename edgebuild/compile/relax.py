@@ -51,11 +51,12 @@ DIRECTLY_HANDLED = frozenset({"If"})
 
 def lowerings() -> dict:
     """ONNX op type -> our lowering of the nodes of it that TVM's converter gets wrong (onnx_graph.rewrite)."""
-    from . import depth_space, normalization, pool_indices, reductions, resize
+    from . import depth_space, normalization, pad_split, pool_indices, reductions, resize
 
     return {"Resize": resize.lower, "LayerNormalization": normalization.layer_normalization,
             "BatchNormalization": normalization.batch_normalization, "MaxPool": pool_indices.lower,
-            "SpaceToDepth": depth_space.space_to_depth, **{op: reductions.lower for op in reductions.OPS}}
+            "SpaceToDepth": depth_space.space_to_depth, "Pad": pad_split.pad, "Split": pad_split.split,
+            **{op: reductions.lower for op in reductions.OPS}}
 
 
 def import_onnx(path: Path):

@@ -101,10 +101,13 @@ def _generate(package, name: str) -> list:
 
 
 def _array(value) -> np.ndarray:
-    """A case's input or output: numpy already, or a TensorProto (cases of float16 casts and the like)."""
+    """A case's input or output as an array: ONNX gives numpy arrays, numpy scalars (a 0-d input, which
+    ONNX Runtime refuses as a feed) or TensorProtos (cases of float16 casts and the like)."""
     from onnx import TensorProto, numpy_helper
 
-    return numpy_helper.to_array(value) if isinstance(value, TensorProto) else value
+    if isinstance(value, TensorProto):
+        return numpy_helper.to_array(value)
+    return np.asarray(value) if isinstance(value, np.generic) else value
 
 
 def _op_of(tc, singles: dict[str, str]) -> str:
