@@ -22,16 +22,18 @@ def lower(node, graph: onnx_graph.Graph) -> onnx_graph.Emit | None:
     if len(node.output) < 2 or not node.output[1] or graph.opset < 11:
         return None
     attrs = onnx_graph.attributes(node)
-    shape, out = graph.static_shape(node.input[0]), graph.static_shape(node.output[0])
-    dtype = graph.dtypes.get(node.input[0])
-    if shape is None or out is None or dtype is None or attrs.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
+    shape, dtype = graph.static_shape(node.input[0]), graph.dtypes.get(node.input[0])
+    if shape is None or dtype is None or attrs.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
         return None
     np_dtype = onnx.helper.tensor_dtype_to_np_dtype(dtype)
-    n, c, spatial, out_sp = shape[0], shape[1], list(shape[2:]), list(out[2:])
+    n, c, spatial = shape[0], shape[1], list(shape[2:])
     d = len(spatial)
     kernel = attrs["kernel_shape"]
     strides, dilations = attrs.get("strides", [1] * d), attrs.get("dilations", [1] * d)
-    begin = attrs.get("pads", [0] * 2 * d)[:d]
+    pads = attrs.get("pads", [0] * 2 * d)
+    begin = pads[:d]
+    out_sp = [_out_len(i, k, s, dl, b, e, attrs.get("ceil_mode", 0))
+              for i, k, s, dl, b, e in zip(spatial, kernel, strides, dilations, begin, pads[d:])]
     # pad the end far enough for every window (ceil_mode windows may pass the given pads)
     end = [max(0, (o - 1) * s + (k - 1) * dl + 1 - (i + b))
            for o, s, k, dl, i, b in zip(out_sp, strides, kernel, dilations, spatial, begin)]
@@ -61,3 +63,11 @@ def lower(node, graph: onnx_graph.Graph) -> onnx_graph.Emit | None:
     per_tap = np.array([sum(t * dl * p for t, dl, p in zip(tap, dilations, place)) for tap in taps], np.int64)
     emit("Add", emit.const(base), emit("Gather", emit.const(per_tap), best), out=node.output[1])
     return emit
+
+
+def _out_len(length: int, k: int, stride: int, dilation: int, begin: int, end: int, ceil_mode: int) -> int:
+    """Output length as ONNX Runtime computes it: with ceil_mode, a last window starting in the end
+    padding is dropped (ONNX's shape inference keeps it)."""
+    span = length + begin + end - ((k - 1) * dilation + 1)
+    out = (-(-span // stride) if ceil_mode else span // stride) + 1
+    return out - 1 if ceil_mode and (out - 1) * stride >= length + begin else out
