@@ -11,7 +11,10 @@ def shapes(model) -> dict[str, tuple[int, ...]]:
     """Shape by tensor name (-1 for a dim that is not static) wherever shape inference knows the rank."""
     import onnx
 
-    inferred = onnx.shape_inference.infer_shapes(model)
+    return _shapes(onnx.shape_inference.infer_shapes(model), model)
+
+
+def _shapes(inferred, model) -> dict[str, tuple[int, ...]]:
     found = {}
     for value in [*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output]:
         if value.type.tensor_type.HasField("shape"):
@@ -99,6 +102,7 @@ def attributes(node) -> dict:
 
 
 def infer(model) -> Graph:
+    """Shapes, element types and constants of `model`, from one shape inference."""
     import onnx
 
     inferred = onnx.shape_inference.infer_shapes(model)
@@ -106,7 +110,7 @@ def infer(model) -> Graph:
               [*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output]
               if v.type.HasField("tensor_type") and v.type.tensor_type.elem_type}
     dtypes.update({t.name: t.data_type for t in model.graph.initializer})
-    return Graph(shapes(model), dtypes, constants(model), opset(model))
+    return Graph(_shapes(inferred, model), dtypes, constants(model), opset(model))
 
 
 def rewrite(model, lowerings: dict):
