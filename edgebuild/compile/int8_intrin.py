@@ -12,6 +12,7 @@ weight tile of lanes x group bytes. Weights are packed at build time as [N/lanes
   avx2wd    x86 AVX2          vpmovsxbw+vpmaddwd  i16 x s8, 8 lanes x 2
   sdot      AArch64 +dotprod  sdot              s8 x s8, 4 lanes x 4
   neon      AArch64           smull+saddlp+addp  s8 x s8, 4 lanes x 4
+  neon32    ARMv7 NEON        vmull.s8+vpadal.s16  s8 x s8, 4 lanes x 2 (one D-register weight tile)
 avx2sign keeps both operands int8 and stays exact with the sign trick: vpmaddubsw (u8 x s8 ->
 saturating int16 pair sums) gets |a| as u8 (vpsignb(a, a); -128 reads as 128) and sign(a) * w as s8
 (vpsignb(w, a)), so each pair sum is at most 2 * 128 * 127 < 2^15; vpmaddwd with int16 ones adds
@@ -49,6 +50,7 @@ SCHEMES = {s.name: s for s in (
     Scheme("avx2wd", "edgebuild_avx2_wd_8x2", "int16", 8, 2, 16),
     Scheme("sdot", "edgebuild_sdot_4x4", "int8", 4, 4, 32),
     Scheme("neon", "edgebuild_neon_4x4", "int8", 4, 4, 32),
+    Scheme("neon32", "edgebuild_armv7_neon_4x2", "int8", 4, 2, 16),
 )}
 
 
@@ -63,6 +65,8 @@ def scheme_for(target) -> Scheme | None:
         if codegen.target_has_features("dotprod", target):
             return register(SCHEMES["sdot"])
         return register(SCHEMES["neon"])
+    if triple.startswith(("armv7", "thumbv7")) and codegen.target_has_features("neon", target):
+        return register(SCHEMES["neon32"])
     if triple.startswith(("x86_64", "i686")) or not triple:
         if codegen.target_has_features("avx512vnni", target):
             return register(SCHEMES["vnni"])
@@ -185,6 +189,21 @@ def _intrin(scheme: Scheme):
                     T.llvm_lookup_intrinsic_id("llvm.x86.avx2.pmadd.wd"), pairs, T.broadcast(T.int16(1), 16),
                     dtype="int32x8")
         return desc, impl_sign
+
+    if scheme.name == "neon32":  # vmull.s8: 8 exact i16 products (2 per lane); vpadal.s16 adds each pair into C
+        @T.prim_func(s_tir=True)
+        def impl_neon32(A: T.Buffer((group,), a_dtype, offset_factor=1), B: T.Buffer((lanes, group), "int8", offset_factor=1),
+                        C: T.Buffer((lanes,), "int32", offset_factor=1)) -> None:
+            with T.sblock("root"):
+                T.reads(C[0:lanes], A[0:group], B[0:lanes, 0:group])
+                T.writes(C[0:lanes])
+                a = T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "int8x2"), dtype="int16"), 4), dtype="int8x8")
+                C[T.ramp(T.int32(0), 1, 4)] = T.call_llvm_pure_intrin(
+                    T.llvm_lookup_intrinsic_id("llvm.arm.neon.vpadals.v4i32.v8i16"), C.vload([0], dtype="int32x4"),
+                    T.call_llvm_pure_intrin(T.llvm_lookup_intrinsic_id("llvm.arm.neon.vmulls.v8i16"), a,
+                                            B.vload([0, 0], dtype="int8x8"), dtype="int16x8"),
+                    dtype="int32x4")
+        return desc, impl_neon32
 
     llvm = "llvm.x86.avx2.pmadd.wd" if lanes == 8 else "llvm.x86.avx512.pmaddw.d.512"
 
