@@ -68,6 +68,7 @@ CASES = {  # x dtype, cin, cout, kernel, group, pads, strides, dilations, x zero
     "depthwise x2 channels": ("int8", 4, 8, (3, 3), 4, (1, 1, 1, 1), (1, 1), (1, 1), 0, 0),
     "grouped 3x3, 4 groups, u8": ("uint8", 16, 32, (3, 3), 4, (1, 1, 1, 1), (1, 1), (1, 1), 7, 0),
     "grouped 1x1, 3 groups of odd widths": ("int8", 9, 15, (1, 1), 3, (0, 0, 0, 0), (2, 1), (1, 1), 0, 2),
+    "grouped 3x3, 4 groups, u8, no -128": ("uint8", 16, 32, (3, 3), 4, (1, 1, 1, 1), (1, 1), (1, 1), 7, 0, -127),
 }
 
 
