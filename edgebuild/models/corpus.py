@@ -180,7 +180,8 @@ class CorpusModel(OnnxFile):
         got, rows = list(predict(inputs)), ""
         if self.entry.rows == "set":
             got[0], rows = corpus_checks.paired(got[0], expected[0], self.entry.score, self.entry.tolerance)
-        passed, detail = corpus_checks.task_check(self.entry.check, got[0], expected[0], self.entry.box, self.entry.score)
+        entry = self.entry
+        passed, detail = corpus_checks.task_check(entry.check, got[0], expected[0], entry.box, entry.score)
         detail += f"; {rows}" if rows else ""
         # A label map has no magnitude to compare: the mask check judges it; the tolerance holds for the rest.
         scored = 1 if self.entry.check == "mask" else 0

@@ -111,5 +111,6 @@ def glyphs(picture, rng, count: int = 4):
         x = cell_x + int(rng.integers(width // 16, width // 2 - size - width // 16))
         y = cell_y + int(rng.integers(height // 16, height // 2 - size - height // 16))
         colour = tuple(int(c) for c in rng.integers(0, 256, 3))
-        draw.text((x, y), str(char), font=font, fill=colour, stroke_width=max(size // 24, 1), stroke_fill=(255, 255, 255))
+        draw.text((x, y), str(char), font=font, fill=colour, stroke_width=max(size // 24, 1),
+                  stroke_fill=(255, 255, 255))
     return picture

@@ -109,7 +109,8 @@ def test_drawn_inputs_show_what_detectors_look_for():
     assert 0.01 < (glyphs != plain).any(axis=1).mean() < 0.3  # four glyphs over the photo, not a new picture
     bgr = corpus_inputs.make(dataclasses.replace(spec, channels="BGR"), "float32")
     assert np.array_equal(bgr, glyphs[:, ::-1])
-    pages = corpus_inputs.make(dataclasses.replace(spec, shape=[1, 3, 320, 320], kind="book_pages", pixels="unit"), "float32")
+    book = dataclasses.replace(spec, shape=[1, 3, 320, 320], kind="book_pages", pixels="unit")
+    pages = corpus_inputs.make(book, "float32")
     gray = pages[0, 0]
     assert 0 <= gray.min() and gray.max() == 1
     dark = gray < 0.5
