@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 
 from . import corpus_drawings
@@ -37,11 +41,21 @@ def _image(spec, shape, rng=None) -> np.ndarray:
     """scikit-learn's bundled photo (china.jpg), resized (bilinear) to the input's height and width;
     kind "glyphs" draws captcha glyphs over it."""
     from PIL import Image
-    from sklearn.datasets import load_sample_image
 
     height, width = _size(spec, shape)
-    picture = Image.fromarray(load_sample_image("china.jpg")).resize((width, height), Image.BILINEAR)
+    picture = _photo().resize((width, height), Image.BILINEAR)
     return _pixels(spec, shape, corpus_drawings.glyphs(picture, rng) if rng is not None else picture)
+
+
+@functools.cache
+def _photo():
+    """The photo as sklearn.datasets.load_sample_image decodes it (with Pillow), read from the installed
+    package's files: importing scikit-learn costs a build seconds."""
+    from PIL import Image
+
+    folder = importlib.util.find_spec("sklearn").submodule_search_locations[0]
+    with Image.open(Path(folder) / "datasets" / "images" / "china.jpg") as picture:
+        return picture.convert("RGB")
 
 
 def _size(spec, shape) -> tuple[int, int]:
