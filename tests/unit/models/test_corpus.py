@@ -159,3 +159,17 @@ def test_log_size_boxes_are_compared_after_exp():
     assert corpus_checks.task_check("boxes", raw, raw, "xywh_log")[0]
     passed, detail = corpus_checks.task_check("boxes", wider, raw, "xywh_log")
     assert not passed and "0.5000" in detail
+
+
+def test_an_edited_entry_makes_another_bundle(tmp_path):
+    entry = corpus.load_all(_write(tmp_path, GOOD))["m"]
+    folder = tmp_path / "cache" / "corpus" / "m"
+    folder.mkdir(parents=True)
+    (folder / "m.onnx").write_bytes(b"graph")
+    sha = corpus.wheel_file.sha256_file(folder / "m.onnx")
+    entry = dataclasses.replace(entry, sha256=sha, size=5)
+    first = corpus.CorpusModel(entry, tmp_path / "cache" / "corpus").fingerprint()
+    redrawn = dataclasses.replace(entry, inputs=[dataclasses.replace(entry.inputs[0], kind="glyphs")])
+    assert corpus.CorpusModel(redrawn, tmp_path / "cache" / "corpus").fingerprint() != first
+    described = dataclasses.replace(entry, task="another description")
+    assert corpus.CorpusModel(described, tmp_path / "cache" / "corpus").fingerprint() == first
