@@ -190,10 +190,9 @@ class CorpusModel(OnnxFile):
 
         inputs = self.reference_inputs(specs)
         expected = ort.InferenceSession(str(self.path), providers=["CPUExecutionProvider"]).run(None, inputs)
-        got, rows = list(predict(inputs)), ""
-        if self.entry.rows == "set":
-            got[0], rows = corpus_checks.paired(got[0], expected[0], self.entry.score, self.entry.tolerance)
-        entry = self.entry
+        entry, got, rows = self.entry, list(predict(inputs)), ""
+        if entry.rows == "set":
+            got[0], rows = corpus_checks.paired(got[0], expected[0], entry.score, entry.tolerance)
         passed, detail = corpus_checks.task_check(entry.check, got[0], expected[0], entry.box, entry.score)
         detail += f"; {rows}" if rows else ""
         # A label map has no magnitude to compare: the mask check judges it; the tolerance holds for the rest.

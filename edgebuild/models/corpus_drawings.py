@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 # EAN-13: the first digit picks which of the left six digits use the L or the G code; the right six
-# use R (the bitwise complement of L); G is R reversed (GS1 General Specifications, 5.2.1.2).
+# use R (the bitwise complement of L); G is R reversed (the GS1 EAN-13 symbol).
 _L = ("0001101", "0011001", "0010011", "0111101", "0100011", "0110001", "0101111", "0111011", "0110111", "0001011")
 _R = tuple(code.translate(str.maketrans("01", "10")) for code in _L)
 _G = tuple(code[::-1] for code in _R)
