@@ -34,9 +34,11 @@ class _Plan:
 
 
 def rewrite(model):
-    """`model` (not modified) with every ConvTranspose that qualifies as Conv + pixel shuffle + Slice."""
+    """`model` (not modified) with every ConvTranspose that qualifies as Conv + pixel shuffle + Slice,
+    and output_shape or SAME auto_pad given as explicit pads (TVM's importer ignores them) on the others."""
     import onnx
 
+    model = onnx_graph.rewrite(model, {"ConvTranspose": explicit_pads})
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
     if opset < 10 or not any(n.op_type == "ConvTranspose" for n in model.graph.node):
         return model  # Slice takes its bounds as inputs from opset 10
@@ -63,6 +65,38 @@ def rewrite(model):
     del model.graph.initializer[:]
     model.graph.initializer.extend(kept + added)
     return model
+
+
+def explicit_pads(node, graph: onnx_graph.Graph) -> onnx_graph.Emit | None:
+    """The node with `output_shape` or SAME auto_pad replaced by the pads and output padding they mean,
+    split as ONNX's reference splits them (SAME_UPPER: the odd pixel at the end; NOTSET and SAME_LOWER:
+    at the start); a negative end pad (the output grows) becomes output padding."""
+    import onnx
+
+    attrs = onnx_graph.attributes(node)
+    shape, weight = graph.static_shape(node.input[0]), graph.shapes.get(node.input[1])
+    auto_pad = attrs.get("auto_pad", "NOTSET")
+    if ("output_shape" not in attrs and auto_pad not in ("SAME_UPPER", "SAME_LOWER")) or shape is None \
+            or weight is None or min(weight[2:], default=0) <= 0:
+        return None
+    d = len(shape) - 2
+    strides, dilations = attrs.get("strides", [1] * d), attrs.get("dilations", [1] * d)
+    extra = attrs.get("output_padding", [0] * d)
+    wanted = attrs.get("output_shape", [i * s for i, s in zip(shape[2:], strides)])[-d:]
+    begin, end, grown = [], [], []
+    for o, i, s, k, dl, e in zip(wanted, shape[2:], strides, weight[2:], dilations, extra):
+        total = s * (i - 1) + e + (k - 1) * dl + 1 - o
+        first = total // 2 if auto_pad == "SAME_UPPER" else total - total // 2
+        begin.append(first)
+        end.append(max(0, total - first))
+        grown.append(e + max(0, first - total))
+    if min(begin) < 0:
+        return None
+    emit = onnx_graph.Emit(node, graph.opset)
+    emit.clone(node, node.input, node.output, drop=("output_shape", "auto_pad", "pads", "output_padding"))
+    emit.nodes[-1].attribute.extend([onnx.helper.make_attribute("pads", begin + end),
+                                     onnx.helper.make_attribute("output_padding", grown)])
+    return emit
 
 
 def _plan(node, constants, shapes) -> _Plan | None:

@@ -11,6 +11,7 @@ weight tile of lanes x group bytes. Weights are packed at build time as [N/lanes
   avx2wd    x86 AVX2          vpmovsxbw+vpmaddwd  i16 x s8, 8 lanes x 2
   sdot      AArch64 +dotprod  sdot              s8 x s8, 4 lanes x 4
   neon      AArch64           smull+saddlp+addp  s8 x s8, 4 lanes x 4
+  neon32    ARMv7 NEON        vmull.s8+vpadal.s16  s8 x s8, 4 lanes x 2 (one D-register weight tile)
 The x86 paths without VNNI widen activations to int16 once per kernel and use vpmaddwd: exact,
 where vpmaddubsw (u8 x s8 -> saturating int16 pairs) overflows on large activations and weights;
 the instruction count per multiply port is the same.
@@ -40,6 +41,7 @@ SCHEMES = {s.name: s for s in (
     Scheme("avx2wd", "edgebuild_avx2_wd_8x2", "int16", 8, 2, 16),
     Scheme("sdot", "edgebuild_sdot_4x4", "int8", 4, 4, 32),
     Scheme("neon", "edgebuild_neon_4x4", "int8", 4, 4, 32),
+    Scheme("neon32", "edgebuild_armv7_neon_4x2", "int8", 4, 2, 16),
 )}
 
 
@@ -54,6 +56,8 @@ def scheme_for(target) -> Scheme | None:
         if codegen.target_has_features("dotprod", target):
             return register(SCHEMES["sdot"])
         return register(SCHEMES["neon"])
+    if triple.startswith(("armv7", "thumbv7")) and codegen.target_has_features("neon", target):
+        return register(SCHEMES["neon32"])
     if triple.startswith(("x86_64", "i686")) or not triple:
         if codegen.target_has_features("avx512vnni", target):
             return register(SCHEMES["vnni"])
@@ -144,6 +148,21 @@ def _intrin(scheme: Scheme):
                 C[T.ramp(T.int32(0), 1, 4)] = C.vload([0], dtype="int32x4") + T.call_llvm_pure_intrin(
                     T.llvm_lookup_intrinsic_id("llvm.aarch64.neon.addp.v4i32"), low, high, dtype="int32x4")
         return desc, impl_neon
+
+    if scheme.name == "neon32":  # vmull.s8: 8 exact i16 products (2 per lane); vpadal.s16 adds each pair into C
+        @T.prim_func(s_tir=True)
+        def impl_neon32(A: T.Buffer((group,), a_dtype, offset_factor=1), B: T.Buffer((lanes, group), "int8", offset_factor=1),
+                        C: T.Buffer((lanes,), "int32", offset_factor=1)) -> None:
+            with T.sblock("root"):
+                T.reads(C[0:lanes], A[0:group], B[0:lanes, 0:group])
+                T.writes(C[0:lanes])
+                a = T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "int8x2"), dtype="int16"), 4), dtype="int8x8")
+                C[T.ramp(T.int32(0), 1, 4)] = T.call_llvm_pure_intrin(
+                    T.llvm_lookup_intrinsic_id("llvm.arm.neon.vpadals.v4i32.v8i16"), C.vload([0], dtype="int32x4"),
+                    T.call_llvm_pure_intrin(T.llvm_lookup_intrinsic_id("llvm.arm.neon.vmulls.v8i16"), a,
+                                            B.vload([0, 0], dtype="int8x8"), dtype="int16x8"),
+                    dtype="int32x4")
+        return desc, impl_neon32
 
     llvm = "llvm.x86.avx2.pmadd.wd" if lanes == 8 else "llvm.x86.avx512.pmaddw.d.512"
 

@@ -49,14 +49,25 @@ def host_target():
 DIRECTLY_HANDLED = frozenset({"If"})
 
 
+def lowerings() -> dict:
+    """ONNX op type -> our lowering of the nodes of it that TVM's converter gets wrong (onnx_graph.rewrite)."""
+    from . import depth_space, normalization, pad_split, pool_indices, reductions, resize
+
+    return {"Resize": resize.lower, "LayerNormalization": normalization.layer_normalization,
+            "BatchNormalization": normalization.batch_normalization, "MaxPool": pool_indices.lower,
+            "SpaceToDepth": depth_space.space_to_depth, "Pad": pad_split.pad, "Split": pad_split.split,
+            **{op: reductions.lower for op in reductions.OPS}}
+
+
 def import_onnx(path: Path):
     """The Relax IRModule of a static-shape ONNX graph; unsupported operators are all named with their nodes."""
     import onnx
     from tvm.relax.frontend.onnx.onnx_frontend import _get_convert_map
 
-    from . import conv1d, conv_transpose, qdq, qlinear, recurrent, scalar_gather
+    from . import conv1d, conv_transpose, onnx_graph, qdq, qlinear, recurrent, scalar_gather
 
     model, _ = qdq.to_qoperator(onnx.load(str(path)))
+    model = onnx_graph.rewrite(model, lowerings())  # what TVM's converters compute otherwise than ONNX
     model = conv1d.rewrite(scalar_gather.rewrite(recurrent.lower(model)))  # LSTM/GRU/RNN: the importer has none
     model = conv_transpose.rewrite(model)
     supported = _get_convert_map()

@@ -1,10 +1,12 @@
-"""Folds `QLinearConv -> DequantizeLinear -> Relu [-> MaxPool] -> QuantizeLinear` into
-`QLinearConv (requantized straight to the next scale) -> Clip(0) [-> MaxPool]`, all in int8.
+"""Folds `QLinearConv -> DequantizeLinear -> Relu|Clip [-> MaxPool] -> QuantizeLinear` into
+`QLinearConv (requantized straight to the next scale) -> Clip [-> MaxPool]`, all in int8.
 
-ONNX Runtime's QOperator output leaves Relu and MaxPool in fp32 between two int8 convolutions. With
-symmetric int8 (zero point 0) Relu is max(q, 0) and MaxPool commutes with the monotonic
-requantization, so the float round trip only costs code and time. The fold is exact up to one
-rounding step (one requantization instead of two).
+ONNX Runtime's QOperator output leaves Relu, Clip (ReLU6) and MaxPool in fp32 between two int8
+convolutions. With symmetric int8 (zero point 0) Relu is max(q, 0), Clip(lo, hi) is a clip to
+(round(lo / s), round(hi / s)), and MaxPool commutes with the monotonic requantization, so the float
+round trip only costs code and time. The fold is exact up to one rounding step (one requantization
+instead of two), and more accurate than the round trip: the conv's own output scale spans its
+pre-activation range (e.g. [-9, 9] before a ReLU6), a coarser grid than the activation's.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ def fold_relu_chains(proto):
         for name in node.input:
             consumers.setdefault(name, []).append(node)
     inits = {i.name: i for i in graph.initializer}
+    constants = {n.output[0]: n.attribute[0].t for n in graph.node
+                 if n.op_type == "Constant" and len(n.attribute) == 1 and n.attribute[0].name == "value"}
     outputs = {o.name for o in graph.output}
 
     def only(name):
@@ -35,7 +39,8 @@ def fold_relu_chains(proto):
             continue
         dq = only(conv.output[0])
         relu = only(dq.output[0]) if dq is not None and dq.op_type == "DequantizeLinear" else None
-        if relu is None or relu.op_type != "Relu":
+        bounds = _bounds(relu, inits, constants) if relu is not None else None
+        if bounds is None:
             continue
         chain, nxt = [], only(relu.output[0])
         while nxt is not None and nxt.op_type == "MaxPool":
@@ -46,11 +51,17 @@ def fold_relu_chains(proto):
             continue
         if np.any(numpy_helper.to_array(inits[q.input[2]]) != 0) or numpy_helper.to_array(inits[q.input[2]]).dtype != np.int8:
             continue
-        # The conv now requantizes to q's scale; Clip(0) is the int8 Relu; MaxPool runs on int8.
+        if q.input[1] not in inits:
+            continue
+        # The conv now requantizes to q's scale; the int8 Clip is the activation; MaxPool runs on int8.
         conv.input[6], conv.input[7] = q.input[1], q.input[2]
         mid = conv.output[0]
         clipped = f"{mid}_relu_int8"
-        clip = helper.make_node("Clip", [mid, zero], [clipped], name=f"{conv.name}_relu_int8")
+        lo, hi = (_q(b, float(numpy_helper.to_array(inits[q.input[1]]))) for b in bounds)
+        limits = [zero] if lo == 0 else [_constant(graph, f"{mid}_clip_min_int8", lo)]
+        if hi < 127:
+            limits.append(_constant(graph, f"{mid}_clip_max_int8", hi))
+        clip = helper.make_node("Clip", [mid, *limits], [clipped], name=f"{conv.name}_relu_int8")
         graph.node.insert(list(graph.node).index(conv) + 1, clip)
         last = clipped
         for pool in chain:
@@ -74,3 +85,37 @@ def fold_relu_chains(proto):
     graph.initializer.append(numpy_helper.from_array(np.array(0, dtype=np.int8), zero))
     onnx.checker.check_model(proto)
     return proto, folded
+
+
+def _q(bound: float, scale: float) -> int:
+    """A float clip bound on the int8 grid of `scale` (zero point 0), saturated to int8."""
+    return int(np.clip(np.round(bound / scale), -128, 127))
+
+
+def _constant(graph, name: str, value: int) -> str:
+    from onnx import numpy_helper
+
+    graph.initializer.append(numpy_helper.from_array(np.array(value, dtype=np.int8), name))
+    return name
+
+
+def _bounds(node, inits, constants) -> tuple[float, float] | None:
+    """(lo, hi) of a Relu or a Clip with constant bounds (absent bounds: +-inf), else None."""
+    from onnx import helper, numpy_helper
+
+    if node.op_type == "Relu":
+        return 0.0, np.inf
+    if node.op_type != "Clip":
+        return None
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}  # opset < 11
+    found = [attrs.get("min", -np.inf), attrs.get("max", np.inf)]
+    for i, name in enumerate(node.input[1:3]):
+        if not name:
+            continue
+        if name in inits:
+            found[i] = float(numpy_helper.to_array(inits[name]))
+        elif name in constants:
+            found[i] = float(numpy_helper.to_array(constants[name]))
+        else:
+            return None
+    return found[0], found[1]

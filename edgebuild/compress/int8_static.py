@@ -24,7 +24,7 @@ class Int8Static:
     calibration_samples: int = 200
     method: Literal["minmax", "entropy", "percentile"] = "minmax"
     per_channel: bool = True
-    fold_relu: bool = True  # keep Relu/MaxPool between int8 convolutions in int8 (see int8_fuse)
+    fold_relu: bool = True  # keep Relu/Clip/MaxPool between int8 convolutions in int8 (see int8_fuse)
     operators: list[Literal["Conv", "MatMul", "Gemm"]] = ("Conv", "MatMul", "Gemm")
     # Regular expressions (re.search) on node names: matching nodes stay fp32, e.g. a transformer's FFN
     # down-projection, whose input (the GELU output) has outliers that one int8 scale cannot hold.

@@ -69,7 +69,7 @@ def collect(modules: set[str] | None = None) -> list[Case]:
                     inputs={v.name: a for v, a in zip(graph.input, inputs)}, outputs=list(outputs))
         case.out_of_scope = out_of_scope(tc.model, inputs, outputs)
         if case.out_of_scope is None:
-            case.folded, folded = fold_shape_inputs(tc.model, case.inputs)
+            case.folded, folded = fold_shape_inputs(tc.model, case.inputs, case.op)
             case.folded_model = folded.SerializeToString() if case.folded else case.model
         cases.append(case)
     return sorted(cases, key=lambda c: c.name)
@@ -101,10 +101,13 @@ def _generate(package, name: str) -> list:
 
 
 def _array(value) -> np.ndarray:
-    """A case's input or output: numpy already, or a TensorProto (cases of float16 casts and the like)."""
+    """A case's input or output as an array: ONNX gives numpy arrays, numpy scalars (a 0-d input, which
+    ONNX Runtime refuses as a feed) or TensorProtos (cases of float16 casts and the like)."""
     from onnx import TensorProto, numpy_helper
 
-    return numpy_helper.to_array(value) if isinstance(value, TensorProto) else value
+    if isinstance(value, TensorProto):
+        return numpy_helper.to_array(value)
+    return np.asarray(value) if isinstance(value, np.generic) else value
 
 
 def _op_of(tc, singles: dict[str, str]) -> str:
@@ -136,17 +139,20 @@ def out_of_scope(model, inputs, outputs) -> str | None:
     return None
 
 
-def fold_shape_inputs(model, values: dict[str, np.ndarray]):
-    """(names folded, model) with every graph input that SHAPE_INPUTS names made an initializer."""
+def fold_shape_inputs(model, values: dict[str, np.ndarray], op: str | None = None):
+    """(names folded, model) with every graph input that SHAPE_INPUTS names made an initializer. In a
+    function-body expansion of `op` (no node of it left) they are the graph inputs at the same places."""
     import onnx
     from onnx import numpy_helper
 
     graph_inputs = {v.name for v in model.graph.input}
     names = []
-    for node in model.graph.node:
-        for index in SHAPE_INPUTS.get(node.op_type, ()):
-            if index < len(node.input) and node.input[index] in graph_inputs and node.input[index] not in names:
-                names.append(node.input[index])
+    expanded = op in SHAPE_INPUTS and not any(n.op_type == op for n in model.graph.node)
+    uses = [(op, [v.name for v in model.graph.input])] if expanded else [(n.op_type, n.input) for n in model.graph.node]
+    for op_type, inputs in uses:
+        for index in SHAPE_INPUTS.get(op_type, ()):
+            if index < len(inputs) and inputs[index] in graph_inputs and inputs[index] not in names:
+                names.append(inputs[index])
     if not names:
         return [], model
     folded = onnx.ModelProto.FromString(model.SerializeToString())

@@ -11,7 +11,8 @@ pytestmark = pytest.mark.integration
 
 # Families where edgebuild passes at least as many sample cases as ONNX Runtime (measured with the
 # sample on onnx 1.23.2; see the README's conformance table). A family joins when it gets there.
-AT_LEAST_ORT = ("activations", "conv/pool", "matmul", "pad", "quantized", "recurrent", "shape/index", "softmax")
+AT_LEAST_ORT = ("activations", "conv/pool", "depth/space", "matmul", "normalization", "pad", "quantized", "recurrent", "resize",
+                "shape/index", "softmax")
 
 
 @pytest.fixture(scope="module")

@@ -41,12 +41,25 @@ def params_for(target) -> Params:
     return Params(vec=4, max_acc=12, conv_max_acc=8)  # SSE
 
 
+def vectorisable_nearbyint() -> None:
+    """Marks TIR's nearbyint (what round lowers to: every int8 requantize) vectorisable, like round and
+    floor already are. TVM 0.27 lacks the attribute, so its vectoriser scalarised each whole int8
+    epilogue loop; LLVM then vectorised across rows, with one byte store per output (vpextrb). Measured
+    here: a 56x56x144 int8 depthwise conv took 1.01 ms with its requantize vs 0.32 ms without."""
+    import tvm
+
+    op = tvm.ir.Op.get("tirx.nearbyint")
+    if not op.get_attr("TVectorizable"):
+        tvm.ir.register_op_attr("tirx.nearbyint", "TVectorizable", True)
+
+
 def schedule_module(mod, target) -> tuple[object, dict[str, str]]:
     """`mod` with every unscheduled PrimFunc scheduled by the first rule that applies, and the rule
     that scheduled each of them ("none": no rule could, the kernel keeps TVM's default)."""
     from tvm import tirx
 
     params = params_for(target)
+    vectorisable_nearbyint()
     kinds, new = {}, {}
     for gv, func in mod.functions.items():
         if not isinstance(func, tirx.PrimFunc) or (func.attrs and SCHEDULED in func.attrs):

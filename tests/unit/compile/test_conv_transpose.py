@@ -70,7 +70,28 @@ def test_grouped_and_depthwise_convtranspose_lower_to_grouped_convs(group, per_g
 @pytest.mark.parametrize("why, model", [
     ("weights are a graph input", _model(np.ones((3, 4, 2, 2), np.float32), weight_input=True, strides=[2, 2])),
     ("dilated", _model(np.ones((3, 4, 2, 2), np.float32), strides=[2, 2], dilations=[2, 2])),
-    ("auto_pad", _model(np.ones((3, 4, 2, 2), np.float32), strides=[2, 2], auto_pad="SAME_UPPER")),
 ])
 def test_what_it_cannot_lower_stays_a_convtranspose(why, model):
     assert [n.op_type for n in conv_transpose.rewrite(model).graph.node] == ["ConvTranspose"], why
+
+
+@pytest.mark.parametrize("attrs", [dict(strides=[3, 2], output_shape=[10, 8]), dict(strides=[2, 2], output_shape=[7, 6]),
+                                   dict(strides=[2, 2], auto_pad="SAME_UPPER"), dict(strides=[2, 3], auto_pad="SAME_LOWER"),
+                                   dict(strides=[2, 2], dilations=[2, 1], output_shape=[11, 8])])
+def test_output_shape_and_same_pads_become_explicit_pads_matching_onnxruntime(attrs):
+    """TVM's importer ignores output_shape and auto_pad; weights that are a graph input keep the ConvTranspose."""
+    from tests.unit.compile.onnx_nodes import run
+
+    weight = RNG.standard_normal((3, 4, 3, 3)).astype(np.float32)
+    model = _model(weight, weight_input=True, x_shape=(1, 3, 4, 3), **attrs)
+    x = RNG.standard_normal((1, 3, 4, 3)).astype(np.float32)
+    lowered = conv_transpose.rewrite(model)
+    node = lowered.graph.node[0]
+    assert node.op_type == "ConvTranspose" and {"output_shape", "auto_pad"}.isdisjoint(a.name for a in node.attribute)
+    feeds = {"x": x, "w": weight}
+    np.testing.assert_allclose(run(lowered, feeds)[0], run(model, feeds)[0], rtol=1e-5, atol=1e-5)
+    if "dilations" not in attrs:  # constant weights: then the Conv + pixel shuffle lowering too
+        model = _model(weight, x_shape=(1, 3, 4, 3), **attrs)
+        lowered = conv_transpose.rewrite(model)
+        assert "ConvTranspose" not in {n.op_type for n in lowered.graph.node}
+        np.testing.assert_allclose(run(lowered, {"x": x})[0], run(model, {"x": x})[0], rtol=1e-5, atol=1e-5)

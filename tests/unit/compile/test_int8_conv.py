@@ -62,6 +62,8 @@ CASES = {  # x dtype, cin, cout, kernel, group, pads, strides, dilations, x zero
     "depthwise 3x3 stride 2, u8": ("uint8", 16, 16, (3, 3), 16, (1, 1, 1, 1), (2, 2), (1, 1), 128, 0),
     "depthwise 5x5, zero points": ("int8", 12, 12, (5, 5), 12, (2, 2, 2, 2), (1, 1), (1, 1), -5, 1),
     "depthwise x2 channels": ("int8", 4, 8, (3, 3), 4, (1, 1, 1, 1), (1, 1), (1, 1), 0, 0),
+    "grouped 3x3, 4 groups, u8": ("uint8", 16, 32, (3, 3), 4, (1, 1, 1, 1), (1, 1), (1, 1), 7, 0),
+    "grouped 1x1, 3 groups of odd widths": ("int8", 9, 15, (1, 1), 3, (0, 0, 0, 0), (2, 1), (1, 1), 0, 2),
 }
 
 
@@ -74,7 +76,7 @@ def test_int8_convs_are_exact_here(tmp_path, case):
     path, w = conv_integer_graph(tmp_path, x_dtype, cin, cout, kernel, group, pads, strides, dilations, x_zp, w_zp)
     mod = erelax.import_onnx(path)
     _, kinds = schedule.schedule_module(pipeline.fuse(mod, erelax.host_target()), erelax.host_target())
-    rule = "int8_dw" if group == cin and group > 1 else "int8"
+    rule = "int8_dw" if group == cin and group > 1 else "int8"  # grouped convs too: no generic fallback
     assert rule in kinds.values(), kinds
     so = tmp_path / "conv.so"
     erelax.compile_host(mod, so)
@@ -103,7 +105,7 @@ def conv_module(groups: int, x_dtype="int8", c=32):
 
 def inner_count(spec, instruction: str, groups: int, x_dtype="int8") -> int:
     """Occurrences of `instruction` in the busiest innermost loop of the int8 conv kernel."""
-    symbol = "int8_dw" if groups > 1 else "int8_conv"
+    symbol = "int8_dw" if groups == 32 else "int8_conv"  # conv_module's 32 channels
     bodies = innermost_loops(asm(spec, conv_module(groups, x_dtype)), symbol)
     assert bodies, f"no {symbol} kernel with a loop in the object code"
     return max(len(re.findall(rf"\b{instruction}\b", b)) for b in bodies)
@@ -119,6 +121,13 @@ def test_rpi5_int8_convs_use_sdot_and_depthwise_the_widening_multiply():
     assert inner_count(RPI5, "smull", 32) >= 1
 
 
+@pytest.mark.parametrize("spec,instruction", [
+    ({**X86, "mcpu": "cascadelake"}, "vpdpbusd"), ({**X86, "mcpu": "haswell"}, "vpmaddwd"), (RPI5, "sdot"),
+])
+def test_grouped_int8_convs_use_the_packed_dot_product_kernel(spec, instruction):
+    assert inner_count(spec, instruction, 4) >= 2  # 4 groups of 8 channels: the generic conv had none
+
+
 def test_rpi4_int8_convs_use_widening_neon_and_no_sdot():
     assert inner_count(RPI4, "smull", 1) >= 4
     assert inner_count(RPI4, "smull", 32) >= 1
@@ -129,3 +138,41 @@ def test_rpi4_int8_convs_use_widening_neon_and_no_sdot():
 def test_x86_int8_convs_use_the_cpus_dot_product(mcpu, instruction):
     assert inner_count({**X86, "mcpu": mcpu}, instruction, 1) >= 4
     assert inner_count({**X86, "mcpu": mcpu}, "vpmullw", 32) >= 1
+
+
+def test_armv7_int8_convs_use_vmull_and_vpadal_and_depthwise_the_widening_add(project):
+    from tests.unit.compile.test_int8_kernels import shipped_target
+
+    spec = shipped_target(project, "rpi3-armv7")
+    assert inner_count(spec, "vmull.s8", 1) >= 4 and inner_count(spec, "vpadal.s16", 1) >= 4
+    assert inner_count(spec, "vaddw.s16", 32) >= 1
+
+
+def requantized_conv_module(h: int, c: int, cout: int, k: int, groups: int):
+    """An NHWC int8 conv with qlinear's per-channel epilogue: + bias, * scale, round, saturate, int8 Relu."""
+    from tvm import relax
+
+    rng = np.random.default_rng(0)
+    w = rng.integers(-128, 128, (k, k, c // groups, cout)).astype("int8")
+    per_channel = (1, 1, 1, cout)
+    bb = relax.BlockBuilder()
+    x = relax.Var("x", relax.TensorType((1, h, h, c), "int8"))
+    with bb.function("main", [x]):
+        with bb.dataflow():
+            acc = bb.emit(relax.op.nn.conv2d(x, relax.const(w), padding=k // 2, groups=groups, data_layout="NHWC",
+                                             kernel_layout="HWIO", out_dtype="int32"))
+            acc = relax.op.add(acc, relax.const(rng.integers(-99, 99, per_channel).astype("int32")))
+            scaled = relax.op.multiply(relax.op.astype(acc, "float32"), relax.const(rng.random(per_channel, "float32") / 4096))
+            bounds = (relax.const(np.full((1, 1, 1, 1), v, "float32")) for v in (-128, 127))
+            q = relax.op.astype(relax.op.minimum(relax.op.maximum(relax.op.round(scaled), next(bounds)), next(bounds)), "int8")
+            out = bb.emit_output(relax.op.maximum(q, relax.const(np.zeros((1, 1, 1, 1), "int8"))))
+        bb.emit_func_output(out)
+    return bb.get()
+
+
+@pytest.mark.parametrize("groups,cin,k", [(1, 16, 1), (48, 48, 3)])
+def test_int8_requantize_epilogues_are_vectorised_over_channels(groups, cin, k):
+    """round (TIR nearbyint) must not scalarise the epilogue: without the fix LLVM rounded 4 rows at a time
+    (xmm) and stored each output byte alone (vpextrb)."""
+    text = asm({**X86, "mcpu": "haswell"}, requantized_conv_module(16, cin, 48, k, groups))
+    assert re.search(r"vroundps\s+\$\d+, %ymm", text) and "vpextrb" not in text

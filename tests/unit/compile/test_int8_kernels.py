@@ -170,3 +170,16 @@ def test_rpi4_int8_kernels_use_widening_neon_and_no_sdot():
     assert dot_in_inner_loop(spec, "smull") >= 4
     mod, _ = int8_module()
     assert "sdot" not in asm(spec, mod)
+
+
+def shipped_target(project, name: str) -> dict:
+    """The TVM target dict of a shipped target file (targets/NAME.toml)."""
+    from edgebuild import targets
+
+    return dict(targets.load(project, name).tvm)
+
+
+def test_armv7_int8_kernels_use_vmull_and_vpadal_in_the_inner_loop(project):
+    spec = shipped_target(project, "rpi3-armv7")  # 32-bit ARM: no sdot, no AArch64 smull/saddlp
+    assert dot_in_inner_loop(spec, "vmull.s8") >= 4 and dot_in_inner_loop(spec, "vpadal.s16") >= 4
+    assert dot_in_inner_loop(spec, "vmull.s8", x_dtype="uint8") >= 4  # u8 activations shifted to s8

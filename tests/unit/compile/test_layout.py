@@ -22,12 +22,12 @@ def test_clip_bounds_after_a_conv_become_immediate_clip_with_no_transpose_betwee
     assert text.count("R.permute_dims(") == 2  # only the input and the output transpose
 
 
-def _conv_then(tmp_path, nodes, out_shape, inits=()):
+def _conv_then(tmp_path, nodes, out_shape, inits=(), size=8):
     """The Relax module of x -> 3x3 conv (4 channels, 'c') -> `nodes` -> y."""
     w = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w")
     graph = helper.make_graph(
         [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]), *nodes], "g",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, size, size])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)], [w, *inits])
     path = tmp_path / "m.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
@@ -85,3 +85,34 @@ def test_a_bug_in_a_layout_rewrite_is_not_swallowed(tmp_path, monkeypatch):
                      [numpy_helper.from_array(np.array([0], np.int64), "ax")])
     with pytest.raises(Exception, match="a bug in edgebuild"):
         layout.to_nhwc()(mod)
+
+
+def test_a_float_residual_add_between_quantized_convs_stays_channels_last(tmp_path):
+    """conv -> QuantizeLinear -> DequantizeLinear -> conv -> QDQ, residual Add of both -> QuantizeLinear: the
+    per-tensor QDQ ops become element-wise arithmetic, so no transpose pair wraps them; and the results
+    are ONNX Runtime's exactly. The output scale is twice the inputs', so half the sums are rounding ties:
+    an FMA-contracted dequantize (one rounding fewer) flipped 180 of them."""
+    import onnxruntime as ort
+    import tvm
+    from tvm.runtime.vm import VirtualMachine
+
+    inits = [numpy_helper.from_array(np.array(v, t), n) for v, t, n in
+             ((0.1, np.float32, "s"), (0.2, np.float32, "s2"), (0, np.int8, "z"))]
+    inits.append(numpy_helper.from_array(np.random.default_rng(0).standard_normal((4, 4, 1, 1)).astype(np.float32), "w2"))
+    q = helper.make_node
+    nodes = [q("QuantizeLinear", ["c", "s", "z"], ["qa"]), q("DequantizeLinear", ["qa", "s", "z"], ["da"]),
+             q("Conv", ["da", "w2"], ["e"]), q("QuantizeLinear", ["e", "s", "z"], ["qb"]),
+             q("DequantizeLinear", ["qb", "s", "z"], ["db"]), q("Add", ["da", "db"], ["a"]),
+             q("QuantizeLinear", ["a", "s2", "z"], ["y8"]), q("DequantizeLinear", ["y8", "s2", "z"], ["y"])]
+    mod = _conv_then(tmp_path, nodes, [1, 4, 32, 32], inits, size=32)
+    converted, warned = _convert(mod)
+    text = converted.script()
+    assert not warned and "R.quantize(" not in text and "R.dequantize(" not in text
+    assert text.count("R.permute_dims(") == 2  # only the input and the output transpose
+    x = np.random.default_rng(1).standard_normal((1, 3, 32, 32)).astype(np.float32) * 0.3
+    executable, _ = relax.compile_executable(mod, relax.host_target())
+    got = VirtualMachine(executable, tvm.cpu())["main"](tvm.runtime.tensor(x)).numpy()
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # the graph as written
+    want = ort.InferenceSession(str(tmp_path / "m.onnx"), options, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    np.testing.assert_array_equal(got, want)  # TVM's own quantize/dequantize: 158 of 4096 differed here

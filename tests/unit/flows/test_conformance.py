@@ -22,6 +22,17 @@ def test_shape_inputs_are_folded_to_the_case_values():
     assert onnx.numpy_helper.to_array(folded.graph.initializer[0]).tolist() == [3, 2]
 
 
+def test_a_function_expansion_folds_the_graph_inputs_its_operator_would():
+    """Range's expansion (a Loop) has no Range node; start, limit and delta still set its output's shape."""
+    case = next(c for c in collect({"rangeop"}) if c.name == "test_range_float_type_positive_delta_expanded")
+    assert case.op == "Range" and case.folded == ["start", "limit", "delta"] and case.build_inputs == {}
+
+
+def test_scalar_inputs_are_arrays_as_onnxruntime_takes_them():
+    case = next(c for c in collect({"clip"}) if c.name == "test_clip")
+    assert all(isinstance(v, np.ndarray) for v in case.inputs.values())
+
+
 def test_out_of_scope_types_are_named():
     assert out_of_scope(reshape_model(), [], []) is None
     assert out_of_scope(reshape_model(TensorProto.BFLOAT16), [], []) == "dtype bfloat16"
