@@ -274,7 +274,10 @@ def deploy(c, device, model="digits-cnn", recipe="none", bundle=None, target=Non
     _finish(outcomes, json, lambda o: o.deployed.summary(), cli.deploy_json)
 
 
-@task(help={"device": DEVICE_HELP, **ARTIFACT_HELP, "runs": "minimum timed runs (default 64: enough for a p90)",
+@task(help={"device": DEVICE_HELP, **ARTIFACT_HELP,
+            "model": "model to build for each device's target (default: digits-cnn); a comma list, or 'corpus' "
+                     "for every model of corpus/models.toml, profiles each in turn",
+            "runs": "minimum timed runs (default 64: enough for a p90)",
             "min-seconds": "minimum timing duration on the device (default 1.0)",
             "warmup": "untimed runs first (default 5)", "timeout": "job timeout in seconds (default 300)",
             "baseline": "onnxruntime: time ONNX Runtime's own device wheel on model.onnx in the same job, "
@@ -287,8 +290,8 @@ def profile(c, device, model="digits-cnn", recipe="none", bundle=None, target=No
     options = AgentOptions.parse(runs=runs, min_seconds=min_seconds, warmup=warmup, timeout=timeout,
                                  baseline=baseline, threads=threads)
     with stdout_to_stderr(json), for_stderr() as progress:
-        outcomes = jobs.profile_on(PROJECT, device, _artifact(model, recipe, bundle, target, force), options,
-                                   say=_say(json), progress=progress)
+        outcomes = jobs.profile_models(PROJECT, device, _artifact(model, recipe, bundle, target, force), options,
+                                       say=_say(json), progress=progress)
     _finish(outcomes, json, lambda o: results.summary(o.result) + f"\n  stored {o.stored}", jobs.profile_json)
 
 

@@ -60,7 +60,7 @@ def bench(project: Project, models: tuple[str, ...] = ("digits-cnn",), runs: int
     load = BusyCore() if contention else None
     try:
         reports = [_bench_or_error(project, m, runs, threads, input_shapes, untuned, load, say, progress, recipe,
-                                   calibration) for m in expand(project, models)]
+                                   calibration) for m in corpus.expand(project.root, models)]
     finally:
         if load:
             load.close()
@@ -79,11 +79,6 @@ def bench(project: Project, models: tuple[str, ...] = ("digits-cnn",), runs: int
     results_history.record(project, from_bench(report, here()), say)
     report["files"] = [str(stem.with_suffix(".json")), str(stem.with_suffix(".svg"))]
     return report
-
-
-def expand(project: Project, models: tuple[str, ...]) -> tuple[str, ...]:
-    """`corpus` stands for every model of corpus/models.toml (corpus:NAME each)."""
-    return tuple(n for m in models for n in (corpus.names(project.root) if m == "corpus" else [m]))
 
 
 def _bench_or_error(project, model, *args) -> dict:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -15,7 +15,7 @@ import paramiko
 
 from . import build as builder, history as results_history
 from ..history import from_profile, here
-from ..errors import DeviceError, EdgebuildError
+from ..errors import DeviceError, EdgebuildError, UsageError
 from ..progress import SILENT, Progress, uploads
 from ..project import Project
 from ..schema import PROFILE_RESULT_FIELDS, PROFILE_RESULT_VERSION
@@ -25,6 +25,7 @@ from ..lab.deploy import Deployed, LocalBundle, Progress as Uploads, deploy
 from ..lab.inventory import Device
 from ..lab.provision import ensure_baseline
 from ..bundle import ONNX
+from ..models import corpus
 from ..lab.transport import Timeouts, connect, link_lost
 
 
@@ -109,6 +110,25 @@ def profile_on(project: Project, selector: str, artifact: Artifact, options: Age
                        error=agent.get("error"), extra=_notes(lease))
 
     return _parallel(devices, one)
+
+
+def profile_models(project: Project, selector: str, artifact: Artifact, options: AgentOptions = AgentOptions(),
+                   say=print, timeouts: Timeouts = Timeouts(), progress: Progress = SILENT) -> list[Outcome]:
+    """profile_on for each model of `artifact.model`: a comma list, where `corpus` stands for every corpus
+    model. Of a list, a model that does not build is one failed outcome per device; the others still run."""
+    models = corpus.expand(project.root, tuple(m for m in artifact.model.split(",") if m))
+    if len(models) <= 1:
+        return profile_on(project, selector, artifact, options, say, timeouts, progress=progress)
+    if artifact.bundle is not None:
+        raise UsageError(f"--bundle profiles one bundle; --model={artifact.model} names {len(models)} models")
+    outcomes = []
+    for model in models:
+        try:
+            outcomes += profile_on(project, selector, replace(artifact, model=model), options, say, timeouts,
+                                   progress=progress)
+        except EdgebuildError as exc:
+            outcomes += [Outcome(d.name, False, error=f"{model}: {exc}") for d in inventory.load(project).select(selector)]
+    return outcomes
 
 
 # The keys of a profile result (DESIGN.md contract), in order; `profile --json` prints them for every device.

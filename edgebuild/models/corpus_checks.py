@@ -8,6 +8,11 @@ MIN_SCORE = 0.25
 MIN_IOU = 0.9
 MIN_COSINE = 0.999
 CHECKS = ("top1", "boxes", "argmax_path", "cosine", "mask", "none")
+# Box columns: centre and size, two corners, or centre and log size as YOLOX-style heads export them
+# before decoding (each row's grid offset and stride are left out: both engines' row shares them, and
+# IoU does not change when a pair of boxes is shifted and scaled together).
+BOXES = ("xywh", "xyxy", "xywh_log")
+ROWS = ("ordered", "set")
 
 
 def relative_diff(got: list[np.ndarray], expected: list[np.ndarray]) -> float:
@@ -20,6 +25,33 @@ def relative_diff(got: list[np.ndarray], expected: list[np.ndarray]) -> float:
         scale = max(float(np.abs(e).max()), 1e-12)
         worst = max(worst, float(np.abs(np.asarray(g, np.float64) - e).max()) / scale)
     return worst
+
+
+def paired(got: np.ndarray, expected: np.ndarray, score: int, tolerance: float) -> tuple[np.ndarray, str]:
+    """For an output whose rows are a set ranked inside the graph (TopK): `got` with its rows reordered
+    so that each row of `expected` meets a distinct row of `got`, the closest pairs first (max |difference|
+    over the row), and what was compared. Near-tied scores may rank the same detections differently in
+    two engines. Rows scoring within the tolerance (of the score column's scale) of the set's lowest score
+    tie with candidates the graph left out, and either engine may keep any of them: those are compared by
+    their score alone (their other columns are taken from `expected`)."""
+    rows_g = got.reshape(-1, got.shape[-1]).astype(np.float64)
+    rows_e = expected.reshape(-1, expected.shape[-1]).astype(np.float64)
+    distance = np.abs(rows_e[:, None, :] - rows_g[None, :, :]).max(-1)
+    match = np.full(len(rows_e), -1)
+    taken, left = np.zeros(len(rows_g), bool), len(rows_e)
+    for flat in np.argsort(distance, axis=None, kind="stable"):
+        e, g = divmod(int(flat), len(rows_g))
+        if match[e] < 0 and not taken[g]:
+            match[e], taken[g], left = g, True, left - 1
+            if not left:
+                break
+    out = rows_g[match]
+    scores = rows_e[:, score]
+    tied = scores <= scores.min() + tolerance * max(float(np.abs(scores).max()), 1e-12)
+    keep = np.arange(rows_e.shape[1]) != score
+    out[np.ix_(tied, keep)] = rows_e[np.ix_(tied, keep)]
+    return out.reshape(expected.shape), (f"rows as a set: {int((~tied).sum())} of {len(rows_e)} compared in full, "
+                                         f"{int(tied.sum())} tied with the lowest score by score only")
 
 
 def task_check(kind: str, got: np.ndarray, expected: np.ndarray, box: str = "xywh", score: int = 4) -> tuple[bool, str]:
@@ -66,6 +98,8 @@ def _mask(got, expected) -> tuple[bool, str]:
 def _xyxy(b, box):
     if box == "xyxy":
         return b
+    if box == "xywh_log":
+        b = np.concatenate([b[:, :2], np.exp(np.minimum(b[:, 2:4], 50))], axis=1)
     half = b[:, 2:4] / 2
     return np.concatenate([b[:, :2] - half, b[:, :2] + half], axis=1)
 

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 
+from . import corpus_drawings
+
 SEED = 0
+DRAWN = {"table": corpus_drawings.table, "book_pages": corpus_drawings.book_pages}
 
 
 def make(spec, dtype: str) -> np.ndarray:
     """The input of `spec` (a corpus InputSpec) with the graph's dtype."""
     rng = np.random.default_rng(SEED + sum(map(ord, spec.name)))
     shape = tuple(spec.shape)
-    if spec.kind == "image":
-        value = _image(spec, shape)
-    elif spec.kind == "table":
-        value = _table(spec, shape, rng)
+    if spec.kind in ("image", "glyphs"):
+        value = _image(spec, shape, rng if spec.kind == "glyphs" else None)
+    elif spec.kind in DRAWN:
+        value = _pixels(spec, shape, DRAWN[spec.kind](*_size(spec, shape)[::-1], rng))
     elif spec.kind == "tokens":
         value = rng.integers(spec.low, spec.high, size=shape)
     elif spec.kind == "mask":
@@ -30,36 +37,25 @@ def make(spec, dtype: str) -> np.ndarray:
     return np.ascontiguousarray(value).astype(dtype)
 
 
-def _image(spec, shape) -> np.ndarray:
-    """scikit-learn's bundled photo (china.jpg), resized (bilinear) to the input's height and width."""
+def _image(spec, shape, rng=None) -> np.ndarray:
+    """scikit-learn's bundled photo (china.jpg), resized (bilinear) to the input's height and width;
+    kind "glyphs" draws captcha glyphs over it."""
     from PIL import Image
-    from sklearn.datasets import load_sample_image
 
     height, width = _size(spec, shape)
-    picture = Image.fromarray(load_sample_image("china.jpg")).resize((width, height), Image.BILINEAR)
-    return _pixels(spec, shape, picture)
+    picture = _photo().resize((width, height), Image.BILINEAR)
+    return _pixels(spec, shape, corpus_drawings.glyphs(picture, rng) if rng is not None else picture)
 
 
-def _table(spec, shape, rng) -> np.ndarray:
-    """A ruled table on a white page, as a document scan shows one: black grid lines 2 px wide (seeded
-    column positions) and a number in each cell; no photo bundled here shows a table."""
-    from PIL import Image, ImageDraw
+@functools.cache
+def _photo():
+    """The photo as sklearn.datasets.load_sample_image decodes it (with Pillow), read from the installed
+    package's files: importing scikit-learn costs a build seconds."""
+    from PIL import Image
 
-    height, width = _size(spec, shape)
-    page = Image.new("RGB", (width, height), (255, 255, 255))
-    draw = ImageDraw.Draw(page)
-    left, top, right, bottom = width // 12, height // 8, width - width // 12, height - height // 6
-    rows = np.linspace(top, bottom, 9).astype(int)
-    inner = np.sort(rng.choice(np.arange(left + width // 12, right - width // 12), 3, replace=False))
-    cols = np.r_[left, inner, right]
-    for y in rows:
-        draw.line([(left, int(y)), (right, int(y))], fill=(0, 0, 0), width=2)
-    for x in cols:
-        draw.line([(int(x), top), (int(x), bottom)], fill=(0, 0, 0), width=2)
-    for y in rows[:-1]:
-        for x in cols[:-1]:
-            draw.text((int(x) + 6, int(y) + 8), str(rng.integers(10, 99999)), fill=(0, 0, 0))
-    return _pixels(spec, shape, page)
+    folder = importlib.util.find_spec("sklearn").submodule_search_locations[0]
+    with Image.open(Path(folder) / "datasets" / "images" / "china.jpg") as picture:
+        return picture.convert("RGB")
 
 
 def _size(spec, shape) -> tuple[int, int]:
@@ -69,6 +65,8 @@ def _size(spec, shape) -> tuple[int, int]:
 def _pixels(spec, shape, picture) -> np.ndarray:
     """An RGB picture as the input expects it: scaled, normalised, in its layout, broadcast to the batch."""
     pixels = np.asarray(picture, np.float32)  # H, W, RGB in 0..255
+    if spec.channels == "BGR":  # as OpenCV reads an image
+        pixels = pixels[..., ::-1]
     if spec.pixels == "unit":
         pixels = pixels / 255.0
     if spec.mean:
