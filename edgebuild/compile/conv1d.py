@@ -16,7 +16,7 @@ def rewrite(model):
     """`model` (not modified) with every Conv of 3-d weights as a 2-d Conv."""
     import onnx
 
-    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
+    opset = onnx_graph.opset(model)
     convs = [n for n in model.graph.node if n.op_type == "Conv" and n.domain in ("", "ai.onnx")]
     if not convs or opset < 13:  # Unsqueeze/Squeeze take their axes as inputs from opset 13
         return model

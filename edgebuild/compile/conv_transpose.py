@@ -39,7 +39,7 @@ def rewrite(model):
     import onnx
 
     model = onnx_graph.rewrite(model, {"ConvTranspose": explicit_pads})
-    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
+    opset = onnx_graph.opset(model)
     if opset < 10 or not any(n.op_type == "ConvTranspose" for n in model.graph.node):
         return model  # Slice takes its bounds as inputs from opset 10
     constants, shapes = onnx_graph.constants(model), onnx_graph.shapes(model)

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import CompileError
 from ..targets import NATIVE, Target
-from . import cuda, kernels, lift, pipeline, toolchain, weights
+from . import cuda, kernels, lift, onnx_graph, pipeline, toolchain, weights
 from .tvm_errors import is_tvm_error, message
 
 
@@ -64,7 +64,7 @@ def import_onnx(path: Path):
     import onnx
     from tvm.relax.frontend.onnx.onnx_frontend import _get_convert_map
 
-    from . import conv1d, conv_transpose, onnx_graph, qdq, qlinear, recurrent, scalar_gather
+    from . import conv1d, conv_transpose, qdq, qlinear, recurrent, scalar_gather
 
     model, _ = qdq.to_qoperator(onnx.load(str(path)))
     model = onnx_graph.rewrite(model, lowerings())  # what TVM's converters compute otherwise than ONNX
@@ -103,7 +103,7 @@ def import_onnx(path: Path):
 def _from_onnx(model, importer_class):
     """tvm.relax.frontend.onnx.from_onnx with our importer subclass (quantized operators lowered to int8),
     the ONNX nodes behind each Relax operator kept on the module (kernels.NODES_ATTR)."""
-    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
+    opset = onnx_graph.opset(model)
     importer = importer_class(None, "float32", keep_params_in_input=False, sanitize=True)
     importer.nodes_by_op = {}
     mod = importer.from_onnx(model.graph, opset)

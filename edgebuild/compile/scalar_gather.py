@@ -20,7 +20,7 @@ def rewrite(model):
     constants = onnx_graph.constants(model)
     candidates = [n for n in model.graph.node if n.op_type == "Gather" and n.domain in ("", "ai.onnx")
                   and n.input[1] in constants and constants[n.input[1]].ndim == 0]
-    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
+    opset = onnx_graph.opset(model)
     if not candidates or opset < 13:  # Slice and Squeeze take their axes as inputs from opset 13
         return model
     shapes = onnx_graph.shapes(model)
