@@ -1,5 +1,6 @@
-"""Float convs on packed weights: the same outputs as ONNX Runtime with any stride, padding and dilation,
-the packed weight in the fused kernel, and HWIO kept where packing does not apply."""
+"""Float convs and matmuls on packed weights: the same outputs as ONNX Runtime (convs with any stride,
+padding and dilation; Gemm with transB, MatMul with batch dims), the packed weight in the fused kernel,
+and the given layout kept where packing does not apply."""
 
 from __future__ import annotations
 
@@ -8,15 +9,16 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from edgebuild.compile import conv_pack, pipeline, relax as erelax, schedule
+from edgebuild.compile import weight_pack, pipeline, relax as erelax, schedule
 from tests.unit.compile.onnx_nodes import run
 
 
 def test_pack_weight_puts_each_vector_of_output_channels_contiguous_per_tap():
     w = np.arange(2 * 3 * 5 * 16, dtype=np.float32).reshape(2, 3, 5, 16)
-    packed = conv_pack.pack_weight(w, 8)
+    packed = weight_pack.pack_weight(w, 8)
     assert packed.shape == (2, 2, 3, 5, 8)
     assert np.array_equal(packed[1, 1, 2, 4], w[1, 2, 4, 8:16])
+    assert np.array_equal(weight_pack.pack_weight(w[0, 0], 4)[3, 2], w[0, 0, 2, 12:16])
 
 
 def conv_graph(folder, cin, cout, kernel, pads, strides, dilations, group=1, relu=True):
@@ -68,15 +70,44 @@ def test_grouped_convs_and_partial_vectors_keep_hwio(tmp_path):
     assert _weight_shapes(pipeline.fuse(erelax.import_onnx(odd), target)) == [(3, 3, 16, vec // 2)]
 
 
-def _weight_shapes(fused) -> list[tuple[int, ...]]:
-    """The shape of each conv kernel's second parameter (its weight)."""
+MATMULS = {  # op, x shape, weight shape as the graph holds it, attributes
+    "Gemm transB": ("Gemm", (5, 24), (32, 24), {"transB": 1}),
+    "MatMul with batch dims": ("MatMul", (2, 3, 7, 24), (24, 16), {}),
+}
+
+
+@pytest.mark.parametrize("case", list(MATMULS))
+def test_packed_matmuls_match_onnx_runtime(tmp_path, case):
+    from edgebuild.compile.runner import HostModel
+
+    op, x_shape, w_shape, attrs = MATMULS[case]
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.standard_normal(w_shape).astype(np.float32), "w")]
+    node = helper.make_node(op, ["x", "w"], ["y"], **attrs)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x_shape))],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    path = tmp_path / "mm.onnx"
+    onnx.save(model, str(path))
+    target = erelax.host_target()
+    vec = schedule.params_for(target).vec
+    n = w_shape[0] if attrs.get("transB") else w_shape[1]
+    assert _weight_shapes(pipeline.fuse(erelax.import_onnx(path), target), "matmul") == [(n // vec, x_shape[-1], vec)]
+    so = tmp_path / "mm.so"
+    erelax.compile_host(erelax.import_onnx(path), so)
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    np.testing.assert_allclose(HostModel(so, ["x"])({"x": x})[0], run(model, {"x": x})[0], rtol=1e-4, atol=1e-4)
+
+
+def _weight_shapes(fused, kind: str = "conv2d") -> list[tuple[int, ...]]:
+    """The shape of the second parameter (the weight) of each kernel whose name has `kind`."""
     import re
 
     from tvm import tirx
 
     shapes = []
     for gv, func in fused.functions.items():
-        if isinstance(func, tirx.PrimFunc) and "conv2d" in gv.name_hint:
+        if isinstance(func, tirx.PrimFunc) and kind in gv.name_hint:
             text = re.sub(r"T\.int64\((\d+)\)", r"\1", func.script())
             head = text[text.index("def main("):text.index("\n", text.index("def main("))]
             weight = re.findall(r"T\.Buffer\(\(([\d, ]*)\)", head)[1]
