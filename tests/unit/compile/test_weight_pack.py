@@ -99,6 +99,24 @@ def test_packed_matmuls_match_onnx_runtime(tmp_path, case):
     np.testing.assert_allclose(HostModel(so, ["x"])({"x": x})[0], run(model, {"x": x})[0], rtol=1e-4, atol=1e-4)
 
 
+def test_a_matmul_of_two_split_activations_keeps_its_layout_and_matches(tmp_path):
+    # The right operand is bound to a tuple item (Split's output), not to a call: no constant to pack.
+    from edgebuild.compile.runner import HostModel
+
+    nodes = [helper.make_node("Split", ["x"], ["a", "b"], axis=0, num_outputs=2),
+             helper.make_node("MatMul", ["a", "b"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    path = tmp_path / "mm.onnx"
+    onnx.save(model, str(path))
+    assert _weight_shapes(pipeline.fuse(erelax.import_onnx(path), erelax.host_target()), "matmul") == [(1, 8, 8)]
+    so = tmp_path / "mm.so"
+    erelax.compile_host(erelax.import_onnx(path), so)
+    x = np.random.default_rng(0).standard_normal((2, 8, 8)).astype(np.float32)
+    np.testing.assert_allclose(HostModel(so, ["x"])({"x": x})[0], run(model, {"x": x})[0], rtol=1e-5, atol=1e-5)
+
+
 def _weight_shapes(fused, kind: str = "conv2d") -> list[tuple[int, ...]]:
     """The shape of the second parameter (the weight) of each kernel whose name has `kind`."""
     import re
