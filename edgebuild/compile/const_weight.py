@@ -11,7 +11,7 @@ def constant_weight(mutator, expr):
     bound = mutator.lookup_binding(expr) if isinstance(expr, relax.Var) else None
     if isinstance(expr, Constant):
         return expr.value.numpy()
-    if bound is not None and getattr(bound.op, "name", "") == "relax.permute_dims" and \
+    if isinstance(bound, relax.Call) and getattr(bound.op, "name", "") == "relax.permute_dims" and \
             isinstance(bound.args[0], Constant) and len(bound.args[0].ty.shape) == 2:
         return bound.args[0].value.numpy().T
     return None

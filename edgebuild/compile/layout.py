@@ -41,7 +41,7 @@ def to_nhwc():
     from tvm import relax
 
     convert = tvm.transform.Sequential([
-        _per_tensor_qdq(), _expand_scalar_consts(), _non_negative_axes(), relax.transform.Normalize(),
+        _per_tensor_qdq(), _leaky_relu_as_maximum(), _expand_scalar_consts(), _non_negative_axes(), relax.transform.Normalize(),
         relax.transform.ConvertLayout(DESIRED), const_permute.fold(),
         relax.transform.FoldConstant(), _bounds_to_clip(),
     ])
@@ -161,6 +161,29 @@ def _expand_scalar_consts():
             return call
 
     return each_function("ExpandScalarConsts", Expand)
+
+
+def _leaky_relu_as_maximum():
+    """leakyrelu(x, a) with 0 <= a <= 1 -> maximum(x, a * x), the same values: ConvertLayout has no rule for
+    leakyrelu, so each one sat in NCHW between two transposes (oww-speech-embedding: 10 pairs)."""
+    import tvm
+    from tvm import relax
+    from tvm.relax.expr_functor import PyExprMutator, mutator
+
+    @mutator
+    class Maximum(PyExprMutator):
+        def visit_call_(self, call):
+            call = super().visit_call_(call)
+            if not isinstance(call.op, tvm.ir.Op) or call.op.name != "relax.nn.leakyrelu":
+                return call
+            x, alpha = call.args[0], float(call.attrs.alpha)
+            dtype = str(getattr(x.ty, "dtype", ""))
+            if not dtype.startswith("float") or not 0.0 <= alpha <= 1.0 or _rank(x) < 0:
+                return call
+            slope = relax.const(np.full((1,) * _rank(x), alpha, dtype))
+            return relax.op.maximum(x, relax.op.multiply(x, slope))
+
+    return each_function("LeakyReluAsMaximum", Maximum)
 
 
 def _per_tensor_qdq():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import const_permute, fastmath, int8_matmul, layout, padding, recurrent_kernel, schedule
+from . import const_permute, weight_pack, fastmath, int8_matmul, layout, padding, recurrent_kernel, schedule
 
 WORKLOADS = "database_workload.json"
 RECORDS = "database_tuning_record.json"
@@ -31,7 +31,8 @@ def database(folder: Path):
 def fuse(mod, target):
     """Legalized, fused TIR kernels: the unit that tuning records are keyed by.
 
-    CPUs get channels-last convolutions and vectorisable exp/erf/tanh/sigmoid (fastmath.py)."""
+    CPUs get channels-last convolutions, constant weights packed (weight_pack.py) and vectorisable
+    exp/erf/tanh/sigmoid (fastmath.py)."""
     import tvm
     from tvm import relax
 
@@ -39,9 +40,12 @@ def fuse(mod, target):
 
     if mod.attrs is not None and NODES_ATTR in mod.attrs:  # provenance for messages, not part of the IR
         mod = mod.without_attr(NODES_ATTR)
-    cpu = [layout.to_nhwc(), padding.pad_out_channels(schedule.params_for(target).vec),
-           fastmath.fast_math(), tvm.ir.transform.module_pass(lambda m, _: int8_matmul.pack(m, target), 0, "Int8Pack")
-           ] if target.kind.name == "llvm" else []
+    cpu = []
+    if target.kind.name == "llvm":
+        vec = schedule.params_for(target).vec
+        cpu = [layout.to_nhwc(), padding.pad_out_channels(vec), relax.transform.FoldConstant(),  # padded weights
+               tvm.ir.transform.module_pass(lambda m, _: weight_pack.pack(m, vec), 0, "WeightPack"), fastmath.fast_math(),
+               tvm.ir.transform.module_pass(lambda m, _: int8_matmul.pack(m, target), 0, "Int8Pack")]
     with target:
         return tvm.transform.Sequential([
             relax.transform.DecomposeOpsForInference(),

@@ -116,3 +116,29 @@ def test_a_float_residual_add_between_quantized_convs_stays_channels_last(tmp_pa
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # the graph as written
     want = ort.InferenceSession(str(tmp_path / "m.onnx"), options, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     np.testing.assert_array_equal(got, want)  # TVM's own quantize/dequantize: 158 of 4096 differed here
+
+
+def test_leaky_relu_after_a_conv_stays_channels_last_and_alpha_outside_0_1_is_kept(tmp_path):
+    # ConvertLayout has no rule for leakyrelu: each one ran in NCHW between two transposes.
+    out, warned = _convert(_conv_then(tmp_path, [helper.make_node("LeakyRelu", ["c"], ["y"], alpha=0.2)], [1, 4, 8, 8]))
+    assert not warned and "R.nn.leakyrelu" not in out.script() and out.script().count("R.permute_dims(") == 2
+    out, _ = _convert(_conv_then(tmp_path, [helper.make_node("LeakyRelu", ["c"], ["y"], alpha=1.5)], [1, 4, 8, 8]))
+    assert "R.nn.leakyrelu" in out.script()
+
+
+def test_leaky_relu_as_maximum_matches_onnx_runtime(tmp_path):
+    from edgebuild.compile.runner import HostModel
+    from tests.unit.compile.onnx_nodes import run
+
+    w = numpy_helper.from_array(np.random.default_rng(0).standard_normal((8, 3, 3, 3)).astype(np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+         helper.make_node("LeakyRelu", ["c"], ["y"], alpha=0.2)], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 8, 8])], [w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    path, so = tmp_path / "m.onnx", tmp_path / "m.so"
+    onnx.save(model, str(path))
+    relax.compile_host(relax.import_onnx(path), so)
+    x = np.random.default_rng(1).standard_normal((1, 3, 8, 8)).astype(np.float32)
+    np.testing.assert_allclose(HostModel(so, ["x"])({"x": x})[0], run(model, {"x": x})[0], rtol=1e-5, atol=1e-5)
