@@ -30,6 +30,7 @@ from .build import BuildRequest, build
 OBJECTIVES = ("latency", "size", "both")
 # A trial whose PyTorch-side metric misses the budget by more than this is not compiled.
 PROXY_SLACK = {"accuracy": 2.0, "cosine_to_fp32": 0.02}
+INTERRUPTED = "interrupted"  # user attr of a trial a killed search left running
 
 
 @dataclass(frozen=True)
@@ -86,9 +87,9 @@ def search(project: Project, request: SearchRequest, say: Callable[[str], None] 
     folder.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = _study(search_result.storage_url(project, say), study_name, request.objective)
-    done = [t for t in study.trials if t.state.is_finished()]
-    remaining = max(0, request.trials - len(done)) if request.trials else None
-    say(f"search {study_name}: {len(done)} trials done so far; objective {request.objective}, "
+    done = trials_done(study)
+    remaining = max(0, request.trials - done) if request.trials else None
+    say(f"search {study_name}: {done} trials done so far; objective {request.objective}, "
         f"{budget.metric} budget {budget.limit}; reference (none): {measure.describe_reference()}")
 
     def objective(trial):
@@ -179,8 +180,15 @@ def _study(storage: str, name: str, objective: str):
                                 load_if_exists=True)
     for stale in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         # A killed search leaves its last trial "running"; it is failed, and its point may be drawn again.
+        # Marked, so that it does not count toward --trials (a trial whose build failed does).
+        study._storage.set_trial_user_attr(stale._trial_id, INTERRUPTED, True)
         study._storage.set_trial_state_values(stale._trial_id, TrialState.FAIL)
     return study
+
+
+def trials_done(study) -> int:
+    """Trials that count toward --trials: finished ones, but not those a kill interrupted."""
+    return sum(1 for t in study.trials if t.state.is_finished() and not t.user_attrs.get(INTERRUPTED))
 
 
 def _exists(storage: str, name: str) -> bool:

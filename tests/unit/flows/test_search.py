@@ -7,3 +7,20 @@ def test_budget_violation_is_signed_like_optunas_constraints():
     cosine = Budget("cosine_to_fp32", 0.98)
     assert cosine.violation(1.0, 0.99) < 0 and cosine.violation(1.0, 0.97) > 0
     assert drop.gate() == {"max-accuracy-drop": 1.0} and cosine.gate() == {"min-cosine-to-fp32": 0.98}
+
+
+def test_a_trial_left_running_by_a_kill_fails_and_does_not_count_toward_the_trials(tmp_path):
+    import optuna
+
+    from edgebuild.flows.search import INTERRUPTED, _study, trials_done
+
+    storage = f"sqlite:///{tmp_path / 'study.sqlite'}"
+    first = optuna.create_study(study_name="s", storage=storage)
+    first.tell(first.ask(), 1.0)  # complete
+    first.tell(first.ask(), state=optuna.trial.TrialState.FAIL)  # a trial whose build failed counts
+    first.ask()  # the killed process's trial, still "running"
+    resumed = _study(storage, "s", "latency")
+    states = [t.state.name for t in resumed.trials]
+    assert states == ["COMPLETE", "FAIL", "FAIL"]
+    assert resumed.trials[2].user_attrs == {INTERRUPTED: True}
+    assert trials_done(resumed) == 2
