@@ -8,6 +8,8 @@ Every fused PrimFunc without a tuning record gets the first rule that applies:
   gemm       one multiply-accumulate block (matmul, batch matmul, NHWC conv incl. depthwise):
              a register-blocked micro-kernel with its epilogue fused at tile level (gemm.py)
   reduce_vec pooling / mean over non-innermost axes, vectorised over channels (reduction.py)
+  reduce_full a whole tensor to one value (min/max of run-time quantization): parallel vector
+             partial results (reduction.py)
   rowwise    softmax / layer norm: every block computed per row, rows in parallel (reduction.py)
   inject     element-wise and layout kernels: inline, fuse, vectorise, parallel (common.py)
 Measured here (2-core AVX-512 host, batch 1) against ONNX Runtime: MiniLM ~1.0x, ResNet-18 and
@@ -20,7 +22,7 @@ from ..tvm_errors import is_tvm_error
 from .common import Params, par_vec, inline_all_but, iter_kinds, try_
 from .gemm import is_mac, schedule_gemm
 from .int8 import dw_block, int8_block, schedule_int8
-from .reduction import schedule_reduce_vec, schedule_rowwise
+from .reduction import schedule_full_reduce, schedule_reduce_vec, schedule_rowwise
 
 SCHEDULED = "tirx.is_scheduled"
 
@@ -114,6 +116,9 @@ def schedule_func(func, params: Params):
         sch, _ = prepared()
         if try_(schedule_reduce_vec, sch, sch.get_sblock(reductions[0]), params) is True:
             return sch, "reduce_vec"
+        sch, _ = prepared()
+        if try_(schedule_full_reduce, sch, sch.get_sblock(reductions[0]), params) is True:
+            return sch, "reduce_full"
     if reductions:
         sch, _ = prepared()
         if try_(schedule_rowwise, sch, params) is True:

@@ -128,3 +128,62 @@ def test_padding_stays_out_of_the_micro_kernel_and_tails_compute_right(tmp_path)
     (got,) = HostModel(tmp_path / "m.so", ["x"])({"x": x})
     (want,) = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_whole_tensor_reductions_run_as_parallel_partials_and_match_onnxruntime(tmp_path):
+    import onnxruntime as ort
+
+    from edgebuild.compile.runner import HostModel
+
+    # the reductions of run-time quantization (DynamicQuantizeLinear) and a sum; 1000 elements divide
+    # by no chunks x lanes multiple and keep the serial loop
+    nodes = [helper.make_node(op, [x], [f"{op}_{x}"], keepdims=0)
+             for op in ("ReduceMin", "ReduceMax", "ReduceSum") for x in ("a", "b")]
+    graph = helper.make_graph(nodes, "r", [helper.make_tensor_value_info("a", TensorProto.FLOAT, [128, 1536]),
+                                           helper.make_tensor_value_info("b", TensorProto.FLOAT, [8, 125])],
+                              [helper.make_tensor_value_info(n.output[0], TensorProto.FLOAT, []) for n in nodes])
+    path = tmp_path / "r.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    target = relax.host_target()
+    _, kinds = pipeline.lower(relax.import_onnx(path), target, None)
+    assert sorted(kinds.values()).count("reduce_full") == 3, kinds  # the three over a
+    relax.compile_host(relax.import_onnx(path), tmp_path / "r.so")
+    rng = np.random.default_rng(0)
+    feeds = {"a": rng.standard_normal((128, 1536)).astype(np.float32),
+             "b": rng.standard_normal((8, 125)).astype(np.float32)}
+    got = HostModel(tmp_path / "r.so", ["a", "b"])(feeds)
+    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, feeds)
+    for g, w, n in zip(got, want, nodes):
+        if n.op_type == "ReduceSum":  # summed in another order: compared with the float64 sum instead
+            x = feeds[n.input[0]].astype(np.float64)
+            assert abs(float(g) - x.sum()) <= 1e-8 * np.abs(x).sum(), (n.output[0], float(g), x.sum(), float(w))
+        else:
+            assert g == w, (n.output[0], g, w)
+
+
+def test_row_reductions_run_as_vector_lane_partials_and_match_onnxruntime(tmp_path):
+    import onnxruntime as ort
+
+    from edgebuild.compile.runner import HostModel
+
+    # attention's softmax and a transformer's layer norm: rows of 128 and 384
+    scale, bias = (numpy_helper.from_array(np.full(384, v, np.float32), n) for v, n in ((1.5, "g"), (0.25, "b")))
+    nodes = [helper.make_node("Softmax", ["s"], ["p"], axis=-1),
+             helper.make_node("LayerNormalization", ["h", "g", "b"], ["n"], axis=-1)]
+    graph = helper.make_graph(nodes, "rows", [helper.make_tensor_value_info("s", TensorProto.FLOAT, [1, 12, 128, 128]),
+                                              helper.make_tensor_value_info("h", TensorProto.FLOAT, [1, 128, 384])],
+                              [helper.make_tensor_value_info("p", TensorProto.FLOAT, [1, 12, 128, 128]),
+                               helper.make_tensor_value_info("n", TensorProto.FLOAT, [1, 128, 384])], [scale, bias])
+    path = tmp_path / "rows.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    scheduled, kinds = pipeline.lower(relax.import_onnx(path), relax.host_target(), None)
+    softmax = [f.script() for gv, f in scheduled.functions.items() if "softmax" in gv.name_hint]
+    assert softmax and "T_softmax_maxelem_rf" in softmax[0] and "T_softmax_expsum_rf" in softmax[0], kinds
+    relax.compile_host(relax.import_onnx(path), tmp_path / "rows.so")
+    rng = np.random.default_rng(0)
+    feeds = {"s": 4 * rng.standard_normal((1, 12, 128, 128)).astype(np.float32),
+             "h": rng.standard_normal((1, 128, 384)).astype(np.float32)}
+    got = HostModel(tmp_path / "rows.so", ["s", "h"])(feeds)
+    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, feeds)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
