@@ -129,7 +129,7 @@ def rewrite(builder, call, weight: np.ndarray | None, scheme):
                                relax.const(np.ascontiguousarray(weight[:, :, 0, :])), primfunc_name_hint="int8_dw")
     if scheme is None or cin % groups or cout % groups:
         return None
-    scheme = for_weight(scheme, weight)
+    scheme = for_weight(scheme, weight, axis=2)  # HWIO, reduced along Cin in groups
     cin_p, cout_p = _ceil(cin // groups, scheme.group), _ceil(cout // groups, scheme.lanes)
     shift = operand_shift(scheme, x_dtype)
     packed = pack_weight(weight, scheme, cin_p, cout_p, groups)

@@ -20,6 +20,7 @@ class Int8Dynamic:
     per_channel: bool = True
     embeddings: bool = True  # store Gather tables (word embeddings) as int8 too
     operators: list[Literal["MatMul", "Gemm"]] = ("MatMul",)
+    reduce_range: bool = False  # 7-bit weights, as in int8-static
 
 
 def apply(proto, config: Int8Dynamic, ctx: Context):
@@ -28,7 +29,7 @@ def apply(proto, config: Int8Dynamic, ctx: Context):
     ops = list(config.operators) + (["Gather"] if config.embeddings else [])
     with quantizer_io(proto) as (src, dst), ort_quiet():
         quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=config.per_channel,
-                         op_types_to_quantize=ops)
+                         op_types_to_quantize=ops, reduce_range=config.reduce_range)
         return dst.load()
 
 

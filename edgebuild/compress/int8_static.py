@@ -29,6 +29,9 @@ class Int8Static:
     # Regular expressions (re.search) on node names: matching nodes stay fp32, e.g. a transformer's FFN
     # down-projection, whose input (the GELU output) has outliers that one int8 scale cannot hold.
     exclude: list[str] = ()
+    # 7-bit weights (ONNX Runtime's reduce_range): AVX2 without VNNI multiplies them without the sign
+    # step, exactly (compile/int8_intrin.py, avx2ub), at some cost in accuracy
+    reduce_range: bool = False
 
     def __post_init__(self):
         if self.calibration_samples < 1:
@@ -71,7 +74,7 @@ def apply(proto, config: Int8Static, ctx: Context):
         quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QOperator,
                         per_channel=config.per_channel, activation_type=QuantType.QInt8,
                         weight_type=QuantType.QInt8, op_types_to_quantize=list(config.operators),
-                        nodes_to_exclude=exclude,
+                        nodes_to_exclude=exclude, reduce_range=config.reduce_range,
                         calibrate_method=method,
                         extra_options={"ActivationSymmetric": True, "WeightSymmetric": True})
         quantized = dst.load()

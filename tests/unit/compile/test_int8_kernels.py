@@ -160,6 +160,14 @@ def test_x86_int8_kernels_use_the_cpus_dot_product_in_the_inner_loop(mcpu, instr
 
 def test_avx2_int8_kernels_take_both_signs_and_fall_back_to_widening_for_minus_128():
     haswell = {**X86, "mcpu": "haswell"}
+    # 7-bit weights (ONNX Runtime's reduce_range): vpmaddubsw straight on u8 activations, no sign step
+    seven = np.random.default_rng(0).integers(-64, 65, (64, 48)).astype(np.int8)
+    for x_dtype in ("int8", "uint8"):
+        assert dot_in_inner_loop(haswell, "vpmaddubsw", x_dtype, w=seven) >= 4
+        assert dot_in_inner_loop(haswell, "vpsignb", x_dtype, w=seven) == 0
+    # one pair of full-range weights could saturate that kernel's int16 sums: the sign-trick kernel
+    seven[10:12, 5] = [65, -64]
+    assert dot_in_inner_loop(haswell, "vpsignb", w=seven) >= 4
     # uint8 activations are shifted to int8 and read by the same vpsignb/vpmaddubsw kernel
     assert dot_in_inner_loop(haswell, "vpmaddubsw", "uint8", w=no_minus_128((64, 48))) >= 4
     assert dot_in_inner_loop(haswell, "vpsignb", "uint8", w=no_minus_128((64, 48))) >= 4
@@ -191,6 +199,23 @@ def test_avx2_int8_kernels_are_exact_at_the_extremes(x_dtype, w_min):
     x, w = extreme_operands(x_dtype, w_min)
     bb_mod = exact_module(x.shape, x_dtype, w)
     executable, _ = erelax.compile_executable(bb_mod, tvm.target.Target({**X86, "mcpu": "haswell"}))
+    got = VirtualMachine(executable, tvm.cpu())["main"](tvm.runtime.tensor(x)).numpy()
+    assert np.array_equal(got, x.astype(np.int64) @ w.astype(np.int64))
+
+
+@pytest.mark.parametrize("x_dtype", ["int8", "uint8"])
+def test_avx2_kernel_for_7_bit_weights_is_exact_where_int16_pair_sums_peak(x_dtype):
+    import tvm
+    from tvm.runtime.vm import VirtualMachine
+    from tvm.target import codegen
+
+    if not codegen.target_has_features("avx2", erelax.host_target()):
+        pytest.skip("this CPU cannot run AVX2 code")
+    x, _ = extreme_operands(x_dtype, -64)
+    w = np.random.default_rng(4).integers(-64, 65, (x.shape[1], 32)).astype(np.int8)
+    w[:, :3] = [64, -64, 64]  # 255 * (64 + 64) = 32640: one short of int16's limit
+    w[1::2, 2] = -64
+    executable, _ = erelax.compile_executable(exact_module(x.shape, x_dtype, w), tvm.target.Target({**X86, "mcpu": "haswell"}))
     got = VirtualMachine(executable, tvm.cpu())["main"](tvm.runtime.tensor(x)).numpy()
     assert np.array_equal(got, x.astype(np.int64) @ w.astype(np.int64))
 
