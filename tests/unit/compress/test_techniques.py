@@ -157,3 +157,19 @@ def test_torch_steps_on_an_onnx_file_are_refused(project):
 
     with pytest.raises(ConfigError, match="needs a PyTorch model"):
         Pipeline(load(project, "prune-50"), OnnxModel(), [])
+
+
+@pytest.mark.parametrize("reduce_range, limit", [(False, 127), (True, 64)])
+def test_int8_dynamic_reduce_range_stores_7_bit_weights(reduce_range, limit):
+    from onnx import TensorProto, helper, numpy_helper
+
+    from edgebuild.compress import int8_dynamic
+
+    w = numpy_helper.from_array(np.random.default_rng(0).standard_normal((64, 32)).astype(np.float32), "w")
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 64])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 32])], [w])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    out = int8_dynamic.apply(proto, int8_dynamic.Int8Dynamic(reduce_range=reduce_range), None)
+    (q,) = [numpy_helper.to_array(i) for i in out.graph.initializer if i.data_type == TensorProto.INT8 and len(i.dims) == 2]
+    assert q.shape == (64, 32) and np.abs(q.astype(np.int16)).max() == limit  # per-channel symmetric: each column reaches its limit
