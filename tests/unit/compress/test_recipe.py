@@ -120,6 +120,7 @@ def test_int8_static_quantizes_minilms_gemm_weights_and_the_ffn_down_projections
     assert recipe.for_model("minilm").gate.min_cosine_to_fp32 == 0.98
     (digits,) = recipe.for_model("digits-cnn").configs
     assert list(digits.operators) == ["Conv", "MatMul"] and not digits.exclude  # the classifier head stays fp32
+    assert digits.reduce_range  # 7-bit weights by default
 
 
 def test_every_technique_lists_a_typed_config_and_stage():
