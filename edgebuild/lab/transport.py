@@ -49,6 +49,7 @@ class Timeouts:
 
 # Device output kept on the host per stream: the tail (results come last), the rest is counted.
 OUTPUT_CAP = 8 * 2**20
+EOF_GRACE_S = 2.0  # how long a finished command's output may trail its exit status
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,7 @@ class Connection:
 
     def _collect(self, chan: paramiko.Channel, deadline: float, command: str, timeout: float):
         out, err = Tail(), Tail()
+        exited = None
         while True:
             busy = False
             while chan.recv_ready():
@@ -200,7 +202,11 @@ class Connection:
                 err.add(chan.recv_stderr(65536))
                 busy = True
             if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
-                return out, err
+                # The exit status can come before the last output (CI once lost a flood's final line):
+                # read on until the device's EOF, or a short grace for a child that keeps the stream open.
+                exited = exited or time.monotonic()
+                if chan.eof_received or time.monotonic() > exited + EOF_GRACE_S:
+                    return out, err
             if not self.alive:
                 raise DeviceError(f"{self.device.name}: connection to {self.device.address} lost during "
                                   f"`{_short(command)}` (no answer to keepalives within {self.timeouts.dead_after:.0f} s)")
