@@ -15,10 +15,15 @@ from . import weights
 # pinned worker runs only when the scheduler preempts them, so every parallel kernel waits for time
 # slices. Measured 2026-11-29 on this 2-core host (load average ~31 from other jobs; both settings and
 # ONNX Runtime side by side in one run, with and without bench_load's busy core): MiniLM median
-# 1068 ms quiet / 1067 ms loaded with these settings, 3405 / 2614 ms with TVM's defaults, ONNX Runtime
-# 1406 / 1893 ms. Reproduce with `invoke bench --contention`, and again with TVM_BIND_THREADS=1
-# TVM_THREAD_POOL_SPIN_COUNT=300000 set (the environment wins).
-THREAD_POOL_ENV = {"TVM_BIND_THREADS": "0", "TVM_THREAD_POOL_SPIN_COUNT": "0"}
+# 1068 ms quiet / 1067 ms loaded unpinned without spinning, 3405 / 2614 ms with TVM's defaults, ONNX
+# Runtime 1406 / 1893 ms. Not spinning at all costs a wake-up per parallel kernel, though: a short spin
+# (1,000 yields, well under a millisecond) bridges the gap between one inference's back-to-back
+# kernels. Measured 2026-11-30 on the same host (load ~2), `invoke bench --model=minilm
+# --recipe=int8-dynamic --runs=40 --contention`, three runs per setting alternating: ratio to ONNX
+# Runtime quiet 1.06x, 1.13x, 1.14x with spin 0 and 0.86x, 1.01x, 0.98x with 1,000; loaded (beside the
+# busy core) 0.95x, 0.86x, 0.94x and 0.80x, 0.83x, 0.79x. Reproduce with TVM_THREAD_POOL_SPIN_COUNT
+# set (the environment wins).
+THREAD_POOL_ENV = {"TVM_BIND_THREADS": "0", "TVM_THREAD_POOL_SPIN_COUNT": "1000"}
 
 
 def runtime_env(threads: int | None = None) -> dict[str, str]:
