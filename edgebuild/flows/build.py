@@ -164,7 +164,7 @@ def _build(project: Project, request: BuildRequest, say: Say, progress: Progress
             shares = runner.profile(inputs)
         with stage("metrics"):
             metrics = model.metrics(runner, specs)
-            metrics.update(_ort_diff(model, onnx_path, inputs, got, say))
+            metrics.update(_ort_diff(model, onnx_path, inputs, got, say, compressed=pipeline.active))
             metrics.update(stats(onnx_path))
             metrics["transfer_bytes"] = bundle.transfer_bytes(tmp)
             # The gate judges the compiled graph; failing it raises here, so no bundle is written.
@@ -232,8 +232,10 @@ def runs_here(target: targets.Target) -> bool:
 
 
 def _ort_diff(model: models.Model, onnx_path: Path, inputs: dict[str, np.ndarray], got: list[np.ndarray],
-              say: Say) -> dict:
-    """Max |TVM - ONNX Runtime| on the reference input; for an ONNX file, against the user's own graph.
+              say: Say, compressed: bool = False) -> dict:
+    """Max |TVM - ONNX Runtime| on the reference input, on the graph compiled: for an ONNX file built
+    without graph steps, the user's own file (the parity to check is the compiler's; how far compression
+    moved the outputs is the gate's cosine_to_fp32).
     A quantized graph is judged against ONNX Runtime computing it by its definitions (ort_reference.py),
     within one output quantization step (or 1e-3 of the output's scale); a build beyond it warns.
 
@@ -241,7 +243,7 @@ def _ort_diff(model: models.Model, onnx_path: Path, inputs: dict[str, np.ndarray
     import onnx
     import onnxruntime as ort
 
-    source = getattr(model, "path", onnx_path)
+    source = onnx_path if compressed else getattr(model, "path", onnx_path)
     proto = onnx.load(str(source))
     try:
         if ort_reference.is_quantized(proto):
