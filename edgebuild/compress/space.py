@@ -59,6 +59,11 @@ def fp16_arithmetic(target: Target) -> bool:
     return target.arch == "aarch64" and "+fullfp16" in mattr
 
 
+def _on_grid(s: Suggest, name: str, low: float, high: float, step: float) -> float:
+    """A float from low to high in steps, rounded to the grid (Optuna's 0.1 + 4 * 0.05 is 0.30000000000000004)."""
+    return round(s.suggest_float(name, low, high, step=step), 6)
+
+
 def sample(space: Space, s: Suggest) -> list[dict[str, Any]]:
     """One point: the recipe steps in their fixed order (PyTorch steps, then graph steps)."""
     steps: list[dict[str, Any]] = []
@@ -76,15 +81,15 @@ def _torch_steps(space: Space, s: Suggest) -> list[dict[str, Any]]:
         if pick != "off":
             steps.append({"technique": "distill", **space.students[pick]})
     if s.suggest_categorical("prune_channels", [False, True]):
-        steps.append({"technique": "prune-channels", "ratio": s.suggest_float("prune_channels.ratio", 0.1, 0.6, step=0.05),
+        steps.append({"technique": "prune-channels", "ratio": _on_grid(s, "prune_channels.ratio", 0.1, 0.6, 0.05),
                       "channel-multiple": s.suggest_categorical("prune_channels.multiple", [8, 16]),
                       "fine-tune-steps": 2 * tune})
     if s.suggest_categorical("lowrank", [False, True]):
-        steps.append({"technique": "lowrank", "params-budget": s.suggest_float("lowrank.budget", 0.3, 0.9, step=0.1),
+        steps.append({"technique": "lowrank", "params-budget": _on_grid(s, "lowrank.budget", 0.3, 0.9, 0.1),
                       "conv-factorization": s.suggest_categorical("lowrank.convs", ["channel", "tucker2"]),
                       "fine-tune-steps": tune})
     if space.objective != "latency" and s.suggest_categorical("prune", [False, True]):
-        steps.append({"technique": "prune", "sparsity": s.suggest_float("prune.sparsity", 0.3, 0.9, step=0.1),
+        steps.append({"technique": "prune", "sparsity": _on_grid(s, "prune.sparsity", 0.3, 0.9, 0.1),
                       "fine-tune-steps": tune, "sparse-kernel-above": 0.75})
     if space.fp16_arithmetic and s.suggest_categorical("fp16", [False, True]):
         steps.append({"technique": "fp16"})

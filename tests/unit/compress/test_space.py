@@ -64,3 +64,11 @@ def test_fp16_arithmetic_is_read_from_the_target(project):
 
     assert not space.fp16_arithmetic(targets.load(project, "rpi4"))
     assert not space.fp16_arithmetic(targets.load(project, "host"))
+
+
+def test_sampled_fractions_sit_on_their_grid():
+    s = space.Space(torch_model=True, trainable=True, fp16_arithmetic=True, students=({"width": 0.5},),
+                    groups=GROUPS, objective="size")
+    fields = {"ratio", "params-budget", "sparsity"}
+    values = [step[f] for steps in draws(s) for step in steps for f in fields & step.keys()]
+    assert values and all(len(repr(v)) <= 4 for v in values)  # 0.3, never 0.30000000000000004
