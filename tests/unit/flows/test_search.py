@@ -26,23 +26,29 @@ def test_a_trial_left_running_by_a_kill_fails_and_does_not_count_toward_the_tria
     assert trials_done(resumed) == 2
 
 
-def test_one_objective_verifies_points_in_the_search_order_until_one_holds_on_held_out_data(monkeypatch):
+def test_one_objective_verifies_the_best_point_of_each_family_until_one_holds_on_held_out_data(monkeypatch):
     from edgebuild.flows import search_result
 
-    verdicts = {3: False, 7: True, 1: True}  # trial -> within the budget and beyond the margin on held-out
+    verdicts = {3: False, 7: True, 1: True, 9: True}  # trial -> within the budget and beyond the margin on held-out
     measured = []
 
     def holdout(point, measure, budget):
         measured.append(point["trial"])
         point["holdout"], point["better"] = {}, verdicts[point["trial"]]
 
+    def point(trial, *steps):
+        return {"trial": trial, "steps": [{"technique": t, **fields} for t, fields in steps]}
+
     monkeypatch.setattr(search_result, "_holdout", holdout)
-    ranked = [{"trial": 3, "steps": [{"technique": "a"}]}, {"trial": 5, "steps": [{"technique": "a"}]},
-              {"trial": 7, "steps": [{"technique": "b"}]}, {"trial": 1, "steps": [{"technique": "c"}]}]
+    student = ("distill", {"width": 0.5})
+    ranked = [point(3, student, ("prune-channels", {"ratio": 0.35}), ("int8-static", {})),
+              point(5, student, ("prune-channels", {"ratio": 0.3})),  # the same retrained family as trial 3
+              point(7, ("prune-channels", {"ratio": 0.55})),
+              point(1, ("int8-static", {})), point(9, ("int8-dynamic", {}))]  # graph steps only: each its own
     points = search_result._first_verified(ranked, None, None)
-    assert measured == [3, 7]  # trial 5 is trial 3's point again; the search stops at the first that holds
+    assert measured == [3, 7]  # stops at the first point that holds
     assert [p["better"] for p in points] == [False, True]
-    verdicts.update({7: False, 1: False, 9: True})
+    verdicts.update({7: False, 1: False})
     measured.clear()
-    points = search_result._first_verified(ranked + [{"trial": 9, "steps": [{"technique": "d"}]}], None, None)
+    points = search_result._first_verified(ranked, None, None)
     assert measured == [3, 7, 1] and not any(p["better"] for p in points)  # at most HOLDOUT_CANDIDATES
