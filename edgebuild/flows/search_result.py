@@ -29,7 +29,7 @@ from .search_compare import against_shipped, format_comparison
 
 MARGIN = 0.05  # a point is "better" than the uncompressed build only by at least 5%
 HOLDOUT_RUNS = 100
-HOLDOUT_CANDIDATES = 3  # one objective: points re-measured on held-out data, in the search split's order
+HOLDOUT_CANDIDATES = 3  # one objective: the best point of each family re-measured on held-out data, at most
 
 
 def storage_url(project: Project, say) -> str:

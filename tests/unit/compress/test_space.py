@@ -72,3 +72,14 @@ def test_sampled_fractions_sit_on_their_grid():
     fields = {"ratio", "params-budget", "sparsity"}
     values = [step[f] for steps in draws(s) for step in steps for f in fields & step.keys()]
     assert values and all(len(repr(v)) <= 4 for v in values)  # 0.3, never 0.30000000000000004
+
+
+def test_distilled_students_train_for_one_of_the_offered_lengths():
+    s = space.Space(torch_model=True, trainable=True, fp16_arithmetic=False, students=({"width": 0.5},))
+    lengths = set()
+    for steps in draws(s):
+        for step in (st for st in steps if st["technique"] == "distill"):
+            times = step["steps"] // 600
+            assert step["steps"] == 600 * times and step["transformer-steps"] == 300 * times
+            lengths.add(times)
+    assert lengths == set(space.DISTILL_LENGTHS)
