@@ -64,7 +64,9 @@ PROFILE_RESULT_FIELDS = {
 # them after the inputs. 4: toolchain.cuda_toolkit (the nvcc release, "13.0") for CUDA targets, which the
 # device checks against its driver. 5: a quantized graph's max_abs_diff_vs_onnxruntime is against ONNX
 # Runtime computing it exactly (compress/ort_reference.py), with metrics.onnxruntime_parity_tolerance.
-MANIFEST_SCHEMA_VERSION = 5
+# 6: metrics.onnxruntime_parity_inputs and _inputs_within, the inputs a quantized graph was checked on
+# (more than the reference input where it quantizes at run time) and how many were within the tolerance.
+MANIFEST_SCHEMA_VERSION = 6
 
 
 def load_toml(path: Path) -> dict[str, Any]:

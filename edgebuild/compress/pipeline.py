@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import ConfigError, GateFailed
+from ..errors import ConfigError, GateFailed, ModelError
 from ..progress import SILENT, Progress
 from .base import Context
 from .gate import check
@@ -47,6 +47,14 @@ class Pipeline:
         """The sparsity from which a step asks the compiler for a sparse matmul kernel, if any."""
         found = [c.sparse_kernel_above for _, c in self.steps if getattr(c, "sparse_kernel_above", None) is not None]
         return min(found) if found else None
+
+    def samples(self, count: int) -> list[dict[str, Any]]:
+        """Up to `count` input samples from the calibration source (none when the model has none and
+        no --calibration was given)."""
+        try:
+            return self._context().calibration(count)
+        except ModelError:
+            return []
 
     def _context(self) -> Context:
         return Context(self.model, self.specs, self.say, calibration_source=self.calibration, progress=self.progress)

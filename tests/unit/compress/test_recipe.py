@@ -121,6 +121,8 @@ def test_int8_static_quantizes_minilms_gemm_weights_and_the_ffn_down_projections
     (digits,) = recipe.for_model("digits-cnn").configs
     assert list(digits.operators) == ["Conv", "MatMul"] and not digits.exclude  # the classifier head stays fp32
     assert digits.reduce_range  # 7-bit weights by default
+    (dynamic,) = compress.load(project, "int8-dynamic").for_model("minilm").configs
+    assert dynamic.reduce_range and dynamic.embeddings
 
 
 def test_every_technique_lists_a_typed_config_and_stage():
