@@ -13,8 +13,9 @@ Ranges (each parameter may also be "off"):
 - fp16: on targets with fp16 arithmetic only (ARM +fullfp16), never where it would be converted
 - cluster: 3-8 bits, plain or rate-weighted (1.0) k-means, and per layer group (Model.layer_groups)
   bits from the step's up to 8; a codebook step packs the clustered tensors
-- int8: static (Conv+MatMul or Conv+MatMul+Gemm; layer groups may stay fp32; ONNX files only with
-  calibration samples) or dynamic (MatMul or MatMul+Gemm; embeddings int8 or not)
+- int8: static (Conv+MatMul or Conv+MatMul+Gemm; layer groups may stay fp32 or quantize at run time;
+  ONNX files only with calibration samples) or dynamic (MatMul or MatMul+Gemm; embeddings int8 or not);
+  8- or 7-bit weights (reduce-range)
 Steps that need training data (distill, fine-tunes) are offered only to models that have it.
 """
 
@@ -118,15 +119,27 @@ def _graph_steps(space: Space, s: Suggest, clustered: bool) -> list[dict[str, An
     if clustered:  # shared values are stored as packed indices; int8 would re-quantize them
         return [{"technique": "codebook", "bits": 8}]
     mode = s.suggest_categorical("int8", ["off", "static", "dynamic"] if space.calibrated else ["off", "dynamic"])
+    if mode == "off":
+        return _cluster_graph(space, s)
+    # 7-bit weights: AVX2 without VNNI multiplies them without the sign step, at some accuracy
+    seven = s.suggest_categorical("int8.reduce_range", [False, True])
     if mode == "static":
         ops = s.suggest_categorical("int8.operators", ["Conv,MatMul", "Conv,MatMul,Gemm"]).split(",")
         exclude = [regex for label, _, regex in space.groups if s.suggest_categorical(f"int8.fp32.{label}", [False, True])]
-        step = {"technique": "int8-static", "operators": ops}
-        return [{**step, "exclude": exclude} if exclude else step]
-    if mode == "dynamic":
-        ops = s.suggest_categorical("int8.dynamic_operators", ["MatMul", "MatMul,Gemm"]).split(",")
-        return [{"technique": "int8-dynamic", "operators": ops,
-                 "embeddings": s.suggest_categorical("int8.embeddings", [False, True])}]
+        step = {"technique": "int8-static", "operators": ops, "reduce-range": seven}
+        if not exclude:
+            return [step]
+        # the layers kept from static int8 may still quantize at run time (int8-static's MiniLM recipe)
+        if s.suggest_categorical("int8.excluded", ["fp32", "dynamic"]) == "fp32":
+            return [{**step, "exclude": exclude}]
+        return [{**step, "exclude": exclude}, {"technique": "int8-dynamic", "operators": ["MatMul", "Gemm"],
+                                               "embeddings": True, "reduce-range": seven}]
+    ops = s.suggest_categorical("int8.dynamic_operators", ["MatMul", "MatMul,Gemm"]).split(",")
+    return [{"technique": "int8-dynamic", "operators": ops, "reduce-range": seven,
+             "embeddings": s.suggest_categorical("int8.embeddings", [False, True])}]
+
+
+def _cluster_graph(space: Space, s: Suggest) -> list[dict[str, Any]]:
     if space.torch_model or space.objective == "latency":
         return []
     if s.suggest_categorical("cluster_graph", [False, True]):  # ONNX files: cluster the graph's initializers

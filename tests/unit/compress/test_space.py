@@ -83,3 +83,20 @@ def test_distilled_students_train_for_one_of_the_offered_lengths():
             assert step["steps"] == 600 * times and step["transformer-steps"] == 300 * times
             lengths.add(times)
     assert lengths == set(space.DISTILL_LENGTHS)
+
+
+def test_int8_points_offer_7_bit_weights_and_run_time_quantization_for_the_excluded_layers():
+    """The shipped MiniLM int8-static recipe is a point: static int8 with the FFN down-projections kept
+    from it and quantized at run time instead, 7-bit weights."""
+    s = space.Space(torch_model=False, trainable=False, fp16_arithmetic=False, groups=GROUPS, objective="latency")
+    seen = set()
+    for steps in draws(s, 300):
+        recipe.configs(steps, "steps")
+        int8 = [step for step in steps if step["technique"].startswith("int8")]
+        seen.update((step["technique"], step["reduce-range"]) for step in int8)
+        if len(int8) == 2:
+            static, dynamic = int8
+            assert static["technique"] == "int8-static" and static["exclude"] and dynamic["technique"] == "int8-dynamic"
+            assert dynamic["reduce-range"] == static["reduce-range"]
+            seen.add("excluded layers dynamic")
+    assert seen == {(t, r) for t in ("int8-static", "int8-dynamic") for r in (False, True)} | {"excluded layers dynamic"}
