@@ -18,9 +18,9 @@ softmax, GELU) are free to add in another order than ONNX Runtime, and an ulp la
 other side of a rounding. Measured 2026-11-30 on MiniLM's first 40 sentences (this AVX2 host): the
 int8-dynamic build with 8-bit weights was within 1e-7 of this reference on 29, within the tolerance
 (1e-3) on 33 and 0.0057-0.0124 away on 7; with 7-bit weights 31, 32 and 8 (0.0012-0.0142). A rounding
-or zero-point bug in the lowering moves every input. So a graph that
-quantizes activations at run time is judged on several inputs and passes when most of them are within
-the tolerance; any other quantized graph computes exactly and must be within it on every input.
+or zero-point bug in the lowering moves every input. So a graph that quantizes activations at run time
+is judged on several inputs and passes when most of them are within the tolerance; any other quantized
+graph computes exactly and must be within it on every input.
 """
 
 from __future__ import annotations
