@@ -100,3 +100,17 @@ def test_int8_points_offer_7_bit_weights_and_run_time_quantization_for_the_exclu
             assert dynamic["reduce-range"] == static["reduce-range"]
             seen.add("excluded layers dynamic")
     assert seen == {(t, r) for t in ("int8-static", "int8-dynamic") for r in (False, True)} | {"excluded layers dynamic"}
+
+
+@pytest.mark.parametrize("calibrated", [True, False])
+def test_a_new_search_first_tries_int8_alone_on_7_bit_weights(calibrated):
+    s = space.Space(torch_model=True, trainable=True, fp16_arithmetic=True, students=({"width": 0.5},),
+                    groups=GROUPS, objective="both", calibrated=calibrated)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for params in space.first_points(s):
+        study.enqueue_trial(params)
+    got = [space.sample(s, study.ask()) for _ in space.first_points(s)]
+    want = [[{"technique": "int8-dynamic", "operators": ["MatMul", "Gemm"], "reduce-range": True, "embeddings": True}]]
+    if calibrated:
+        want.append([{"technique": "int8-static", "operators": ["Conv", "MatMul", "Gemm"], "reduce-range": True}])
+    assert got == want
