@@ -167,10 +167,8 @@ def _build(project: Project, request: BuildRequest, say: Say, progress: Progress
             shares = runner.profile(inputs)
         with stage("metrics"):
             metrics = model.metrics(runner, specs)
-            def cases():
-                return [(sample, runner(sample)) for sample in pipeline.samples(PARITY_SAMPLES)]
-
-            metrics.update(_ort_diff(model, onnx_path, inputs, got, say, compressed=pipeline.active, more=cases))
+            metrics.update(_ort_diff(model, onnx_path, inputs, got, say, compressed=pipeline.active,
+                                     more=lambda: [(s, runner(s)) for s in pipeline.samples(PARITY_SAMPLES)]))
             metrics.update(stats(onnx_path))
             metrics["transfer_bytes"] = bundle.transfer_bytes(tmp)
             # The gate judges the compiled graph; failing it raises here, so no bundle is written.

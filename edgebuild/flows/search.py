@@ -89,7 +89,7 @@ def search(project: Project, request: SearchRequest, say: Callable[[str], None] 
     study = _study(search_result.storage_url(project, say), study_name, request.objective)
     if not study.trials:
         for params in spaces.first_points(space):
-            study.enqueue_trial(params, skip_if_exists=True)
+            study.enqueue_trial(params)
     done = trials_done(study)
     remaining = max(0, request.trials - done) if request.trials else None
     say(f"search {study_name}: {done} trials done so far; objective {request.objective}, "
