@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -227,8 +228,10 @@ def _write_trial_recipe(folder: Path, steps: list[dict[str, Any]]) -> Path:
     text = tomli_w.dumps({"description": "recipe search trial", "steps": steps})
     path = folder / "recipes" / f"p-{hashlib.sha256(text.encode()).hexdigest()[:12]}.toml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        path.write_text(text)
+    if not path.exists():  # written whole or not at all: a killed search must not leave half a recipe
+        tmp = path.with_suffix(f".tmp-{os.getpid()}")
+        tmp.write_text(text)
+        tmp.replace(path)
     return path
 
 
