@@ -126,8 +126,12 @@ def transfer_bytes(folder: Path) -> int:
     return sum(len(wire_encode((folder / name).read_bytes())) for name in DEVICE_FILES if name != MANIFEST)
 
 
-def write_reference(path: Path, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray]) -> None:
-    arrays = {f"input/{k}": v for k, v in inputs.items()} | {f"output/{k}": v for k, v in outputs.items()}
+def write_reference(path: Path, cases: list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]]) -> None:
+    """(inputs, outputs) per case: the reference input first (input/NAME, output/NAME), then caseK/..."""
+    arrays = {}
+    for k, (inputs, outputs) in enumerate(cases):
+        prefix = f"case{k}/" if k else ""
+        arrays |= {f"{prefix}input/{n}": v for n, v in inputs.items()} | {f"{prefix}output/{n}": v for n, v in outputs.items()}
     with open(path, "wb") as f:
         np.savez(f, **arrays)
 

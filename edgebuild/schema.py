@@ -66,7 +66,9 @@ PROFILE_RESULT_FIELDS = {
 # Runtime computing it exactly (compress/ort_reference.py), with metrics.onnxruntime_parity_tolerance.
 # 6: metrics.onnxruntime_parity_inputs and _inputs_within, the inputs a quantized graph was checked on
 # (more than the reference input where it quantizes at run time) and how many were within the tolerance.
-MANIFEST_SCHEMA_VERSION = 6
+# 7: parity_inputs and parity_rule: a graph that quantizes at run time carries its metric samples in
+# reference.npz too (caseK/input/NAME, caseK/output/NAME), and the device passes it when most are within.
+MANIFEST_SCHEMA_VERSION = 7
 
 
 def load_toml(path: Path) -> dict[str, Any]:

@@ -33,8 +33,9 @@ from ..history import from_build, here, utc
 
 Say = Callable[[str], None]
 PARITY_RTOL = 1e-3
-# Inputs beside the reference input on which a graph that quantizes at run time is checked against
-# ONNX Runtime (compress/ort_reference.py: its output flips by whole steps on some inputs)
+# Inputs beside the reference input on which a graph that quantizes at run time is checked, against
+# ONNX Runtime here and against this build's outputs on the device (compress/ort_reference.py: its
+# output flips by whole steps on some inputs, so it passes when most are within)
 PARITY_SAMPLES = 8
 
 
@@ -162,13 +163,19 @@ def _build(project: Project, request: BuildRequest, say: Say, progress: Progress
             inputs = given if request.reference else model.reference_inputs(specs)
             got = runner(inputs)
             _check_finite(outputs, got, request.reference)
-            bundle.write_reference(tmp / bundle.REFERENCE, inputs, dict(zip((o.name for o in outputs), got)))
+            cases = [(inputs, got)]
+            majority = _quantizes_at_run_time(onnx_path)
+            if majority:
+                cases += [(s, runner(s)) for s in pipeline.samples(PARITY_SAMPLES)]
+                for _, more in cases[1:]:
+                    _check_finite(outputs, more, request.reference, sample=request.calibration or "the model's own")
+            names = [o.name for o in outputs]
+            bundle.write_reference(tmp / bundle.REFERENCE, [(i, dict(zip(names, g))) for i, g in cases])
             # shares measured on this machine's build of the same kernels (the target's own for host builds)
             shares = runner.profile(inputs)
         with stage("metrics"):
             metrics = model.metrics(runner, specs)
-            metrics.update(_ort_diff(model, onnx_path, inputs, got, say, compressed=pipeline.active,
-                                     more=lambda: [(s, runner(s)) for s in pipeline.samples(PARITY_SAMPLES)]))
+            metrics.update(_ort_diff(model, onnx_path, cases, say, compressed=pipeline.active))
             metrics.update(stats(onnx_path))
             metrics["transfer_bytes"] = bundle.transfer_bytes(tmp)
             # The gate judges the compiled graph; failing it raises here, so no bundle is written.
@@ -176,7 +183,9 @@ def _build(project: Project, request: BuildRequest, say: Say, progress: Progress
         bundle.write_manifest(tmp, {
             "cache_key": key,
             # On-device outputs may differ from the host's by float reassociation (other SIMD, FMA).
-            "parity_tolerance": PARITY_RTOL * max(1.0, max(float(np.abs(g).max()) if g.size else 0.0 for g in got)),
+            "parity_tolerance": PARITY_RTOL * max(1.0, *(float(np.abs(g).max()) for _, out in cases for g in out if g.size)),
+            "parity_inputs": len(cases),  # in reference.npz (lab/device/parity.py)
+            "parity_rule": "majority" if majority else "every",
             "model": model.describe(),
             "recipe": {"name": recipe.name, "description": recipe.description, "steps": recipe.steps,
                        "gate": compress.dump(recipe.gate) if recipe.gate else None,
@@ -197,9 +206,19 @@ def _build(project: Project, request: BuildRequest, say: Say, progress: Progress
     return BuildResult(out, manifest, cached=False, timings=stage.timings)
 
 
-def _check_finite(outputs, got: list[np.ndarray], reference: str | None) -> None:
+def _quantizes_at_run_time(onnx_path: Path) -> bool:
+    import onnx
+
+    return ort_reference.quantizes_at_run_time(onnx.load(str(onnx_path), load_external_data=False))
+
+
+def _check_finite(outputs, got: list[np.ndarray], reference: str | None, sample: str | None = None) -> None:
     """Parity on a device cannot pass against NaN or inf, so a bundle never carries them."""
     bad = [o.name for o, g in zip(outputs, got) if g.dtype.kind in "fc" and not np.all(np.isfinite(g))]
+    if bad and sample:
+        raise ModelError(f"the compiled graph's output(s) {', '.join(bad)} hold NaN or inf on a calibration sample "
+                         f"({sample}) that its parity check runs on; no bundle was written. Check the model and "
+                         "the recipe with ONNX Runtime on that data")
     if bad:
         given = f"--reference={reference}" if reference else "synthetic inputs (N(0,1) floats, zero integers)"
         raise ModelError(f"the compiled graph's output(s) {', '.join(bad)} hold NaN or inf on the reference input "
@@ -235,26 +254,24 @@ def runs_here(target: targets.Target) -> bool:
     return target.tvm["kind"] == "llvm" and target.is_native
 
 
-def _ort_diff(model: models.Model, onnx_path: Path, inputs: dict[str, np.ndarray], got: list[np.ndarray],
-              say: Say, compressed: bool = False,
-              more: Callable[[], list[tuple[dict, list[np.ndarray]]]] = list) -> dict:
-    """Max |TVM - ONNX Runtime| on the reference input, on the graph compiled: for an ONNX file built
-    without graph steps, the user's own file (the parity to check is the compiler's; how far compression
-    moved the outputs is the gate's cosine_to_fp32).
+def _ort_diff(model: models.Model, onnx_path: Path, cases: list[tuple[dict, list[np.ndarray]]], say: Say,
+              compressed: bool = False) -> dict:
+    """Max |TVM - ONNX Runtime| on the reference input (the first of `cases`: inputs, the build's
+    outputs), on the graph compiled: for an ONNX file built without graph steps, the user's own file (the
+    parity to check is the compiler's; how far compression moved the outputs is the gate's cosine_to_fp32).
     A quantized graph is judged against ONNX Runtime computing it by its definitions (ort_reference.py),
     within one output quantization step (or 1e-3 of the output's scale); one that quantizes activations
-    at run time also on the `more` cases (inputs, the build's outputs), passing when most inputs are
-    within. A build beyond it warns.
+    at run time on every case, passing when most inputs are within. A build beyond it warns.
 
     A metric, not a gate: a graph ONNX Runtime cannot run still builds, with the reason recorded."""
     import onnx
     import onnxruntime as ort
 
+    inputs, got = cases[0]
     source = onnx_path if compressed else getattr(model, "path", onnx_path)
     proto = onnx.load(str(source))
     try:
         if ort_reference.is_quantized(proto):
-            cases = [(inputs, got)] + (more() if ort_reference.quantizes_at_run_time(proto) else [])
             judged = ort_reference.check(proto, cases)
             if not judged["within"]:
                 say(f"  warning: the int8 graph's output is {judged['max_abs_diff']:.3g} from ONNX Runtime's "

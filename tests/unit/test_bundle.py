@@ -6,7 +6,7 @@ from edgebuild import bundle
 
 def make_bundle(folder, payload=b"so"):
     (folder / bundle.SO).write_bytes(payload)
-    bundle.write_reference(folder / bundle.REFERENCE, {"x": np.ones(2)}, {"y": np.zeros(3)})
+    bundle.write_reference(folder / bundle.REFERENCE, [({"x": np.ones(2)}, {"y": np.zeros(3)})])
     bundle.write_manifest(folder, {"cache_key": "k", "model": {"name": "m"}, "recipe": {"name": "r"},
                                    "target": {"name": "t", "arch": "x86_64"}, "inputs": [], "outputs": []})
 
@@ -40,9 +40,13 @@ def test_manifest_lists_every_file_and_detects_tampering(tmp_path):
 
 def test_reference_round_trip(tmp_path):
     path = tmp_path / "r.npz"
-    bundle.write_reference(path, {"a/b": np.arange(3)}, {"out": np.ones((2, 2))})
-    inputs, outputs = bundle.read_reference(path)
+    more = ({"a/b": np.arange(3) + 10}, {"out": np.zeros((2, 2))})
+    bundle.write_reference(path, [({"a/b": np.arange(3)}, {"out": np.ones((2, 2))}), more])
+    inputs, outputs = bundle.read_reference(path)  # the reference input only
+    assert set(inputs) == {"a/b"} and set(outputs) == {"out"}
     assert np.array_equal(inputs["a/b"], np.arange(3)) and outputs["out"].shape == (2, 2)
+    with np.load(path) as data:  # further cases under caseK/, as the device agent reads them
+        assert np.array_equal(data["case1/input/a/b"], np.arange(3) + 10) and not data["case1/output/out"].any()
 
 
 def test_missing_or_corrupt_manifest_reads_as_none(tmp_path):

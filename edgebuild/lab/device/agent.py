@@ -38,8 +38,8 @@ imported_rss = status_bytes("VmRSS")  # noqa: F821 (sense.py)
 peak_was_reset = reset_peak()  # noqa: F821 (sense.py)
 manifest = json.load(open(os.path.join(bundle, "manifest.json")))
 with np.load(os.path.join(bundle, "reference.npz")) as ref:
-    inputs = [ref["input/" + spec["name"]] for spec in manifest["inputs"]]
-    expected = [ref["output/" + spec["name"]] for spec in manifest["outputs"]]
+    cases = reference_cases(ref, manifest)  # noqa: F821 (parity.py)
+inputs = cases[0][0]
 
 t0 = time.perf_counter()
 library = os.path.join(bundle, "model.so")
@@ -51,7 +51,8 @@ load_runtime_extras()  # noqa: F821 (compile/weights.py): contrib functions mode
 lib = tvm.runtime.load_module(library)
 vm = VirtualMachine(lib, device)
 main = vm["main"]
-args = [tvm.runtime.tensor(x, device) for x in inputs] + load(beside(library))
+weights = load(beside(library))  # noqa: F821 (compile/weights.py)
+args = [tvm.runtime.tensor(x, device) for x in inputs] + weights
 load_ms = (time.perf_counter() - t0) * 1e3
 
 
@@ -60,8 +61,9 @@ def run_once():
     device.sync()  # a GPU runs asynchronously: the clock is read only once it has finished
 
 
-got = as_list(main(*args))
-diff, tolerance, parity_error = compare(got, expected, manifest.get("parity_tolerance"))  # noqa: F821 (parity.py)
+parity = judge(lambda xs: as_list(main(*[tvm.runtime.tensor(x, device) for x in xs], *weights)),  # noqa: F821
+               cases, manifest)
+parity_error = parity.pop("parity_error")
 
 for _ in range(warmup):
     run_once()
@@ -69,7 +71,7 @@ if sys.argv[6:7] == ["serve"]:
     serve(run_once, {"ok": parity_error is None, "error": parity_error,  # noqa: F821 (serve.py)
                                 "machine": platform.machine(), "python": platform.python_version(),
                                 "runtime": {"tvm": tvm.__version__, "numpy": np.__version__}, "import_ms": import_ms,
-                                "load_ms": load_ms, "parity_max_abs_diff": diff, "parity_tolerance": tolerance,
+                                "load_ms": load_ms, **parity,
                                 "device_kind": device_kind, "cuda": cuda}, imported_rss, peak_was_reset)
 clocks_before = clocks()  # noqa: F821 (sense.py)
 times = []
@@ -101,8 +103,7 @@ result = {
     "cuda_used_after": gpu_memory_used() if cuda else None,  # noqa: F821 (gpu.py)
     "tegrastats_before": tegrastats_before,
     "tegrastats_after": tegrastats() if cuda else None,  # noqa: F821 (sense.py)
-    "parity_max_abs_diff": diff if diff == diff and abs(diff) != float("inf") else None,
-    "parity_tolerance": tolerance,
+    **parity,
     "clocks_before": clocks_before,
     "clocks_after": clocks_after,
 }

@@ -17,19 +17,20 @@ import_ms = (time.perf_counter() - started) * 1e3
 imported_rss = status_bytes("VmRSS")  # noqa: F821 (sense.py)
 peak_was_reset = reset_peak()  # noqa: F821 (sense.py)
 manifest = json.load(open(os.path.join(bundle, "manifest.json")))
+names = [spec["name"] for spec in manifest["inputs"]]
 with np.load(os.path.join(bundle, "reference.npz")) as ref:
-    feed = {spec["name"]: ref["input/" + spec["name"]] for spec in manifest["inputs"]}
-    expected = [ref["output/" + spec["name"]] for spec in manifest["outputs"]]
+    cases = reference_cases(ref, manifest)  # noqa: F821 (parity.py)
+feed = dict(zip(names, cases[0][0]))
 options = ort.SessionOptions()
 options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
 options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle between blocks means idle
 t0 = time.perf_counter()
 session = ort.InferenceSession(os.path.join(bundle, "model.onnx"), options, providers=["CPUExecutionProvider"])
 load_ms = (time.perf_counter() - t0) * 1e3
-diff, tolerance, error = compare(session.run(None, feed), expected, manifest.get("parity_tolerance"))  # noqa: F821
+parity = judge(lambda xs: session.run(None, dict(zip(names, xs))), cases, manifest)  # noqa: F821 (parity.py)
+error = parity.pop("parity_error")
 for _ in range(warmup):
     session.run(None, feed)
 serve(lambda: session.run(None, feed), {"ok": error is None, "error": error, "version": ort.__version__,  # noqa: F821
                                         "machine": platform.machine(), "import_ms": import_ms, "load_ms": load_ms,
-                                        "parity_max_abs_diff": diff if diff == diff else None,
-                                        "parity_tolerance": tolerance}, imported_rss, peak_was_reset)
+                                        **parity}, imported_rss, peak_was_reset)

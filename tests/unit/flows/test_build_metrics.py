@@ -22,13 +22,13 @@ def relu_at(tmp_path, opset: int):
 
 def test_onnxruntime_comparison_unavailable_records_the_reason(tmp_path):
     model, path = relu_at(tmp_path, 99)  # newer than this ONNX Runtime implements: it refuses the model
-    got = build._ort_diff(model, path, {"x": X}, [np.maximum(X, 0)], print)
+    got = build._ort_diff(model, path, [({"x": X}, [np.maximum(X, 0)])], print)
     assert got["max_abs_diff_vs_onnxruntime"] is None and "opset" in got["onnxruntime_unavailable"].lower()
 
 
 def test_onnxruntime_comparison_when_available(tmp_path):
     model, path = relu_at(tmp_path, 17)
-    got = build._ort_diff(model, path, {"x": X}, [np.array([0.0, 1.5], np.float32)], print)
+    got = build._ort_diff(model, path, [({"x": X}, [np.array([0.0, 1.5], np.float32)])], print)
     assert got == {"max_abs_diff_vs_onnxruntime": 0.5}
 
 
@@ -40,8 +40,8 @@ def test_a_quantized_graph_beyond_one_output_step_warns(tmp_path):
     path = tmp_path / "q.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
     said = []
-    within = build._ort_diff(onnx_file.load(path), path, {"x": X}, [np.array([-1.0, 1.05], np.float32)], said.append)
+    within = build._ort_diff(onnx_file.load(path), path, [({"x": X}, [np.array([-1.0, 1.05], np.float32)])], said.append)
     assert within["onnxruntime_parity_tolerance"] > 0.1 and not said  # half a step off: within
-    beyond = build._ort_diff(onnx_file.load(path), path, {"x": X}, [np.array([-1.0, 1.2], np.float32)], said.append)
+    beyond = build._ort_diff(onnx_file.load(path), path, [({"x": X}, [np.array([-1.0, 1.2], np.float32)])], said.append)
     assert beyond["max_abs_diff_vs_onnxruntime"] > 0.19 and "on 0 of 1 inputs" in said[0]
     assert beyond["onnxruntime_parity_inputs"] == 1 and beyond["onnxruntime_parity_inputs_within"] == 0

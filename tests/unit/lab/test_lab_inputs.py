@@ -73,3 +73,45 @@ def test_parity_fails_on_nan_or_inf_in_any_output():
     assert error and "NaN" in error
     diff, _, error = compare([good[0], np.array([0.0, math.inf], np.float32)], good)
     assert error and "inf" in error
+
+
+def _judge(offsets, rule, nan_at=None):
+    """parity.judge over cases whose device outputs are off by `offsets` (tolerance 1e-3)."""
+    from edgebuild.lab.device.parity import judge
+
+    cases = [([np.full(2, k, np.float32)], [np.full(3, float(k), np.float32)]) for k in range(len(offsets))]
+
+    def run(inputs):
+        k = int(inputs[0][0])
+        out = np.full(3, k + offsets[k], np.float32)
+        if k == nan_at:
+            out[0] = math.nan
+        return [out]
+
+    return judge(run, cases, {"parity_tolerance": 1e-3, "parity_rule": rule})
+
+
+def test_a_run_time_quantized_bundle_passes_on_most_inputs_and_others_on_every_one():
+    flipped = _judge([0.0, 0.01, 0.0], "majority")  # one input a whole step away, as a flip moves it
+    assert flipped["parity_error"] is None and (flipped["parity_inputs"], flipped["parity_inputs_within"]) == (3, 2)
+    assert flipped["parity_max_abs_diff"] == 0.0  # the reference input's own difference
+    reference_flipped = _judge([0.01, 0.0, 0.0], "majority")
+    assert reference_flipped["parity_error"] is None and reference_flipped["parity_max_abs_diff"] > 1e-3
+    most = _judge([0.0, 0.01, 0.01], "majority")
+    assert "within on 1 of 3 inputs" in most["parity_error"]
+    every = _judge([0.0, 0.01, 0.0], "every")
+    assert "exceeds" in every["parity_error"] and "within on 2 of 3 inputs" in every["parity_error"]
+    assert _judge([0.0], "every")["parity_error"] is None
+
+
+def test_nan_on_any_input_fails_even_when_most_are_within():
+    judged = _judge([0.0, 0.0, 0.0], "majority", nan_at=2)
+    assert "NaN" in judged["parity_error"] and judged["parity_inputs_within"] == 2
+
+
+def test_reference_cases_reject_a_crafted_count():
+    from edgebuild.lab.device.parity import reference_cases
+
+    for count in (0, 10**9, "3", True):
+        with pytest.raises(ValueError, match="parity_inputs"):
+            reference_cases({}, {"parity_inputs": count, "inputs": [], "outputs": []})
