@@ -21,8 +21,9 @@ from .errors import ConfigError
 # edgebuild/history/migrations.py, one entry per version).
 HISTORY_SCHEMA_VERSION = 2
 # 3: `gpu` (CUDA versions, GPU memory, Jetson power mode and clocks); 4: the baseline's model memory and
-# memory_ratio (a --baseline profile now measures the model memory of both engines)
-PROFILE_RESULT_VERSION = 4
+# memory_ratio (a --baseline profile now measures the model memory of both engines); 5: parity_inputs and
+# parity_inputs_within (a bundle that quantizes at run time is checked on several inputs, bundle schema 7)
+PROFILE_RESULT_VERSION = 5
 
 # The profile result (one JSON object per device and run: results/<device>/*.json, `profile --json`),
 # its keys in order.
@@ -51,8 +52,12 @@ PROFILE_RESULT_FIELDS = {
            "after creating the CUDA context); tegrastats_ram_delta_bytes: Jetson (unified memory) RAM in use after "
            "minus before, CPU side included; power_mode: nvpmodel; jetson_clocks: `jetson_clocks --show` units "
            "(lab/jetson.py)}; null for CPU bundles",
-    "parity_max_abs_diff": "max |device - reference.npz| over all outputs (null when not finite)",
+    "parity_max_abs_diff": "max |device - reference.npz| over all outputs, on the reference input (null when "
+                           "not finite)",
     "parity_tolerance": "the bundle's tolerance",
+    "parity_inputs": "inputs the parity was checked on (the bundle's parity_inputs)",
+    "parity_inputs_within": "how many were within the tolerance: all of them must be, or more than half for a "
+                            "bundle whose parity_rule is majority (it quantizes activations at run time)",
     "baseline": "with --baseline=onnxruntime: {engine, version, latency_ms, ratio (tvm p50 / onnxruntime p50), "
                 "peak_rss_bytes, model_rss_bytes (as above, of the ONNX Runtime process), memory_ratio (tvm "
                 "model_rss_bytes / onnxruntime's), blocks, threads}; null otherwise",

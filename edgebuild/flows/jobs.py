@@ -165,7 +165,7 @@ def _result(device: Device, bundle: LocalBundle, probe: remote.Probe, agent: dic
         "runtime": agent.get("runtime"), **judged, "load_ms": agent.get("load_ms"),
         "import_ms": agent.get("import_ms"), "peak_rss_bytes": agent.get("peak_rss_bytes"),
         "model_rss_bytes": agent.get("model_rss_bytes"), "gpu": jetson.gpu_summary(agent),
-        "parity_max_abs_diff": agent.get("parity_max_abs_diff"), "parity_tolerance": agent.get("parity_tolerance"),
+        **{k: agent.get(k) for k in ("parity_max_abs_diff", "parity_tolerance", "parity_inputs", "parity_inputs_within")},
         "baseline": agent.get("baseline"), "agent_seconds": round(seconds, 3), "time": results.now(),
     }
 
