@@ -104,8 +104,9 @@ class Pipeline:
         self.say(f"    {note}; the fp32 reference is edgebuild's own build of it")
         return fp32_build(proto), "edgebuild", note
 
-    def torch_steps(self, module):
-        """The module after the recipe's PyTorch steps (pruning, low-rank, distillation, QAT...)."""
+    def torch_steps(self, module, check: Callable[[list[dict[str, Any]]], None] | None = None):
+        """The module after the recipe's PyTorch steps (pruning, low-rank, distillation, QAT...).
+        `check` sees the rows after each step and may raise to stop before the next one."""
         todo = [(t, c) for t, c in self.steps if t.stage == "torch"]
         if not todo:
             return module
@@ -115,6 +116,8 @@ class Pipeline:
             module = technique.apply(module, config, ctx)
             self._row(technique, config, ctx, torch_numbers(module, self.specs),
                       torch_predict(module, self.specs), "pytorch", start)
+            if check is not None:
+                check(self.rows)
         return module
 
     def graph_steps(self, path: Path, fp32_build: FP32Build | None = None) -> None:

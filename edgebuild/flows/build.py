@@ -81,9 +81,9 @@ class _Stages:
 
 def build(project: Project, request: BuildRequest, say: Say = print, progress: Progress = SILENT,
           check_steps: Callable[[list[dict[str, Any]]], None] | None = None, guard: bool = False) -> BuildResult:
-    """Build one bundle. `check_steps` sees the compression table's rows after the PyTorch steps (their
-    metric measured in PyTorch) and may raise to stop before the slow export and compile (a search's
-    cheap proxy). With `guard` (`invoke build`), an int8 build is then checked against fp32 by the speed
+    """Build one bundle. `check_steps` sees the compression table's rows after each PyTorch step (their
+    metric measured in PyTorch) and may raise to stop before the next step, the export and the compile
+    (a search's cheap proxy). With `guard` (`invoke build`), an int8 build is then checked against fp32 by the speed
     guard (flows/speed_guard.py); flows that time bundles themselves (bench, search) leave it off."""
     result = _build(project, request, say, progress, check_steps)
     if guard:
@@ -132,9 +132,7 @@ def _build(project: Project, request: BuildRequest, say: Say, progress: Progress
         with stage("load"):
             loaded = model.load()
         with stage("compress"):
-            loaded = pipeline.torch_steps(loaded)
-        if check_steps is not None:
-            check_steps(pipeline.rows)
+            loaded = pipeline.torch_steps(loaded, check_steps)
         onnx_path = tmp / bundle.ONNX
         with stage("export"):
             note = export.to_onnx(loaded, specs, model.output_names, onnx_path)

@@ -202,7 +202,8 @@ def _exists(storage: str, name: str) -> bool:
 
 
 def _proxy(rows: list[dict[str, Any]], budget: Budget, trial) -> None:
-    """Prune before compiling when the PyTorch-side metric is far outside the budget."""
+    """Prune when the PyTorch-side metric after a step is far outside the budget: later steps compress
+    further and rarely win that much back, so a weak student is not also pruned, fine-tuned and compiled."""
     import optuna
 
     if not rows or rows[-1].get("after") is None or rows[0].get("before") is None:

@@ -52,3 +52,23 @@ def test_one_objective_verifies_the_best_point_of_each_family_until_one_holds_on
     measured.clear()
     points = search_result._first_verified(ranked, None, None)
     assert measured == [3, 7, 1] and not any(p["better"] for p in points)  # at most HOLDOUT_CANDIDATES
+
+
+def test_the_proxy_prunes_only_far_outside_the_budget():
+    import optuna
+    import pytest
+
+    from edgebuild.flows.search import PROXY_SLACK, _proxy
+
+    class Trial:
+        user_attrs = {}
+
+        def set_user_attr(self, key, value):
+            self.user_attrs[key] = value
+
+    budget = Budget("accuracy", 1.0)
+    rows = [{"before": 99.0, "after": 99.0 - 1.0 - PROXY_SLACK["accuracy"] + 0.1}]  # outside, within the slack
+    _proxy(rows, budget, Trial())
+    rows.append({"before": rows[0]["after"], "after": 99.0 - 1.0 - PROXY_SLACK["accuracy"] - 0.1})
+    with pytest.raises(optuna.TrialPruned, match="far outside"):
+        _proxy(rows, budget, Trial())  # judged against the first row's reference, on the latest step
