@@ -20,7 +20,7 @@ import numpy as np
 from .compile import weights
 from .errors import UsageError
 from .models.base import sha256_file
-from .schema import MANIFEST_SCHEMA_VERSION
+from .schema import MANIFEST_SCHEMA_VERSION, MAX_PARITY_INPUTS
 
 SCHEMA_VERSION = MANIFEST_SCHEMA_VERSION
 MANIFEST = "manifest.json"
@@ -56,6 +56,11 @@ def manifest_problem(manifest: Any) -> str | None:
     for key in ("inputs", "outputs"):
         if not isinstance(manifest.get(key), list):
             return f"field {key} is missing"
+    count = manifest.get("parity_inputs", 1)  # cases in reference.npz (lab/device/parity.py)
+    if type(count) is not int or not 1 <= count <= MAX_PARITY_INPUTS:
+        return f"field parity_inputs {count!r} is not a whole number from 1 to {MAX_PARITY_INPUTS}"
+    if manifest.get("parity_rule", "every") not in ("every", "majority"):
+        return f"field parity_rule {manifest['parity_rule']!r} is not 'every' or 'majority'"
     return None
 
 

@@ -74,6 +74,9 @@ PROFILE_RESULT_FIELDS = {
 # 7: parity_inputs and parity_rule: a graph that quantizes at run time carries its metric samples in
 # reference.npz too (caseK/input/NAME, caseK/output/NAME), and the device passes it when most are within.
 MANIFEST_SCHEMA_VERSION = 7
+# The most inputs a manifest's parity_inputs may name (lab/device/parity.py has its own copy: it runs on
+# the device without edgebuild; a test keeps the two equal).
+MAX_PARITY_INPUTS = 64
 
 
 def load_toml(path: Path) -> dict[str, Any]:

@@ -31,7 +31,7 @@ def compare(got, expected, tolerance=None):
 # activations at run time, more cases (caseK/input/NAME, ...; manifest "parity_inputs"). Such a graph
 # moves by a whole quantization step when another CPU adds floats in another order, so it passes when
 # most inputs are within ("parity_rule": "majority"); NaN, inf or wrong shapes fail on any input.
-MAX_PARITY_INPUTS = 64
+MAX_PARITY_INPUTS = 64  # edgebuild.schema.MAX_PARITY_INPUTS, which the host checks before a deploy
 
 
 def reference_cases(ref, manifest):

@@ -109,9 +109,16 @@ def test_nan_on_any_input_fails_even_when_most_are_within():
     assert "NaN" in judged["parity_error"] and judged["parity_inputs_within"] == 2
 
 
-def test_reference_cases_reject_a_crafted_count():
-    from edgebuild.lab.device.parity import reference_cases
+def test_a_crafted_parity_count_is_refused_on_the_host_and_on_the_device():
+    from edgebuild.lab.device import parity
+    from edgebuild.schema import MAX_PARITY_INPUTS
 
+    assert parity.MAX_PARITY_INPUTS == MAX_PARITY_INPUTS  # the device script's own copy
+    good = {"model": {"name": "m"}, "recipe": {"name": "r"}, "target": {"name": "t", "arch": "x86_64"},
+            "files": {"model.so": {"sha256": "0" * 64, "bytes": 1}}, "inputs": [], "outputs": []}
+    assert bundle.manifest_problem(good) is None and bundle.manifest_problem({**good, "parity_inputs": 9}) is None
     for count in (0, 10**9, "3", True):
+        assert "parity_inputs" in bundle.manifest_problem({**good, "parity_inputs": count})
         with pytest.raises(ValueError, match="parity_inputs"):
-            reference_cases({}, {"parity_inputs": count, "inputs": [], "outputs": []})
+            parity.reference_cases({}, {"parity_inputs": count, "inputs": [], "outputs": []})
+    assert "parity_rule" in bundle.manifest_problem({**good, "parity_rule": "some"})
