@@ -102,7 +102,13 @@ def search(project: Project, request: SearchRequest, say: Callable[[str], None] 
         recipe = _write_trial_recipe(folder, steps)
         say(f"trial {trial.number}: {_describe(steps)}")
         out = folder / "bundles" / recipe.stem
-        result = build(project, request.build_request(str(recipe), out), say=lambda s: None, progress=progress, check_steps=lambda rows: _proxy(rows, budget, trial))
+        try:
+            result = build(project, request.build_request(str(recipe), out), say=lambda s: None, progress=progress,
+                           check_steps=lambda rows: _proxy(rows, budget, trial))
+        except optuna.TrialPruned as pruned:
+            shown.advance()
+            say(f"  pruned: {pruned}")
+            raise
         scores = measure.trial(result, trial)
         violation = budget.violation(measure.reference_metric[1], scores["metric"])
         trial.set_user_attr("constraint", [violation])
@@ -211,7 +217,8 @@ def _proxy(rows: list[dict[str, Any]], budget: Budget, trial) -> None:
     value, reference = rows[-1]["after"], rows[0]["before"]
     trial.set_user_attr("proxy_metric", value)
     if budget.violation(reference, value) > PROXY_SLACK[budget.metric]:
-        raise optuna.TrialPruned(f"PyTorch-side {budget.metric} {value} is far outside the budget")
+        raise optuna.TrialPruned(f"PyTorch-side {budget.metric} {value} after {rows[-1]['technique']} is far "
+                                 "outside the budget")
 
 
 def _values(objective: str, scores: dict[str, Any]) -> tuple[float, ...] | float:

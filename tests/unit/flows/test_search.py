@@ -67,8 +67,8 @@ def test_the_proxy_prunes_only_far_outside_the_budget():
             self.user_attrs[key] = value
 
     budget = Budget("accuracy", 1.0)
-    rows = [{"before": 99.0, "after": 99.0 - 1.0 - PROXY_SLACK["accuracy"] + 0.1}]  # outside, within the slack
+    rows = [{"technique": "distill", "before": 99.0, "after": 99.0 - 1.0 - PROXY_SLACK["accuracy"] + 0.1}]  # outside, within the slack
     _proxy(rows, budget, Trial())
-    rows.append({"before": rows[0]["after"], "after": 99.0 - 1.0 - PROXY_SLACK["accuracy"] - 0.1})
-    with pytest.raises(optuna.TrialPruned, match="far outside"):
+    rows.append({"technique": "prune", "before": rows[0]["after"], "after": 99.0 - 1.0 - PROXY_SLACK["accuracy"] - 0.1})
+    with pytest.raises(optuna.TrialPruned, match="after prune is far outside"):
         _proxy(rows, budget, Trial())  # judged against the first row's reference, on the latest step
