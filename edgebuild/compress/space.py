@@ -9,7 +9,7 @@ Ranges (each parameter may also be "off"):
   4x distill's default steps (600 for CNN students, 300 for transformers); needs training data
 - prune-channels: ratio 0.1-0.6 (step 0.05), channel-multiple 8 or 16
 - lowrank: params-budget 0.3-0.9 (step 0.1), convs factored by channel SVD or Tucker-2
-- prune (unstructured): sparsity 0.3-0.9 (step 0.1); matmuls >= 75% sparse run the CSR kernel
+- prune (unstructured): sparsity 0.1-0.9 (step 0.1); matmuls >= 75% sparse run the CSR kernel
 - fp16: on targets with fp16 arithmetic only (ARM +fullfp16), never where it would be converted
 - cluster: 3-8 bits, plain or rate-weighted (1.0) k-means, and per layer group (Model.layer_groups)
   bits from the step's up to 8; a codebook step packs the clustered tensors
@@ -81,15 +81,21 @@ def sample(space: Space, s: Suggest) -> list[dict[str, Any]]:
 
 
 def first_points(space: Space) -> list[dict[str, Any]]:
-    """Parameters of the points a new search tries before it samples: int8 alone on 7-bit weights, which
-    needs no training. Sampled first points can be all training: a 30-minute MiniLM search (2026-11-30)
-    spent its first 9 trials training students and networks that it then pruned."""
+    """Parameters of the points a new search tries before it samples: int8 alone on 7-bit weights, and
+    for size also clustering alone at 6 bits (rate-weighted), none of which trains. Sampled first points
+    can be all training: a 30-minute MiniLM search (2026-11-30) spent its first 9 trials training
+    students and networks that it then pruned, and a size search 6 of its first 12."""
     off = {"distill": "off", "prune_channels": False, "lowrank": False, "prune": False, "fp16": False, "cluster": False}
     points = [{**off, "int8": "dynamic", "int8.reduce_range": True, "int8.dynamic_operators": "MatMul,Gemm",
                "int8.embeddings": True}]
     if space.calibrated:
         points.append({**off, "int8": "static", "int8.reduce_range": True, "int8.operators": "Conv,MatMul,Gemm",
                        **{f"int8.fp32.{label}": False for label, _, _ in space.groups}})
+    if space.objective != "latency" and space.torch_model:
+        points.append({**off, "cluster": True, "cluster.bits": 6, "cluster.rate_weight": 1.0,
+                       **{f"cluster.bits.{label}": 6 for label, _, _ in space.groups}})
+    elif space.objective != "latency":
+        points.append({**off, "int8": "off", "cluster_graph": True, "cluster_graph.bits": 6})
     return points
 
 
@@ -111,7 +117,7 @@ def _torch_steps(space: Space, s: Suggest) -> list[dict[str, Any]]:
                       "conv-factorization": s.suggest_categorical("lowrank.convs", ["channel", "tucker2"]),
                       "fine-tune-steps": tune})
     if space.objective != "latency" and s.suggest_categorical("prune", [False, True]):
-        steps.append({"technique": "prune", "sparsity": _on_grid(s, "prune.sparsity", 0.3, 0.9, 0.1),
+        steps.append({"technique": "prune", "sparsity": _on_grid(s, "prune.sparsity", 0.1, 0.9, 0.1),
                       "fine-tune-steps": tune, "sparse-kernel-above": 0.75})
     if space.fp16_arithmetic and s.suggest_categorical("fp16", [False, True]):
         steps.append({"technique": "fp16"})

@@ -113,4 +113,18 @@ def test_a_new_search_first_tries_int8_alone_on_7_bit_weights(calibrated):
     want = [[{"technique": "int8-dynamic", "operators": ["MatMul", "Gemm"], "reduce-range": True, "embeddings": True}]]
     if calibrated:
         want.append([{"technique": "int8-static", "operators": ["Conv", "MatMul", "Gemm"], "reduce-range": True}])
+    # for size, clustering alone (no training), every layer group at 6 bits, packed by a codebook
+    want.append([{"technique": "cluster", "bits": 6, "rate-weight": 1.0,
+                  "layers": {glob: {"bits": 6} for _, glob, _ in GROUPS}}, {"technique": "codebook", "bits": 8}])
     assert got == want
+
+
+def test_an_onnx_files_size_search_first_clusters_its_initializers():
+    s = space.Space(torch_model=False, trainable=False, fp16_arithmetic=False, objective="size", calibrated=False)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for params in space.first_points(s):
+        study.enqueue_trial(params)
+    got = [space.sample(s, study.ask()) for _ in space.first_points(s)]
+    assert got[-1] == [{"technique": "cluster-graph", "bits": 6}, {"technique": "codebook", "bits": 8}]
+    latency = space.Space(torch_model=False, trainable=False, fp16_arithmetic=False, objective="latency")
+    assert all(not p.get("cluster_graph") for p in space.first_points(latency))
