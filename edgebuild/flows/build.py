@@ -164,9 +164,11 @@ def _build(project: Project, request: BuildRequest, say: Say, progress: Progress
             cases = [(inputs, got)]
             majority = _quantizes_at_run_time(onnx_path)
             if majority:
-                cases += [(s, runner(s)) for s in pipeline.samples(PARITY_SAMPLES)]
-                for _, more in cases[1:]:
-                    _check_finite(outputs, more, request.reference, sample=request.calibration or "the model's own")
+                more = [(s, runner(s)) for s in pipeline.samples(PARITY_SAMPLES)]
+                cases += [(s, g) for s, g in more if all(np.all(np.isfinite(o)) for o in g if o.dtype.kind in "fc")]
+                if len(cases) <= len(more):  # a device cannot match NaN or inf: such samples are left out
+                    say(f"  warning: {len(more) + 1 - len(cases)} of {len(more)} calibration samples give NaN or "
+                        "inf outputs; the parity check leaves them out")
             names = [o.name for o in outputs]
             bundle.write_reference(tmp / bundle.REFERENCE, [(i, dict(zip(names, g))) for i, g in cases])
             # shares measured on this machine's build of the same kernels (the target's own for host builds)
@@ -181,7 +183,7 @@ def _build(project: Project, request: BuildRequest, say: Say, progress: Progress
         bundle.write_manifest(tmp, {
             "cache_key": key,
             # On-device outputs may differ from the host's by float reassociation (other SIMD, FMA).
-            "parity_tolerance": PARITY_RTOL * max(1.0, *(float(np.abs(g).max()) for _, out in cases for g in out if g.size)),
+            "parity_tolerance": PARITY_RTOL * max([1.0, *(float(np.abs(g).max()) for _, out in cases for g in out if g.size)]),
             "parity_inputs": len(cases),  # in reference.npz (lab/device/parity.py)
             "parity_rule": "majority" if majority else "every",
             "model": model.describe(),
@@ -210,13 +212,9 @@ def _quantizes_at_run_time(onnx_path: Path) -> bool:
     return ort_reference.quantizes_at_run_time(onnx.load(str(onnx_path), load_external_data=False))
 
 
-def _check_finite(outputs, got: list[np.ndarray], reference: str | None, sample: str | None = None) -> None:
+def _check_finite(outputs, got: list[np.ndarray], reference: str | None) -> None:
     """Parity on a device cannot pass against NaN or inf, so a bundle never carries them."""
     bad = [o.name for o, g in zip(outputs, got) if g.dtype.kind in "fc" and not np.all(np.isfinite(g))]
-    if bad and sample:
-        raise ModelError(f"the compiled graph's output(s) {', '.join(bad)} hold NaN or inf on a calibration sample "
-                         f"({sample}) that its parity check runs on; no bundle was written. Check the model and "
-                         "the recipe with ONNX Runtime on that data")
     if bad:
         given = f"--reference={reference}" if reference else "synthetic inputs (N(0,1) floats, zero integers)"
         raise ModelError(f"the compiled graph's output(s) {', '.join(bad)} hold NaN or inf on the reference input "
