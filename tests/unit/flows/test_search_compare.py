@@ -1,0 +1,44 @@
+"""The --against-shipped verdict: a best point that misses the budget on held-out data beats nothing."""
+
+from pathlib import Path
+
+from edgebuild.flows import search_compare
+from edgebuild.flows.search import Budget
+
+
+class Measure:
+    """Held-out metrics and side-by-side medians as a search's Measure returns them (the fake of one module)."""
+
+    reference = Path("reference")
+
+    def metric(self, result, split):
+        return "accuracy", 100.0 if result.bundle == self.reference else 99.6
+
+    def latency(self, folders, runs):
+        return [1.0] + [2.0] * (len(folders) - 1)  # the best point twice as fast as every recipe
+
+
+class Request:
+    objective = "latency"
+
+    def build_request(self, name):
+        return name
+
+
+def compare(monkeypatch, within: bool) -> dict:
+    from edgebuild.flows.build import BuildResult
+
+    monkeypatch.setattr(search_compare.compress, "folder", lambda project: type("F", (), {"names": lambda self: ["none", "r"]})())
+    monkeypatch.setattr(search_compare, "build", lambda project, name, say: BuildResult(Path(name), {"metrics": {"transfer_bytes": 10}}, cached=True))
+    monkeypatch.setattr(search_compare, "_result", lambda folder: BuildResult(folder, {}, cached=True))
+    best = {"bundle": "best", "transfer_bytes": 5, "holdout": {"within_budget": within}}
+    return search_compare.against_shipped(None, Request(), Measure(), Budget("accuracy", 1.0), best, 0.05, print)
+
+
+def test_a_best_point_outside_the_budget_on_held_out_data_beats_no_shipped_recipe(monkeypatch):
+    held = compare(monkeypatch, within=True)
+    assert held["beats_all"] and held["recipes"][0]["beaten"]
+    assert search_compare.format_comparison(held)[-1] == "the best point beats every shipped recipe within the budget"
+    missed = compare(monkeypatch, within=False)
+    assert not missed["beats_all"]
+    assert "misses the budget on held-out data" in search_compare.format_comparison(missed)[-1]
