@@ -165,7 +165,7 @@ def _build(project: Project, request: BuildRequest, say: Say, progress: Progress
             majority = _quantizes_at_run_time(onnx_path)
             if majority:
                 more = [(s, runner(s)) for s in pipeline.samples(PARITY_SAMPLES)]
-                cases += [(s, g) for s, g in more if all(np.all(np.isfinite(o)) for o in g if o.dtype.kind in "fc")]
+                cases += [(s, g) for s, g in more if not _nonfinite(outputs, g)]
                 if len(cases) <= len(more):  # a device cannot match NaN or inf: such samples are left out
                     say(f"  warning: {len(more) + 1 - len(cases)} of {len(more)} calibration samples give NaN or "
                         "inf outputs; the parity check leaves them out")
@@ -212,9 +212,14 @@ def _quantizes_at_run_time(onnx_path: Path) -> bool:
     return ort_reference.quantizes_at_run_time(onnx.load(str(onnx_path), load_external_data=False))
 
 
+def _nonfinite(outputs, got: list[np.ndarray]) -> list[str]:
+    """The outputs holding NaN or inf."""
+    return [o.name for o, g in zip(outputs, got) if g.dtype.kind in "fc" and not np.all(np.isfinite(g))]
+
+
 def _check_finite(outputs, got: list[np.ndarray], reference: str | None) -> None:
     """Parity on a device cannot pass against NaN or inf, so a bundle never carries them."""
-    bad = [o.name for o, g in zip(outputs, got) if g.dtype.kind in "fc" and not np.all(np.isfinite(g))]
+    bad = _nonfinite(outputs, got)
     if bad:
         given = f"--reference={reference}" if reference else "synthetic inputs (N(0,1) floats, zero integers)"
         raise ModelError(f"the compiled graph's output(s) {', '.join(bad)} hold NaN or inf on the reference input "

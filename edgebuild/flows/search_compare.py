@@ -52,7 +52,7 @@ def against_shipped(project, request, measure, budget, best: dict[str, Any], mar
         row["beaten"] = all(wins)
     judged = [row for row, _ in timed]
     # a best point that misses the budget on held-out data (no point held there) beats nothing
-    within = bool(best.get("holdout", {}).get("within_budget"))
+    within = best["holdout"]["within_budget"]
     return {"holdout_reference_metric": ref_value, "best_latency_ms": best_ms and round(best_ms, 5), "recipes": rows,
             "best_within_budget": within, "beats_all": within and bool(judged) and all(r["beaten"] for r in judged)}
 
@@ -74,7 +74,7 @@ def format_comparison(comparison: dict[str, Any]) -> list[str]:
             lat = f"best/recipe latency {r['best_over_recipe']}x, " if "best_over_recipe" in r else ""
             lines.append(f"  {r['recipe']}: {r['metric']}, {lat}transfer {r['best_transfer_over_recipe']}x"
                          f"{'' if r['beaten'] else ' — NOT beaten by the margin'}")
-    if not comparison.get("best_within_budget", True):
+    if not comparison["best_within_budget"]:
         lines.append("the best point misses the budget on held-out data: it beats no shipped recipe")
     else:
         lines.append("the best point beats every shipped recipe within the budget" if comparison["beats_all"]
