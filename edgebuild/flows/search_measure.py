@@ -25,6 +25,14 @@ from ..targets import Target
 from . import bench
 from .build import BuildResult, build
 
+# The budget's baseline: the uncompressed build's metric on both splits together, as `invoke build`'s gate
+# (and so the written recipe's) measures it. Points are still selected on the search split and verified on
+# the held-out one; only the reference, which no one selects, uses all the data. Per split, its sampling
+# noise moved the budget itself: digits-cnn's reference scored 98.8 on the search split and 100.0 on the
+# held-out one (250 images each), so a point had to hold 99.0 there, and a 20-minute search (2026-11-30)
+# ended with every candidate outside it.
+REFERENCE_SPLIT = "all"
+
 
 @dataclass
 class Measure:
@@ -32,7 +40,7 @@ class Measure:
     request: Any  # SearchRequest
     target: Target
     reference: Path  # the uncompressed (recipe none) bundle
-    reference_metric: tuple[str, float]  # on the search split
+    reference_metric: tuple[str, float]  # on all of the metric's data (REFERENCE_SPLIT)
     repeat: int = 1  # back-to-back runs per timed sample (host)
     emulated: bool = False
 
@@ -53,7 +61,7 @@ class Measure:
             raise DeviceError(f"--target={target.name} does not run here: give --device=NAME of a {target.name} "
                               "lab device to measure latency on")
         measure = cls(project, request, target, ref.bundle, ("", 0.0), emulated=emulated)
-        measure.reference_metric = measure.metric(ref, "search")
+        measure.reference_metric = measure.metric(ref, REFERENCE_SPLIT)
         if not request.device and request.objective != "size":
             (times,) = bench.time_bundles(project, [ref.bundle], runs=5)
             measure.repeat = bench.repeat_for(statistics.median(times))
@@ -61,7 +69,7 @@ class Measure:
 
     def describe_reference(self) -> str:
         name, value = self.reference_metric
-        return f"{name} {value} on the search split"
+        return f"{name} {value} on all of the metric's data"
 
     def metric(self, result: BuildResult, split: str) -> tuple[str, float]:
         """The compiled graph's metric on `split`; ONNX files: agreement with their fp32 graph (no split)."""

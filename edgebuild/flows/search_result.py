@@ -2,7 +2,8 @@
 and recipes written for it.
 
 Selection and report use different data: trials were scored on the metric's search split; the chosen
-points are re-scored on the held-out split and their latency re-timed side by side with the
+points are re-scored on the held-out split (the budget's reference is the uncompressed build's metric on
+all the data, search_measure.REFERENCE_SPLIT) and their latency re-timed side by side with the
 uncompressed build in one run. A point counts as better only by a margin (MARGIN) over that build.
 With one objective the search split ranks the feasible points and held-out data only verifies them:
 the best is re-measured, and when it misses the budget or the margin there, the best of another
@@ -25,6 +26,7 @@ from ..errors import UsageError
 from ..project import Project
 from ..report import pareto
 from . import history as results_history
+from . import search_measure
 from .search_compare import against_shipped, format_comparison
 
 MARGIN = 0.05  # a point is "better" than the uncompressed build only by at least 5%
@@ -43,7 +45,9 @@ def finish(project: Project, request, study, budget, measure, model: str, say) -
     from optuna.trial import TrialState
 
     rows = [_row(t) for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
-    feasible = [r for r in rows if r["constraint"] <= 0]
+    # judged again against this run's reference: a resumed study's first trials may have had another
+    feasible = [r for r in rows if r["metric"] is not None
+                and budget.violation(measure.reference_metric[1], r["metric"]) <= 0]
     keys = pareto.SEARCH_KEYS[request.objective]
     if request.objective != "both":
         points = _first_verified(sorted(feasible, key=lambda r: (*(r[k] for k in keys), r["trial"])), measure, budget)
@@ -58,7 +62,8 @@ def finish(project: Project, request, study, budget, measure, model: str, say) -
     report = {"study": study.study_name, "model": model, "target": request.target, "device": request.device or None,
               "emulated": measure.emulated, "objective": request.objective, "budget": {budget.metric: budget.limit},
               "trials": {s.name.lower(): sum(1 for t in study.trials if t.state == s) for s in TrialState},
-              "reference": {"metric_search": measure.reference_metric[1]}, "front": points, "recipes": [],
+              "reference": {"metric": measure.reference_metric[1], "data": search_measure.REFERENCE_SPLIT},
+              "front": points, "recipes": [],
               "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     if request.against_shipped and points:  # before this search writes its own recipes into recipes/
         best = next((p for p in points if p["better"]), points[0])
@@ -107,9 +112,8 @@ def _holdout(point: dict[str, Any], measure, budget) -> None:
 
     folder = Path(point["bundle"])
     result = BuildResult(folder, bundles.read_manifest(folder), cached=True)
-    reference = BuildResult(measure.reference, bundles.read_manifest(measure.reference), cached=True)
     _, value = measure.metric(result, "holdout")
-    _, ref_value = measure.metric(reference, "holdout")
+    ref_value = measure.reference_metric[1]
     point["holdout"] = {"metric": value, "reference_metric": ref_value,
                         "within_budget": budget.violation(ref_value, value) <= 0}
     if measure.request.objective != "size":

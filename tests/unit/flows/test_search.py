@@ -72,3 +72,30 @@ def test_the_proxy_prunes_only_far_outside_the_budget():
     rows.append({"technique": "prune", "before": rows[0]["after"], "after": 99.0 - 1.0 - PROXY_SLACK["accuracy"] - 0.1})
     with pytest.raises(optuna.TrialPruned, match="after prune is far outside"):
         _proxy(rows, budget, Trial())  # judged against the first row's reference, on the latest step
+
+
+def test_held_out_data_is_judged_against_the_reference_on_all_the_data(monkeypatch):
+    """The budget's baseline is the uncompressed build's metric on both splits (as the written recipe's gate
+    measures it), not its metric on the held-out split alone, whose sampling noise moved the budget."""
+    from pathlib import Path
+
+    from edgebuild import bundle
+    from edgebuild.flows import search_result
+    from edgebuild.flows.search import Budget
+
+    class Measure:
+        reference = Path("reference")
+        reference_metric = ("accuracy", 99.4)
+        request = type("R", (), {"objective": "size"})()
+
+        def metric(self, result, split):  # the reference got every held-out image right; the point lost 1.0
+            return "accuracy", 100.0 if result.bundle == self.reference else 98.6
+
+    monkeypatch.setattr(bundle, "read_manifest", lambda folder: {"metrics": {"transfer_bytes": 100}})
+    point = {"bundle": "point", "transfer_bytes": 50}
+    search_result._holdout(point, Measure(), Budget("accuracy", 1.0))
+    assert point["holdout"]["reference_metric"] == 99.4
+    assert point["holdout"]["within_budget"] and point["better"]
+    point = {"bundle": "point", "transfer_bytes": 50}
+    search_result._holdout(point, Measure(), Budget("accuracy", 0.5))
+    assert not point["holdout"]["within_budget"] and not point["better"]
