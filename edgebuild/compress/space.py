@@ -81,22 +81,16 @@ def sample(space: Space, s: Suggest) -> list[dict[str, Any]]:
 
 
 def first_points(space: Space) -> list[dict[str, Any]]:
-    """Parameters of the points a new search tries before it samples: int8 alone on 7-bit weights; for
-    latency, the model's smallest student alone at distill's default length; for size, clustering alone
-    at 6 bits (rate-weighted). Sampled first points can be all training: a 30-minute MiniLM search
-    (2026-11-30) spent its first 9 trials training students and networks that it then pruned, and a
-    MiniLM size search all 10 sampled trials it ended. And sampling may never try a plain student: a
-    20-minute digits-cnn search (2026-11-30, 64 trials) tried the half-width student only pruned or int8
-    (0.40-0.51x the uncompressed build's latency), slower than the student alone (the shipped
-    distill-half, ~0.38x from two side-by-side runs), which then beat the search's best point."""
+    """Parameters of the points a new search tries before it samples: int8 alone on 7-bit weights, and
+    for size also clustering alone at 6 bits (rate-weighted), none of which trains. Sampled first points
+    can be all training: a 30-minute MiniLM search (2026-11-30) spent its first 9 trials training
+    students and networks that it then pruned, and a MiniLM size search all 10 sampled trials it ended."""
     off = {"distill": "off", "prune_channels": False, "lowrank": False, "prune": False, "fp16": False, "cluster": False}
     points = [{**off, "int8": "dynamic", "int8.reduce_range": True, "int8.dynamic_operators": "MatMul,Gemm",
                "int8.embeddings": True}]
     if space.calibrated:
         points.append({**off, "int8": "static", "int8.reduce_range": True, "int8.operators": "Conv,MatMul,Gemm",
                        **{f"int8.fp32.{label}": False for label, _, _ in space.groups}})
-    if space.objective != "size" and space.trainable and space.students:  # students are listed smallest first
-        points.append({**off, "distill": 0, "distill.length": 1, "int8": "off"})
     if space.objective != "latency" and space.torch_model:
         points.append({**off, "cluster": True, "cluster.bits": 6, "cluster.rate_weight": 1.0,
                        **{f"cluster.bits.{label}": 6 for label, _, _ in space.groups}})

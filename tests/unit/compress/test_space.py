@@ -2,7 +2,6 @@ import optuna
 import pytest
 
 from edgebuild.compress import recipe, space
-from edgebuild.compress.distill import Distill
 
 
 def draws(s: space.Space, n: int = 150) -> list[list[dict]]:
@@ -104,7 +103,7 @@ def test_int8_points_offer_7_bit_weights_and_run_time_quantization_for_the_exclu
 
 
 @pytest.mark.parametrize("calibrated", [True, False])
-def test_a_new_search_first_tries_int8_alone_on_7_bit_weights_a_plain_student_and_clustering(calibrated):
+def test_a_new_search_first_tries_int8_alone_on_7_bit_weights(calibrated):
     s = space.Space(torch_model=True, trainable=True, fp16_arithmetic=True, students=({"width": 0.5},),
                     groups=GROUPS, objective="both", calibrated=calibrated)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
@@ -114,9 +113,6 @@ def test_a_new_search_first_tries_int8_alone_on_7_bit_weights_a_plain_student_an
     want = [[{"technique": "int8-dynamic", "operators": ["MatMul", "Gemm"], "reduce-range": True, "embeddings": True}]]
     if calibrated:
         want.append([{"technique": "int8-static", "operators": ["Conv", "MatMul", "Gemm"], "reduce-range": True}])
-    # for latency, the smallest student alone at distill's default length
-    want.append([{"technique": "distill", "width": 0.5, "steps": Distill.steps,
-                  "transformer-steps": Distill.transformer_steps}])
     # for size, clustering alone (no training), every layer group at 6 bits, packed by a codebook
     want.append([{"technique": "cluster", "bits": 6, "rate-weight": 1.0,
                   "layers": {glob: {"bits": 6} for _, glob, _ in GROUPS}}, {"technique": "codebook", "bits": 8}])
@@ -132,13 +128,3 @@ def test_an_onnx_files_size_search_first_clusters_its_initializers():
     assert got[-1] == [{"technique": "cluster-graph", "bits": 6}, {"technique": "codebook", "bits": 8}]
     latency = space.Space(torch_model=False, trainable=False, fp16_arithmetic=False, objective="latency")
     assert all(not p.get("cluster_graph") for p in space.first_points(latency))
-
-
-def test_only_a_latency_search_of_a_model_with_training_data_first_trains_a_plain_student():
-    def students(objective, trainable):
-        s = space.Space(torch_model=True, trainable=trainable, fp16_arithmetic=False, students=({"width": 0.5},),
-                        groups=GROUPS, objective=objective)
-        return [p for p in space.first_points(s) if p["distill"] != "off"]
-
-    assert students("latency", True) == [{**students("both", True)[0]}] and students("latency", True)[0]["distill"] == 0
-    assert students("size", True) == [] and students("latency", False) == []
