@@ -73,6 +73,10 @@ class Measure:
 
     def metric(self, result: BuildResult, split: str) -> tuple[str, float]:
         """The compiled graph's metric on `split`; ONNX files: agreement with their fp32 graph (no split)."""
+        if split == REFERENCE_SPLIT:  # the build measured it for its gate, on the same graph and data
+            name, value = metric_of(result.manifest["metrics"])
+            if name is not None:
+                return name, value
         model = models.resolve(self.request.model, self.project)
         specs = [models.base.TensorSpec(i["name"], tuple(i["shape"]), i["dtype"]) for i in result.manifest["inputs"]]
         name, value = metric_of(model.metrics(self._host_model(result.bundle, specs), specs, split))

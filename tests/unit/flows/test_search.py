@@ -99,3 +99,21 @@ def test_held_out_data_is_judged_against_the_reference_on_all_the_data(monkeypat
     point = {"bundle": "point", "transfer_bytes": 50}
     search_result._holdout(point, Measure(), Budget("accuracy", 0.5))
     assert not point["holdout"]["within_budget"] and not point["better"]
+
+
+def test_the_metric_on_all_the_data_is_the_one_the_build_measured_for_its_gate(monkeypatch):
+    """The reference and shipped recipes are scored on all the data: that is the manifest's own metric,
+    not run again (the held-out split is still run)."""
+    from pathlib import Path
+
+    import pytest
+
+    from edgebuild.flows import search_measure
+    from edgebuild.flows.build import BuildResult
+
+    measure = search_measure.Measure(None, type("R", (), {"model": "digits-cnn"})(), None, Path("r"), ("", 0.0))
+    result = BuildResult(Path("b"), {"metrics": {"accuracy": 97.8, "transfer_bytes": 1}, "inputs": []}, cached=True)
+    monkeypatch.setattr(search_measure.models, "resolve", lambda *a: (_ for _ in ()).throw(AssertionError("ran")))
+    assert measure.metric(result, search_measure.REFERENCE_SPLIT) == ("accuracy", 97.8)
+    with pytest.raises(AssertionError, match="ran"):
+        measure.metric(result, "holdout")
