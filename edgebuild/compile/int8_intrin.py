@@ -156,11 +156,11 @@ def _intrin(scheme: Scheme):
             with T.sblock("root"):
                 T.reads(C[0:lanes], A[0:group], B[0:lanes, 0:group])
                 T.writes(C[0:lanes])
-                a = T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "uint8x4"), dtype="int32"), lanes),
-                                  dtype="int8x64")
                 C[T.ramp(T.int32(0), 1, lanes)] = T.call_llvm_pure_intrin(
                     T.llvm_lookup_intrinsic_id("llvm.x86.avx512.vpdpbusd.512"), C.vload([0], dtype="int32x16"),
-                    a, B.vload([0, 0], dtype="int8x64"), dtype="int32x16")
+                    T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "uint8x4"), dtype="int32"), lanes),
+                                  dtype="int8x64"),
+                    B.vload([0, 0], dtype="int8x64"), dtype="int32x16")
         return desc, impl
 
     if scheme.name == "sdot":
@@ -170,10 +170,10 @@ def _intrin(scheme: Scheme):
             with T.sblock("root"):
                 T.reads(C[0:lanes], A[0:group], B[0:lanes, 0:group])
                 T.writes(C[0:lanes])
-                a = T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "int8x4"), dtype="int32"), 4), dtype="int8x16")
                 C[T.ramp(T.int32(0), 1, 4)] = T.call_llvm_pure_intrin(
                     T.llvm_lookup_intrinsic_id("llvm.aarch64.neon.sdot.v4i32.v16i8"), C.vload([0], dtype="int32x4"),
-                    a, B.vload([0, 0], dtype="int8x16"), dtype="int32x4")
+                    T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "int8x4"), dtype="int32"), 4), dtype="int8x16"),
+                    B.vload([0, 0], dtype="int8x16"), dtype="int32x4")
         return desc, impl_sdot
 
     if scheme.name == "neon":  # smull (8 x i16 products), saddlp (pairs -> i32), addp (pairs of pairs)
@@ -183,18 +183,25 @@ def _intrin(scheme: Scheme):
             with T.sblock("root"):
                 T.reads(C[0:lanes], A[0:group], B[0:lanes, 0:group])
                 T.writes(C[0:lanes])
-                a = T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "int8x4"), dtype="int32"), 2), dtype="int8x8")
-                b = B.vload([0, 0], dtype="int8x16")
-                low = T.call_llvm_pure_intrin(T.llvm_lookup_intrinsic_id("llvm.aarch64.neon.saddlp.v4i32.v8i16"),
-                                              T.call_llvm_pure_intrin(T.llvm_lookup_intrinsic_id("llvm.aarch64.neon.smull.v8i16"),
-                                                                      a, T.vectorlow(b, dtype="int8x8"), dtype="int16x8"),
-                                              dtype="int32x4")
-                high = T.call_llvm_pure_intrin(T.llvm_lookup_intrinsic_id("llvm.aarch64.neon.saddlp.v4i32.v8i16"),
-                                               T.call_llvm_pure_intrin(T.llvm_lookup_intrinsic_id("llvm.aarch64.neon.smull.v8i16"),
-                                                                       a, T.vectorhigh(b, dtype="int8x8"), dtype="int16x8"),
-                                               dtype="int32x4")
                 C[T.ramp(T.int32(0), 1, 4)] = C.vload([0], dtype="int32x4") + T.call_llvm_pure_intrin(
-                    T.llvm_lookup_intrinsic_id("llvm.aarch64.neon.addp.v4i32"), low, high, dtype="int32x4")
+                    T.llvm_lookup_intrinsic_id("llvm.aarch64.neon.addp.v4i32"),
+                    T.call_llvm_pure_intrin(
+                        T.llvm_lookup_intrinsic_id("llvm.aarch64.neon.saddlp.v4i32.v8i16"),
+                        T.call_llvm_pure_intrin(
+                            T.llvm_lookup_intrinsic_id("llvm.aarch64.neon.smull.v8i16"),
+                            T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "int8x4"), dtype="int32"), 2),
+                                          dtype="int8x8"),
+                            T.vectorlow(B.vload([0, 0], dtype="int8x16"), dtype="int8x8"), dtype="int16x8"),
+                        dtype="int32x4"),
+                    T.call_llvm_pure_intrin(
+                        T.llvm_lookup_intrinsic_id("llvm.aarch64.neon.saddlp.v4i32.v8i16"),
+                        T.call_llvm_pure_intrin(
+                            T.llvm_lookup_intrinsic_id("llvm.aarch64.neon.smull.v8i16"),
+                            T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "int8x4"), dtype="int32"), 2),
+                                          dtype="int8x8"),
+                            T.vectorhigh(B.vload([0, 0], dtype="int8x16"), dtype="int8x8"), dtype="int16x8"),
+                        dtype="int32x4"),
+                    dtype="int32x4")
         return desc, impl_neon
 
     if scheme.name == "avx2ub":
@@ -204,12 +211,14 @@ def _intrin(scheme: Scheme):
             with T.sblock("root"):
                 T.reads(C[0:lanes], A[0:group], B[0:lanes, 0:group])
                 T.writes(C[0:lanes])
-                a = T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "uint8x4"), dtype="int32"), 8), dtype="int8x32")
-                pairs = T.call_llvm_pure_intrin(T.llvm_lookup_intrinsic_id("llvm.x86.avx2.pmadd.ub.sw"), a,
-                                                B.vload([0, 0], dtype="int8x32"), dtype="int16x16")
                 C[T.ramp(T.int32(0), 1, 8)] = C.vload([0], dtype="int32x8") + T.call_llvm_pure_intrin(
-                    T.llvm_lookup_intrinsic_id("llvm.x86.avx2.pmadd.wd"), pairs, T.broadcast(T.int16(1), 16),
-                    dtype="int32x8")
+                    T.llvm_lookup_intrinsic_id("llvm.x86.avx2.pmadd.wd"),
+                    T.call_llvm_pure_intrin(
+                        T.llvm_lookup_intrinsic_id("llvm.x86.avx2.pmadd.ub.sw"),
+                        T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "uint8x4"), dtype="int32"), 8),
+                                      dtype="int8x32"),
+                        B.vload([0, 0], dtype="int8x32"), dtype="int16x16"),
+                    T.broadcast(T.int16(1), 16), dtype="int32x8")
         return desc, impl_ub
 
     if scheme.name == "avx2sign":
@@ -219,16 +228,24 @@ def _intrin(scheme: Scheme):
             with T.sblock("root"):
                 T.reads(C[0:lanes], A[0:group], B[0:lanes, 0:group])
                 T.writes(C[0:lanes])
-                a = T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "int8x4"), dtype="int32"), 8), dtype="int8x32")
-                pairs = T.call_llvm_pure_intrin(
-                    T.llvm_lookup_intrinsic_id("llvm.x86.avx2.pmadd.ub.sw"),
-                    T.call_llvm_pure_intrin(T.llvm_lookup_intrinsic_id("llvm.x86.avx2.psign.b"), a, a, dtype="int8x32"),
-                    T.call_llvm_pure_intrin(T.llvm_lookup_intrinsic_id("llvm.x86.avx2.psign.b"),
-                                            B.vload([0, 0], dtype="int8x32"), a, dtype="int8x32"),
-                    dtype="int16x16")
                 C[T.ramp(T.int32(0), 1, 8)] = C.vload([0], dtype="int32x8") + T.call_llvm_pure_intrin(
-                    T.llvm_lookup_intrinsic_id("llvm.x86.avx2.pmadd.wd"), pairs, T.broadcast(T.int16(1), 16),
-                    dtype="int32x8")
+                    T.llvm_lookup_intrinsic_id("llvm.x86.avx2.pmadd.wd"),
+                    T.call_llvm_pure_intrin(
+                        T.llvm_lookup_intrinsic_id("llvm.x86.avx2.pmadd.ub.sw"),
+                        T.call_llvm_pure_intrin(
+                            T.llvm_lookup_intrinsic_id("llvm.x86.avx2.psign.b"),
+                            T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "int8x4"), dtype="int32"), 8),
+                                          dtype="int8x32"),
+                            T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "int8x4"), dtype="int32"), 8),
+                                          dtype="int8x32"),
+                            dtype="int8x32"),
+                        T.call_llvm_pure_intrin(
+                            T.llvm_lookup_intrinsic_id("llvm.x86.avx2.psign.b"), B.vload([0, 0], dtype="int8x32"),
+                            T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "int8x4"), dtype="int32"), 8),
+                                          dtype="int8x32"),
+                            dtype="int8x32"),
+                        dtype="int16x16"),
+                    T.broadcast(T.int16(1), 16), dtype="int32x8")
         return desc, impl_sign
 
     if scheme.name == "neon32":  # vmull.s8: 8 exact i16 products (2 per lane); vpadal.s16 adds each pair into C
@@ -238,11 +255,13 @@ def _intrin(scheme: Scheme):
             with T.sblock("root"):
                 T.reads(C[0:lanes], A[0:group], B[0:lanes, 0:group])
                 T.writes(C[0:lanes])
-                a = T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "int8x2"), dtype="int16"), 4), dtype="int8x8")
                 C[T.ramp(T.int32(0), 1, 4)] = T.call_llvm_pure_intrin(
                     T.llvm_lookup_intrinsic_id("llvm.arm.neon.vpadals.v4i32.v8i16"), C.vload([0], dtype="int32x4"),
-                    T.call_llvm_pure_intrin(T.llvm_lookup_intrinsic_id("llvm.arm.neon.vmulls.v8i16"), a,
-                                            B.vload([0, 0], dtype="int8x8"), dtype="int16x8"),
+                    T.call_llvm_pure_intrin(
+                        T.llvm_lookup_intrinsic_id("llvm.arm.neon.vmulls.v8i16"),
+                        T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "int8x2"), dtype="int16"), 4),
+                                      dtype="int8x8"),
+                        B.vload([0, 0], dtype="int8x8"), dtype="int16x8"),
                     dtype="int32x4")
         return desc, impl_neon32
 
@@ -254,9 +273,9 @@ def _intrin(scheme: Scheme):
         with T.sblock("root"):
             T.reads(C[0:lanes], A[0:group], B[0:lanes, 0:group])
             T.writes(C[0:lanes])
-            a = T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "int16x2"), dtype="int32"), lanes),
-                              dtype=f"int16x{bytes_}")
-            b = T.cast(B.vload([0, 0], dtype=f"int8x{bytes_}"), f"int16x{bytes_}")
             C[T.ramp(T.int32(0), 1, lanes)] = C.vload([0], dtype=f"int32x{lanes}") + T.call_llvm_pure_intrin(
-                T.llvm_lookup_intrinsic_id(llvm), a, b, dtype=f"int32x{lanes}")
+                T.llvm_lookup_intrinsic_id(llvm),
+                T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "int16x2"), dtype="int32"), lanes),
+                              dtype=f"int16x{bytes_}"),
+                T.cast(B.vload([0, 0], dtype=f"int8x{bytes_}"), f"int16x{bytes_}"), dtype=f"int32x{lanes}")
     return desc, impl_wd

@@ -5,6 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+# TVM's kMaxStackAlloca: a tile's accumulator buffer this large or larger becomes a heap workspace that
+# every tile allocates, zeroes (memset) and frees through the runtime instead of a stack array that LLVM
+# keeps in registers. Tiles stay below it.
+STACK_BYTES = 1024
+
+
 @dataclass(frozen=True)
 class Params:
     vec: int  # fp32 lanes of one SIMD register

@@ -9,7 +9,8 @@ enough to pay for it.
 
 from __future__ import annotations
 
-from .common import Params, extent, inline_all_but, iter_kinds, par_vec, parallel_tiles, try_, vectorize_by
+from .common import (STACK_BYTES, Params, extent, inline_all_but, iter_kinds, par_vec, parallel_tiles, try_,
+                     vectorize_by)
 
 
 def is_mac(sch, block) -> bool:
@@ -44,7 +45,8 @@ def lane(nr: int, params: Params) -> int | None:
 
 
 def choose_tile(m: int, n: int, params: Params, max_acc: int) -> tuple[int, int]:
-    """(mr, nr): the register tile with the best compute-to-load ratio that fits the accumulators.
+    """(mr, nr): the register tile with the best compute-to-load ratio that fits the accumulators (and
+    STACK_BYTES: 24 AVX-512 accumulators would not).
 
     mr need not divide m: the last row tile is then predicated (a 97-row STFT conv got 1-row tiles,
     about 3x slower than 3-row tiles with a tail, one AVX2 core). Its idle rows count as waste, and
@@ -58,7 +60,7 @@ def choose_tile(m: int, n: int, params: Params, max_acc: int) -> tuple[int, int]
     for nr in nrs:
         vectors = -(-nr // (lane(nr, params) or vec))
         for mr in range(1, min(m, 16) + 1):
-            if mr * vectors > max_acc:
+            if mr * vectors > max_acc or mr * nr * 4 >= STACK_BYTES:
                 continue
             score = (mr * nr) / (mr + nr / vec) * m / (-(-m // mr) * mr)
             if m % mr == 0 and (whole is None or score > whole[0] + 1e-9):

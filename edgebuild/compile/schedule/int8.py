@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from ..int8_conv import DW_ATTR
 from ..int8_intrin import BLOCK_ATTR, SCHEMES, register
-from .common import Params, extent, inline_all_but, iter_kinds, par_vec, parallel_tiles, try_, vectorize_by
+from .common import (STACK_BYTES, Params, extent, inline_all_but, iter_kinds, par_vec, parallel_tiles, try_,
+                     vectorize_by)
 
 
 def int8_block(sch, attr: str = BLOCK_ATTR):
@@ -28,16 +29,18 @@ def dw_block(sch):
     return int8_block(sch, DW_ATTR)
 
 
-def choose_tile(m: int, columns: int, registers: int, scratch: int = 1, row_ops: int = 1) -> tuple[int, int]:
-    """(mr, nv): mr rows x nv vectors of accumulators, leaving registers for nv weight vectors and the
-    micro-kernel's `scratch` (the broadcast and its temporaries); the most multiplies per instruction
-    spent outside them in one step (mr * row_ops per row, one weight load per vector)."""
+def choose_tile(m: int, columns: int, registers: int, scratch: int = 1, row_ops: int = 1,
+                lanes: int = 1) -> tuple[int, int]:
+    """(mr, nv): mr rows x nv vectors of `lanes` int32 accumulators, leaving registers for nv weight vectors
+    and the micro-kernel's `scratch` (the broadcast and its temporaries), under STACK_BYTES; the most
+    multiplies per instruction spent outside them in one step (mr * row_ops per row, one weight load per
+    vector)."""
     best = None
     for nv in range(1, 9):
         if columns % nv:
             continue
         for mr in range(1, 17):
-            if m % mr or mr * nv + nv + scratch > registers:
+            if m % mr or mr * nv + nv + scratch > registers or mr * nv * lanes * 4 >= STACK_BYTES:
                 continue
             score = mr * nv / (mr * row_ops + nv)
             if best is None or score > best[0] + 1e-9:
@@ -63,7 +66,7 @@ def schedule_int8(sch, block, params: Params) -> bool:
     n = extents[-1]
     m_index = max((i for i in range(len(spatial) - 1) if extents[i] > 1), default=None)
     m = extents[m_index] if m_index is not None else 1
-    mr, nv = choose_tile(m, n // scheme.lanes, scheme.vectors, scheme.scratch, scheme.row_ops)
+    mr, nv = choose_tile(m, n // scheme.lanes, scheme.vectors, scheme.scratch, scheme.row_ops, scheme.lanes)
 
     no, nvl, lanes = sch.split(spatial[-1], [None, nv, scheme.lanes])
     mo, mv = sch.split(spatial[m_index], [None, mr]) if m_index is not None else (None, None)

@@ -92,6 +92,24 @@ def test_row_tiles_take_a_tail_only_when_it_clearly_wins(m, n, tile):
     assert gemm.choose_tile(m, n, AVX2, AVX2.conv_max_acc) == tile
 
 
+def test_avx512_matmul_tiles_stay_in_registers():
+    # 24 accumulators of 16 floats (1.5 KiB) exceed TVM's 1 KiB stack limit: each tile's buffer was heap
+    # workspace, allocated, zeroed by memset and freed in the thread-pool body around every tile.
+    from tvm import relax as rx
+
+    from tests.unit.compile.test_int8_kernels import X86, asm, calls, functions
+
+    bb = rx.BlockBuilder()
+    x = rx.Var("x", rx.TensorType((128, 384), "float32"))
+    with bb.function("main", [x]):
+        with bb.dataflow():
+            y = bb.emit(rx.op.matmul(x, rx.const(np.random.default_rng(0).random((384, 384), np.float32))))
+            out = bb.emit_output(rx.op.nn.relu(y))
+        bb.emit_func_output(out)
+    _, lambdas = functions(asm({**X86, "mcpu": "skylake-avx512"}, bb.get()), "matmul")
+    assert lambdas and not calls(lambdas)
+
+
 def padded_odd_width_conv(tmp_path):
     """x (1,4,3,97) -> 3x3 conv, pad 1, 24 channels, ReLU -> 1x1 conv, stride 2: a real padding, a
     width whose row tiles leave a tail, and a zero padding (TVM's plain-copy pad_temp)."""
