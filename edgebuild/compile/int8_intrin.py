@@ -137,6 +137,15 @@ def _intrin(scheme: Scheme):
     lanes, group, a_dtype = scheme.lanes, scheme.group, scheme.a_dtype
     bytes_ = lanes * group
 
+    # Expressions are built by these Python helpers and nested, never bound to a name inside a prim_func:
+    # TVM makes a named vector a heap workspace that every register tile allocates and frees.
+    def spread(A, load: str, word: str, count: int, dtype: str):
+        """The group of activations (one `word`) broadcast to every lane of a `dtype` register."""
+        return T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], load), dtype=word), count), dtype=dtype)
+
+    def llvm(name: str, *args, dtype: str):
+        return T.call_llvm_pure_intrin(T.llvm_lookup_intrinsic_id(name), *args, dtype=dtype)
+
     @T.prim_func(s_tir=True)
     def desc(A: T.Buffer((group,), a_dtype, offset_factor=1), B: T.Buffer((lanes, group), "int8", offset_factor=1),
              C: T.Buffer((lanes,), "int32", offset_factor=1)) -> None:
@@ -156,11 +165,9 @@ def _intrin(scheme: Scheme):
             with T.sblock("root"):
                 T.reads(C[0:lanes], A[0:group], B[0:lanes, 0:group])
                 T.writes(C[0:lanes])
-                C[T.ramp(T.int32(0), 1, lanes)] = T.call_llvm_pure_intrin(
-                    T.llvm_lookup_intrinsic_id("llvm.x86.avx512.vpdpbusd.512"), C.vload([0], dtype="int32x16"),
-                    T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "uint8x4"), dtype="int32"), lanes),
-                                  dtype="int8x64"),
-                    B.vload([0, 0], dtype="int8x64"), dtype="int32x16")
+                C[T.ramp(T.int32(0), 1, lanes)] = llvm(
+                    "llvm.x86.avx512.vpdpbusd.512", C.vload([0], dtype="int32x16"),
+                    spread(A, "uint8x4", "int32", lanes, "int8x64"), B.vload([0, 0], dtype="int8x64"), dtype="int32x16")
         return desc, impl
 
     if scheme.name == "sdot":
@@ -170,38 +177,27 @@ def _intrin(scheme: Scheme):
             with T.sblock("root"):
                 T.reads(C[0:lanes], A[0:group], B[0:lanes, 0:group])
                 T.writes(C[0:lanes])
-                C[T.ramp(T.int32(0), 1, 4)] = T.call_llvm_pure_intrin(
-                    T.llvm_lookup_intrinsic_id("llvm.aarch64.neon.sdot.v4i32.v16i8"), C.vload([0], dtype="int32x4"),
-                    T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "int8x4"), dtype="int32"), 4), dtype="int8x16"),
-                    B.vload([0, 0], dtype="int8x16"), dtype="int32x4")
+                C[T.ramp(T.int32(0), 1, 4)] = llvm(
+                    "llvm.aarch64.neon.sdot.v4i32.v16i8", C.vload([0], dtype="int32x4"),
+                    spread(A, "int8x4", "int32", 4, "int8x16"), B.vload([0, 0], dtype="int8x16"), dtype="int32x4")
         return desc, impl_sdot
 
     if scheme.name == "neon":  # smull (8 x i16 products), saddlp (pairs -> i32), addp (pairs of pairs)
+        def half(A, b):  # 2 lanes x 4 products of one weight half, pair sums
+            return llvm("llvm.aarch64.neon.saddlp.v4i32.v8i16",
+                        llvm("llvm.aarch64.neon.smull.v8i16", spread(A, "int8x4", "int32", 2, "int8x8"), b,
+                             dtype="int16x8"), dtype="int32x4")
+
         @T.prim_func(s_tir=True)
         def impl_neon(A: T.Buffer((group,), a_dtype, offset_factor=1), B: T.Buffer((lanes, group), "int8", offset_factor=1),
                       C: T.Buffer((lanes,), "int32", offset_factor=1)) -> None:
             with T.sblock("root"):
                 T.reads(C[0:lanes], A[0:group], B[0:lanes, 0:group])
                 T.writes(C[0:lanes])
-                C[T.ramp(T.int32(0), 1, 4)] = C.vload([0], dtype="int32x4") + T.call_llvm_pure_intrin(
-                    T.llvm_lookup_intrinsic_id("llvm.aarch64.neon.addp.v4i32"),
-                    T.call_llvm_pure_intrin(
-                        T.llvm_lookup_intrinsic_id("llvm.aarch64.neon.saddlp.v4i32.v8i16"),
-                        T.call_llvm_pure_intrin(
-                            T.llvm_lookup_intrinsic_id("llvm.aarch64.neon.smull.v8i16"),
-                            T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "int8x4"), dtype="int32"), 2),
-                                          dtype="int8x8"),
-                            T.vectorlow(B.vload([0, 0], dtype="int8x16"), dtype="int8x8"), dtype="int16x8"),
-                        dtype="int32x4"),
-                    T.call_llvm_pure_intrin(
-                        T.llvm_lookup_intrinsic_id("llvm.aarch64.neon.saddlp.v4i32.v8i16"),
-                        T.call_llvm_pure_intrin(
-                            T.llvm_lookup_intrinsic_id("llvm.aarch64.neon.smull.v8i16"),
-                            T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "int8x4"), dtype="int32"), 2),
-                                          dtype="int8x8"),
-                            T.vectorhigh(B.vload([0, 0], dtype="int8x16"), dtype="int8x8"), dtype="int16x8"),
-                        dtype="int32x4"),
-                    dtype="int32x4")
+                C[T.ramp(T.int32(0), 1, 4)] = C.vload([0], dtype="int32x4") + llvm(
+                    "llvm.aarch64.neon.addp.v4i32",
+                    half(A, T.vectorlow(B.vload([0, 0], dtype="int8x16"), dtype="int8x8")),
+                    half(A, T.vectorhigh(B.vload([0, 0], dtype="int8x16"), dtype="int8x8")), dtype="int32x4")
         return desc, impl_neon
 
     if scheme.name == "avx2ub":
@@ -211,40 +207,28 @@ def _intrin(scheme: Scheme):
             with T.sblock("root"):
                 T.reads(C[0:lanes], A[0:group], B[0:lanes, 0:group])
                 T.writes(C[0:lanes])
-                C[T.ramp(T.int32(0), 1, 8)] = C.vload([0], dtype="int32x8") + T.call_llvm_pure_intrin(
-                    T.llvm_lookup_intrinsic_id("llvm.x86.avx2.pmadd.wd"),
-                    T.call_llvm_pure_intrin(
-                        T.llvm_lookup_intrinsic_id("llvm.x86.avx2.pmadd.ub.sw"),
-                        T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "uint8x4"), dtype="int32"), 8),
-                                      dtype="int8x32"),
-                        B.vload([0, 0], dtype="int8x32"), dtype="int16x16"),
+                C[T.ramp(T.int32(0), 1, 8)] = C.vload([0], dtype="int32x8") + llvm(
+                    "llvm.x86.avx2.pmadd.wd",
+                    llvm("llvm.x86.avx2.pmadd.ub.sw", spread(A, "uint8x4", "int32", 8, "int8x32"),
+                         B.vload([0, 0], dtype="int8x32"), dtype="int16x16"),
                     T.broadcast(T.int16(1), 16), dtype="int32x8")
         return desc, impl_ub
 
     if scheme.name == "avx2sign":
+        def a(A):
+            return spread(A, "int8x4", "int32", 8, "int8x32")
+
         @T.prim_func(s_tir=True)
         def impl_sign(A: T.Buffer((group,), a_dtype, offset_factor=1), B: T.Buffer((lanes, group), "int8", offset_factor=1),
                       C: T.Buffer((lanes,), "int32", offset_factor=1)) -> None:
             with T.sblock("root"):
                 T.reads(C[0:lanes], A[0:group], B[0:lanes, 0:group])
                 T.writes(C[0:lanes])
-                C[T.ramp(T.int32(0), 1, 8)] = C.vload([0], dtype="int32x8") + T.call_llvm_pure_intrin(
-                    T.llvm_lookup_intrinsic_id("llvm.x86.avx2.pmadd.wd"),
-                    T.call_llvm_pure_intrin(
-                        T.llvm_lookup_intrinsic_id("llvm.x86.avx2.pmadd.ub.sw"),
-                        T.call_llvm_pure_intrin(
-                            T.llvm_lookup_intrinsic_id("llvm.x86.avx2.psign.b"),
-                            T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "int8x4"), dtype="int32"), 8),
-                                          dtype="int8x32"),
-                            T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "int8x4"), dtype="int32"), 8),
-                                          dtype="int8x32"),
-                            dtype="int8x32"),
-                        T.call_llvm_pure_intrin(
-                            T.llvm_lookup_intrinsic_id("llvm.x86.avx2.psign.b"), B.vload([0, 0], dtype="int8x32"),
-                            T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "int8x4"), dtype="int32"), 8),
-                                          dtype="int8x32"),
-                            dtype="int8x32"),
-                        dtype="int16x16"),
+                C[T.ramp(T.int32(0), 1, 8)] = C.vload([0], dtype="int32x8") + llvm(
+                    "llvm.x86.avx2.pmadd.wd",
+                    llvm("llvm.x86.avx2.pmadd.ub.sw", llvm("llvm.x86.avx2.psign.b", a(A), a(A), dtype="int8x32"),
+                         llvm("llvm.x86.avx2.psign.b", B.vload([0, 0], dtype="int8x32"), a(A), dtype="int8x32"),
+                         dtype="int16x16"),
                     T.broadcast(T.int16(1), 16), dtype="int32x8")
         return desc, impl_sign
 
@@ -255,17 +239,14 @@ def _intrin(scheme: Scheme):
             with T.sblock("root"):
                 T.reads(C[0:lanes], A[0:group], B[0:lanes, 0:group])
                 T.writes(C[0:lanes])
-                C[T.ramp(T.int32(0), 1, 4)] = T.call_llvm_pure_intrin(
-                    T.llvm_lookup_intrinsic_id("llvm.arm.neon.vpadals.v4i32.v8i16"), C.vload([0], dtype="int32x4"),
-                    T.call_llvm_pure_intrin(
-                        T.llvm_lookup_intrinsic_id("llvm.arm.neon.vmulls.v8i16"),
-                        T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "int8x2"), dtype="int16"), 4),
-                                      dtype="int8x8"),
-                        B.vload([0, 0], dtype="int8x8"), dtype="int16x8"),
+                C[T.ramp(T.int32(0), 1, 4)] = llvm(
+                    "llvm.arm.neon.vpadals.v4i32.v8i16", C.vload([0], dtype="int32x4"),
+                    llvm("llvm.arm.neon.vmulls.v8i16", spread(A, "int8x2", "int16", 4, "int8x8"),
+                         B.vload([0, 0], dtype="int8x8"), dtype="int16x8"),
                     dtype="int32x4")
         return desc, impl_neon32
 
-    llvm = "llvm.x86.avx2.pmadd.wd" if lanes == 8 else "llvm.x86.avx512.pmaddw.d.512"
+    madd = "llvm.x86.avx2.pmadd.wd" if lanes == 8 else "llvm.x86.avx512.pmaddw.d.512"
 
     @T.prim_func(s_tir=True)
     def impl_wd(A: T.Buffer((group,), a_dtype, offset_factor=1), B: T.Buffer((lanes, group), "int8", offset_factor=1),
@@ -273,9 +254,7 @@ def _intrin(scheme: Scheme):
         with T.sblock("root"):
             T.reads(C[0:lanes], A[0:group], B[0:lanes, 0:group])
             T.writes(C[0:lanes])
-            C[T.ramp(T.int32(0), 1, lanes)] = C.vload([0], dtype=f"int32x{lanes}") + T.call_llvm_pure_intrin(
-                T.llvm_lookup_intrinsic_id(llvm),
-                T.reinterpret(T.broadcast(T.reinterpret(A.vload([0], "int16x2"), dtype="int32"), lanes),
-                              dtype=f"int16x{bytes_}"),
+            C[T.ramp(T.int32(0), 1, lanes)] = C.vload([0], dtype=f"int32x{lanes}") + llvm(
+                madd, spread(A, "int16x2", "int32", lanes, f"int16x{bytes_}"),
                 T.cast(B.vload([0, 0], dtype=f"int8x{bytes_}"), f"int16x{bytes_}"), dtype=f"int32x{lanes}")
     return desc, impl_wd
