@@ -34,9 +34,6 @@ def test_int8_static_rpi5_meets_the_accuracy_budget_and_shrinks(rpi5):
     assert code_and_weights(int8) < 0.7 * code_and_weights(fp32)
 
 
-@pytest.mark.xfail(strict=True, reason="measured 2026-11-29 (clean-clone CI run): since int8 convs got their own "
-                   "packed sdot kernels (issue 10) the int8 model.so grew (44.8 -> 50.0 KB here); 53,376 B saved = 56% "
-                   "of the fp32 weight bytes (goal 60%)")
 def test_int8_static_rpi5_saves_60_percent_of_fp32_weight_bytes(rpi5):
     (fp32, _), (int8, _) = rpi5
     saved = code_and_weights(fp32) - code_and_weights(int8)
