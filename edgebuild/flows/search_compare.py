@@ -1,5 +1,5 @@
 """`invoke search --against-shipped`: the search's best point against every recipe of recipes/ for the
-same model and target, within the same budget, timed side by side in one run.
+same model and target, within the same budget, timed side by side (in `rounds` runs of fresh processes).
 
 A shipped recipe is scored on all of the metric's data, as the reference is: no one selected it, so
 unlike the search's own points it needs no held-out half (a 20-minute digits-cnn search counted the
@@ -22,7 +22,8 @@ from .build import build
 RUNS = 100
 
 
-def against_shipped(project, request, measure, budget, best: dict[str, Any], margin: float, say) -> dict[str, Any]:
+def against_shipped(project, request, measure, budget, best: dict[str, Any], margin: float, rounds: int,
+                    say) -> dict[str, Any]:
     ref_value = measure.reference_metric[1]  # the search's budget baseline (search_measure.REFERENCE_SPLIT)
     rows, timed = [], []
     for name in compress.folder(project).names():
@@ -43,9 +44,9 @@ def against_shipped(project, request, measure, budget, best: dict[str, Any], mar
     folders = [Path(best["bundle"]), *(folder for _, folder in timed)]
     best_ms = None
     if request.objective != "size":
-        best_ms, *medians = measure.latency(folders, RUNS)
-        for (row, _), ms in zip(timed, medians):
-            row.update(latency_ms=round(ms, 5), best_over_recipe=round(best_ms / ms, 4))
+        (best_ms, *medians), (_, *ratios) = measure.latency(folders, RUNS, rounds)
+        for (row, _), ms, ratio in zip(timed, medians, ratios):  # ratio: the recipe's time over the best point's
+            row.update(latency_ms=round(ms, 5), best_over_recipe=round(1 / ratio, 4))
     for row, _ in timed:
         row["best_transfer_over_recipe"] = round(best["transfer_bytes"] / row["transfer_bytes"], 4)
         wins = []

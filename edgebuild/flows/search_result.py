@@ -4,8 +4,9 @@ and recipes written for it.
 Selection and report use different data: trials were scored on the metric's search split; the chosen
 points are re-scored on the held-out split (the budget's reference is the uncompressed build's metric on
 all the data, search_measure.REFERENCE_SPLIT) and their latency re-timed side by side with the
-uncompressed build in one run. A point counts as better only by a margin (MARGIN) over that build.
-With one objective the search split ranks the feasible points and held-out data only verifies them:
+uncompressed build (ROUNDS runs of fresh processes). A point counts as better only by a margin (MARGIN)
+over that build. With one objective the search split ranks the feasible points (for latency, the fastest
+re-timed together first: one timing per trial favours the lucky) and held-out data only verifies them:
 the best is re-measured, and when it misses the budget or the margin there, the best of another
 family, up to HOLDOUT_CANDIDATES; every point re-measured is reported. A family is the PyTorch steps'
 techniques: points sharing them share one retrained network and its errors on unseen data (a 20-minute
@@ -32,6 +33,8 @@ from .search_compare import against_shipped, format_comparison
 MARGIN = 0.05  # a point is "better" than the uncompressed build only by at least 5%
 HOLDOUT_RUNS = 100
 HOLDOUT_CANDIDATES = 3  # one objective: the best point of each family re-measured on held-out data, at most
+ROUNDS = 3  # re-timings after the trials: side-by-side runs in fresh processes, median of their ratios
+SHORTLIST = 6  # latency: the fastest feasible bundles re-timed together before held-out verification
 
 
 def storage_url(project: Project, say) -> str:
@@ -50,7 +53,10 @@ def finish(project: Project, request, study, budget, measure, model: str, say) -
                 and budget.violation(measure.reference_metric[1], r["metric"]) <= 0]
     keys = pareto.SEARCH_KEYS[request.objective]
     if request.objective != "both":
-        points = _first_verified(sorted(feasible, key=lambda r: (*(r[k] for k in keys), r["trial"])), measure, budget)
+        ranked = sorted(feasible, key=lambda r: (*(r[k] for k in keys), r["trial"]))
+        if request.objective == "latency":
+            ranked = _retimed(ranked, measure, say)
+        points = _first_verified(ranked, measure, budget)
     else:
         points = pareto.minimal(feasible, keys)
         if request.pick is not None:
@@ -67,9 +73,28 @@ def finish(project: Project, request, study, budget, measure, model: str, say) -
               "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     if request.against_shipped and points:  # before this search writes its own recipes into recipes/
         best = next((p for p in points if p["better"]), points[0])
-        report["against_shipped"] = against_shipped(project, request, measure, budget, best, MARGIN, say)
+        report["against_shipped"] = against_shipped(project, request, measure, budget, best, MARGIN, ROUNDS, say)
     report["recipes"] = _write(project, request, points, budget, study.study_name, measure.emulated, say)
     return report
+
+
+def _retimed(ranked: list[dict[str, Any]], measure, say) -> list[dict[str, Any]]:
+    """The fastest SHORTLIST bundles of `ranked` re-timed beside the reference in ROUNDS fresh runs, and
+    ranked by that. Each trial was timed once, and the fastest of many single timings is mostly the
+    luckiest: a 20-minute digits-cnn search's best point timed 0.33x in its trial and 0.55-0.60x after
+    (2026-11-30). The re-timing is still selection; held-out verification times the chosen point again."""
+    head, seen = [], set()
+    for point in ranked:
+        if point["bundle"] not in seen and len(head) < SHORTLIST:
+            seen.add(point["bundle"])
+            head.append(point)
+    if len(head) < 2:
+        return ranked
+    say(f"re-timing the {len(head)} fastest points beside the reference ({ROUNDS} rounds)")
+    _, ratios = measure.latency([measure.reference, *(Path(p["bundle"]) for p in head)], HOLDOUT_RUNS, ROUNDS)
+    for point, ratio in zip(head, ratios[1:]):
+        point["retimed_ratio"] = round(ratio, 4)
+    return sorted(head, key=lambda p: (p["retimed_ratio"], p["trial"])) + [p for p in ranked if p not in head]
 
 
 def _first_verified(ranked: list[dict[str, Any]], measure, budget) -> list[dict[str, Any]]:
@@ -117,8 +142,8 @@ def _holdout(point: dict[str, Any], measure, budget) -> None:
     point["holdout"] = {"metric": value, "reference_metric": ref_value,
                         "within_budget": budget.violation(ref_value, value) <= 0}
     if measure.request.objective != "size":
-        ref_ms, ms = measure.latency([measure.reference, folder], HOLDOUT_RUNS)
-        point["holdout"].update(latency_ms=round(ms, 5), reference_ms=round(ref_ms, 5), latency_ratio=round(ms / ref_ms, 4))
+        (ref_ms, ms), (_, ratio) = measure.latency([measure.reference, folder], HOLDOUT_RUNS, ROUNDS)
+        point["holdout"].update(latency_ms=round(ms, 5), reference_ms=round(ref_ms, 5), latency_ratio=round(ratio, 4))
     ratio = point["holdout"].get("latency_ratio")
     ref_bytes = bundles.read_manifest(measure.reference)["metrics"]["transfer_bytes"]
     point["holdout"]["transfer_ratio"] = round(point["transfer_bytes"] / ref_bytes, 4)
@@ -170,7 +195,8 @@ def format_report(report: dict[str, Any]) -> str:
              "front (trial, steps, search-split metric, latency x, transfer bytes, held-out):"]
     for p in report["front"]:
         steps = "; ".join(s["technique"] for s in p["steps"]) or "none"
-        lines.append(f"  #{p['trial']} {steps}: {p['metric']}, x{p['latency_ratio']}, {p['transfer_bytes']:,} B, "
+        retimed = f" (re-timed x{p['retimed_ratio']})" if "retimed_ratio" in p else ""
+        lines.append(f"  #{p['trial']} {steps}: {p['metric']}, x{p['latency_ratio']}{retimed}, {p['transfer_bytes']:,} B, "
                      f"held-out {p.get('holdout')}{'' if p.get('better') else ' (not better by the margin)'}")
     lines += [f"recipe: {r}" for r in report["recipes"]] or ["no recipe written"]
     if "against_shipped" in report:

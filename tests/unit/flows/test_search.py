@@ -117,3 +117,50 @@ def test_the_metric_on_all_the_data_is_the_one_the_build_measured_for_its_gate(m
     assert measure.metric(result, search_measure.REFERENCE_SPLIT) == ("accuracy", 97.8)
     with pytest.raises(AssertionError, match="ran"):
         measure.metric(result, "holdout")
+
+
+def test_re_timing_rotates_the_order_and_takes_the_median_of_each_rounds_ratios(monkeypatch):
+    from pathlib import Path
+
+    from edgebuild.flows import search_measure
+
+    measure = search_measure.Measure(None, type("R", (), {"device": ""})(), None, Path("r"), ("", 0.0))
+    orders = []
+    # Round by round, each bundle's time; the second round's process put every bundle 50% slower, and the
+    # third landed "b" badly (1.3): the median of ratios keeps b at 0.5x the reference.
+    times = iter([{"r": 2.0, "a": 1.0, "b": 1.0}, {"r": 3.0, "a": 1.5, "b": 1.5}, {"r": 2.0, "a": 1.2, "b": 1.3}])
+
+    def side_by_side(folders, runs):
+        orders.append([f.name for f in folders])
+        ms = next(times)
+        return [ms[f.name] for f in folders]
+
+    monkeypatch.setattr(measure, "_side_by_side", side_by_side)
+    medians, ratios = measure.latency([Path("r"), Path("a"), Path("b")], 10, rounds=3)
+    assert orders == [["r", "a", "b"], ["a", "b", "r"], ["b", "r", "a"]]
+    assert medians == [2.0, 1.2, 1.3]
+    assert ratios == [1.0, 0.5, 0.5]
+
+
+def test_the_fastest_points_are_re_timed_together_and_ranked_by_that(monkeypatch):
+    from pathlib import Path
+
+    from edgebuild.flows import search_result
+
+    monkeypatch.setattr(search_result, "SHORTLIST", 3)
+    timed = []
+
+    class Measure:
+        reference = Path("ref")
+
+        def latency(self, folders, runs, rounds):
+            timed.append([f.name for f in folders])
+            again = {"ref": 1.0, "lucky": 0.6, "steady": 0.45, "slow": 0.5}  # re-timed ratios
+            return [], [again[f.name] for f in folders]
+
+    ranked = [{"trial": 4, "bundle": "lucky"}, {"trial": 9, "bundle": "lucky"},  # one point, drawn twice
+              {"trial": 2, "bundle": "steady"}, {"trial": 7, "bundle": "slow"}, {"trial": 5, "bundle": "last"}]
+    out = search_result._retimed(ranked, Measure(), print)
+    assert timed == [["ref", "lucky", "steady", "slow"]]  # each bundle once, beside the reference
+    assert [p["trial"] for p in out] == [2, 7, 4, 9, 5]  # the re-timed head, then the rest in their order
+    assert [p.get("retimed_ratio") for p in out] == [0.45, 0.5, 0.6, None, None]

@@ -15,8 +15,9 @@ class Measure:
     def metric(self, result, split):  # a shipped recipe is scored on all the data, as the reference is
         return "accuracy", 98.5 if split == "all" else 97.0
 
-    def latency(self, folders, runs):
-        return [1.0] + [2.0] * (len(folders) - 1)  # the best point twice as fast as every recipe
+    def latency(self, folders, runs, rounds):
+        ms = [1.0] + [2.0] * (len(folders) - 1)  # the best point twice as fast as every recipe
+        return ms, [m / ms[0] for m in ms]
 
 
 class Request:
@@ -32,7 +33,7 @@ def compare(monkeypatch, within: bool) -> dict:
     monkeypatch.setattr(search_compare.compress, "folder", lambda project: type("F", (), {"names": lambda self: ["none", "r"]})())
     monkeypatch.setattr(search_compare, "build", lambda project, name, say: BuildResult(Path(name), {"metrics": {"transfer_bytes": 10}}, cached=True))
     best = {"bundle": "best", "transfer_bytes": 5, "holdout": {"within_budget": within}}
-    return search_compare.against_shipped(None, Request(), Measure(), Budget("accuracy", 1.0), best, 0.05, print)
+    return search_compare.against_shipped(None, Request(), Measure(), Budget("accuracy", 1.0), best, 0.05, 3, print)
 
 
 def test_a_best_point_outside_the_budget_on_held_out_data_beats_no_shipped_recipe(monkeypatch):
