@@ -10,11 +10,16 @@ value's code length in bits, so rare values give way to frequent ones where that
 precision. Measured on MiniLM with the same bits per layer: plain k-means cosine 0.9753 with 10.62 MB
 of zlib-compressed indices, rate-weight 1.0 cosine 0.9757 with 10.38 MB. `layers` sets `bits` or `rate-weight` for the modules whose name matches a glob (first
 match wins), e.g. more shared values for a transformer's sensitive projections.
+
+`fine-tune-steps` retrains the shared values as the paper does: each weight's assignment stays fixed
+(so do the indices and their entropy) and after every optimizer step each shared value becomes the mean
+of its weights. (Re-clustering after every step, as this step first did, moved the assignments and cost
+a k-means pass over every layer per step.)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from .base import Context, Technique
@@ -112,18 +117,45 @@ def clusterable(module, config: Cluster):
     return [(n, m) for n, m in module.named_modules() if isinstance(m, kinds) and m.weight.numel() >= config.min_size]
 
 
-def snap(module, config: Cluster) -> dict[int, int]:
-    """Replace every clusterable weight by its nearest shared value; returns {bits: number of layers}."""
+def snap(module, config: Cluster) -> tuple[dict[int, int], list["Shared"]]:
+    """Replace every clusterable weight by its nearest shared value; returns ({bits: number of layers},
+    each layer's sharing, for fine-tuning)."""
     import torch
 
     counts: dict[int, int] = {}
+    shared: list[Shared] = []
     with torch.no_grad():
         for name, layer in clusterable(module, config):
             w, (bits, rate_weight) = layer.weight, config.for_layer(name)
             centroids, idx = kmeans_1d(w.detach().flatten().float(), 2 ** bits, config.iterations, rate_weight)
             w.copy_(centroids[idx].reshape(w.shape).to(w.dtype))
             counts[bits] = counts.get(bits, 0) + 1
-    return dict(sorted(counts.items()))
+            zero = (centroids == 0).nonzero().flatten()
+            shared.append(Shared(w, idx, centroids.numel(), int(zero[0]) if zero.numel() else None))
+    return dict(sorted(counts.items())), shared
+
+
+@dataclass(frozen=True)
+class Shared:
+    """One clustered weight's assignment, fixed while fine-tuning (Deep Compression's retraining)."""
+
+    weight: object  # the layer's weight tensor
+    idx: object  # its shared value's index, per element (flat)
+    values: int
+    zero: int | None  # the index pinned at exactly 0 (pruned weights), if any
+
+    def share(self) -> None:
+        """Each shared value becomes the mean of its weights after an optimizer step: the step's average
+        update to them, with the assignment (and so the indices' entropy) unchanged."""
+        import torch
+
+        flat = self.weight.view(-1)
+        sums = torch.zeros(self.values, dtype=flat.dtype).index_add_(0, self.idx, flat)
+        counts = torch.bincount(self.idx, minlength=self.values).clamp(min=1).to(flat.dtype)
+        centroids = sums / counts
+        if self.zero is not None:
+            centroids[self.zero] = 0.0
+        flat.copy_(centroids[self.idx])
 
 
 def fold_batchnorm(module) -> int:
@@ -148,10 +180,10 @@ def fold_batchnorm(module) -> int:
 
 def apply(module, config: Cluster, ctx: Context):
     ctx.notes["batchnorms_folded"] = fold_batchnorm(module.eval())
-    counts = snap(module, config)
+    counts, shared = snap(module, config)
     if config.fine_tune_steps:
-        quick = replace(config, iterations=3)  # re-snap after every step
-        fine_tune(module, ctx, Schedule(config.fine_tune_steps, config.learning_rate), after_step=lambda: snap(module, quick))
+        fine_tune(module, ctx, Schedule(config.fine_tune_steps, config.learning_rate),
+                  after_step=lambda: [layer.share() for layer in shared])
     ctx.notes["clustered_layers"] = sum(counts.values())
     ctx.notes["layers_per_bits"] = {str(b): n for b, n in counts.items()}
     return module

@@ -21,11 +21,13 @@ GROUPS = (("ffn-in", "*.intermediate.dense", r"intermediate/dense/"),
 def test_every_point_is_a_valid_recipe_in_pipeline_order(objective):
     s = space.Space(torch_model=True, trainable=True, fp16_arithmetic=True, students=({"width": 0.5},),
                     groups=GROUPS, objective=objective)
-    seen = set()
+    seen, tunes = set(), set()
     for steps in draws(s):
         recipe.configs(steps, "steps")  # raises on a bad field, value or order
         seen.update(techniques(steps))
+        tunes.update(step["fine-tune-steps"] for step in steps if step["technique"] == "cluster")
     assert {"prune-channels", "lowrank", "distill", "int8-static", "int8-dynamic", "fp16"} <= seen
+    assert tunes == (set() if objective == "latency" else {0, 100, 500})  # the shared values retrained or not
     assert ("cluster" in seen) == (objective != "latency")  # sharing values shrinks transfers, not latency
 
 
@@ -113,8 +115,9 @@ def test_a_new_search_first_tries_int8_alone_on_7_bit_weights(calibrated):
     want = [[{"technique": "int8-dynamic", "operators": ["MatMul", "Gemm"], "reduce-range": True, "embeddings": True}]]
     if calibrated:
         want.append([{"technique": "int8-static", "operators": ["Conv", "MatMul", "Gemm"], "reduce-range": True}])
-    # for size, clustering alone (no training), every layer group at 6 bits, packed by a codebook
-    want.append([{"technique": "cluster", "bits": 6, "rate-weight": 1.0,
+    # for size, clustering alone (no network trained; the shared values retrained), every layer group at
+    # 6 bits, packed by a codebook
+    want.append([{"technique": "cluster", "bits": 6, "rate-weight": 1.0, "fine-tune-steps": 500,
                   "layers": {glob: {"bits": 6} for _, glob, _ in GROUPS}}, {"technique": "codebook", "bits": 8}])
     assert got == want
 

@@ -66,6 +66,24 @@ def test_cluster_layers_glob_sets_bits_per_layer(digits):
     assert ctx.notes["layers_per_bits"] == {"2": 1, "5": 1}
 
 
+def test_cluster_fine_tune_retrains_the_shared_values_and_keeps_each_weights_assignment(digits):
+    import copy
+
+    _, net, ctx = digits
+    prune.apply(net, prune.Prune(sparsity=0.5), ctx)
+    plain = copy.deepcopy(net)
+    cluster.apply(plain, cluster.Cluster(bits=4), ctx)
+    cluster.apply(net, cluster.Cluster(bits=4, fine_tune_steps=20), ctx)
+    assert ctx.notes["fine_tune_steps"] == 20
+    layers = zip(cluster.clusterable(plain, cluster.Cluster()), cluster.clusterable(net, cluster.Cluster()))
+    for (_, before), (_, after) in layers:
+        a, b = before.weight.detach().flatten(), after.weight.detach().flatten()
+        pairs = torch.stack([a, b], 1).unique(dim=0)
+        # one tuned value per shared value and back: the same partition (indices), other values
+        assert len(pairs) == len(a.unique()) == len(b.unique()) <= 16
+        assert torch.equal(a == 0, b == 0) and not torch.equal(a, b)
+
+
 def _entropy(idx) -> float:
     p = torch.bincount(idx).double() / idx.numel()
     p = p[p > 0]
