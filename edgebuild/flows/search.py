@@ -216,7 +216,11 @@ def _proxy(rows: list[dict[str, Any]], budget: Budget, trial) -> None:
         return
     value, reference = rows[-1]["after"], rows[0]["before"]
     trial.set_user_attr("proxy_metric", value)
-    if budget.violation(reference, value) > PROXY_SLACK[budget.metric]:
+    violation = budget.violation(reference, value)
+    if violation > PROXY_SLACK[budget.metric]:
+        # Marked infeasible: Optuna's TPE ranks a pruned trial without a constraint ahead of every
+        # infeasible one, so a MiniLM size search kept drawing the distilled students it pruned.
+        trial.set_constraint("budget", violation)
         raise optuna.TrialPruned(f"PyTorch-side {budget.metric} {value} after {rows[-1]['technique']} is far "
                                  "outside the budget")
 

@@ -61,17 +61,23 @@ def test_the_proxy_prunes_only_far_outside_the_budget():
     from edgebuild.flows.search import PROXY_SLACK, _proxy
 
     class Trial:
-        user_attrs = {}
+        def __init__(self):
+            self.user_attrs, self.constraints = {}, {}
 
         def set_user_attr(self, key, value):
             self.user_attrs[key] = value
+
+        def set_constraint(self, key, value):
+            self.constraints[key] = value
 
     budget = Budget("accuracy", 1.0)
     rows = [{"technique": "distill", "before": 99.0, "after": 99.0 - 1.0 - PROXY_SLACK["accuracy"] + 0.1}]  # outside, within the slack
     _proxy(rows, budget, Trial())
     rows.append({"technique": "prune", "before": rows[0]["after"], "after": 99.0 - 1.0 - PROXY_SLACK["accuracy"] - 0.1})
+    trial = Trial()
     with pytest.raises(optuna.TrialPruned, match="after prune is far outside"):
-        _proxy(rows, budget, Trial())  # judged against the first row's reference, on the latest step
+        _proxy(rows, budget, trial)  # judged against the first row's reference, on the latest step
+    assert trial.constraints["budget"] > 0  # infeasible to the sampler, not merely unfinished
 
 
 def test_held_out_data_is_judged_against_the_reference_on_all_the_data(monkeypatch):
