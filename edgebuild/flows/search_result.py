@@ -195,8 +195,9 @@ def format_report(report: dict[str, Any]) -> str:
              "front (trial, steps, search-split metric, latency x, transfer bytes, held-out):"]
     for p in report["front"]:
         steps = "; ".join(s["technique"] for s in p["steps"]) or "none"
+        latency = "latency not timed" if p["latency_ms"] is None else f"x{p['latency_ratio']}"  # size searches
         retimed = f" (re-timed x{p['retimed_ratio']})" if "retimed_ratio" in p else ""
-        lines.append(f"  #{p['trial']} {steps}: {p['metric']}, x{p['latency_ratio']}{retimed}, {p['transfer_bytes']:,} B, "
+        lines.append(f"  #{p['trial']} {steps}: {p['metric']}, {latency}{retimed}, {p['transfer_bytes']:,} B, "
                      f"held-out {p.get('holdout')}{'' if p.get('better') else ' (not better by the margin)'}")
     lines += [f"recipe: {r}" for r in report["recipes"]] or ["no recipe written"]
     if "against_shipped" in report:

@@ -170,3 +170,15 @@ def test_the_fastest_points_are_re_timed_together_and_ranked_by_that(monkeypatch
     assert timed == [["ref", "lucky", "steady", "slow"]]  # each bundle once, beside the reference
     assert [p["trial"] for p in out] == [2, 7, 4, 9, 5]  # the re-timed head, then the rest in their order
     assert [p.get("retimed_ratio") for p in out] == [0.45, 0.5, 0.6, None, None]
+
+
+def test_the_report_says_when_a_point_was_not_timed():
+    from edgebuild.flows import search_result
+
+    point = {"trial": 9, "steps": [{"technique": "cluster"}], "metric": 0.975, "latency_ratio": 0.0,
+             "latency_ms": None, "transfer_bytes": 13157800, "holdout": {}, "better": True}
+    report = {"study": "s", "trials": {}, "reference": {}, "front": [point], "recipes": []}
+    text = search_result.format_report(report)
+    assert "latency not timed, 13,157,800 B" in text and "x0.0" not in text
+    timed = search_result.format_report({**report, "front": [{**point, "latency_ms": 0.015, "latency_ratio": 0.59}]})
+    assert "x0.59, 13,157,800 B" in timed
