@@ -219,7 +219,7 @@ def _proxy(rows: list[dict[str, Any]], budget: Budget, trial) -> None:
     violation = budget.violation(reference, value)
     if violation > PROXY_SLACK[budget.metric]:
         # Marked infeasible: Optuna's TPE ranks a pruned trial without a constraint ahead of every
-        # infeasible one, so a MiniLM size search kept drawing the distilled students it pruned.
+        # infeasible one, among its "good" trials whenever fewer feasible ones than it keeps there.
         trial.set_constraint("budget", violation)
         raise optuna.TrialPruned(f"PyTorch-side {budget.metric} {value} after {rows[-1]['technique']} is far "
                                  "outside the budget")
