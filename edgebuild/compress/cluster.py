@@ -94,12 +94,10 @@ def _entropy_constrained(values, centroids, idx, rate_weight: float, iterations:
     zeros = values == 0
     zero = int(centroids.abs().argmin()) if bool(zeros.any()) else None
     lam = rate_weight * float(((centroids[idx] - values) ** 2).mean())
-    chunk = max(1, 2 ** 24 // centroids.numel())
     for _ in range(iterations):
         counts = torch.bincount(idx, minlength=centroids.numel()).double()
-        bits = (-torch.log2((counts / values.numel()).clamp(min=1e-12))).float()
-        idx = torch.cat([((part[:, None] - centroids[None]) ** 2 + lam * bits[None]).argmin(1)
-                         for part in values.split(chunk)])
+        bits = -torch.log2((counts / values.numel()).clamp(min=1e-12))
+        idx = _nearest_with_cost(values, centroids, lam * bits)
         if zero is not None:
             idx[zeros] = zero  # pruned weights stay exactly zero
         sums = torch.zeros_like(centroids).index_add_(0, idx, values)
@@ -108,6 +106,37 @@ def _entropy_constrained(values, centroids, idx, rate_weight: float, iterations:
         if zero is not None:
             centroids[zero] = 0.0
     return centroids, idx
+
+
+def _nearest_with_cost(values, centroids, cost):
+    """argmin over k of (x - c_k)^2 + cost_k for every x, in O(n log k) rather than O(n k).
+
+    Less x^2, which every k shares, each k is the line -2 c_k x + c_k^2 + cost_k; the lowest line
+    at x is the answer, and the lower envelope of the lines splits the axis into one interval per
+    line on it (the convex hull trick). Ties go to the lower index, as argmin's do. Brute force took
+    815 s for MiniLM's 11.7M embedding weights at 256 values on 2 busy cores (2026-11-30)."""
+    import torch
+
+    c, extra = centroids.double().tolist(), cost.double().tolist()
+    hull: list[int] = []  # indices of the envelope's lines, left to right (rising c)
+    starts: list[float] = []  # where each hull line becomes the lowest
+    for k in sorted(range(len(c)), key=lambda k: (c[k], extra[k], k)):
+        slope, icpt = -2 * c[k], c[k] ** 2 + extra[k]
+        if hull and c[hull[-1]] == c[k]:
+            continue  # the same value at no less cost (sorted by cost) never wins
+        while hull:
+            j = hull[-1]
+            x = (icpt - (c[j] ** 2 + extra[j])) / (-2 * c[j] - slope)  # where k gets below j
+            if x <= starts[-1]:
+                hull.pop()
+                starts.pop()
+            else:
+                break
+        starts.append(x if hull else float("-inf"))
+        hull.append(k)
+    edges = torch.tensor(starts[1:], dtype=torch.float64)
+    where = torch.bucketize(values.double(), edges)  # x on an edge stays with the lower line
+    return torch.tensor(hull, dtype=torch.long)[where]
 
 
 def clusterable(module, config: Cluster):

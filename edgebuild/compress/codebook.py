@@ -31,6 +31,14 @@ class Codebook:
         return next((b for b in (1, 2, 4, 8) if b <= self.bits and distinct <= 2 ** b), None)
 
 
+def pack(idx: np.ndarray, bits: int) -> np.ndarray:
+    """Indices (< 2^bits) packed 8 // bits to a byte, the first in the lowest bits; zero-padded."""
+    per_byte = 8 // bits
+    pad = (-idx.size) % per_byte
+    digits = np.concatenate([idx.ravel(), np.zeros(pad, idx.dtype)]).reshape(-1, per_byte).astype(np.uint32)
+    return (digits * ((2 ** bits) ** np.arange(per_byte, dtype=np.uint32))).sum(axis=1).astype(np.uint8)
+
+
 def apply(proto, config: Codebook, ctx: Context):
     from onnx import TensorProto, helper, numpy_helper
 
@@ -48,9 +56,7 @@ def apply(proto, config: Codebook, ctx: Context):
         per_byte, base = 8 // bits, 2 ** bits
         widths[bits] = widths.get(bits, 0) + 1
         name = init.name
-        pad = (-idx.size) % per_byte
-        digits = np.concatenate([idx.ravel(), np.zeros(pad, idx.dtype)]).reshape(-1, per_byte).astype(np.uint32)
-        packed = (digits * (base ** np.arange(per_byte, dtype=np.uint32))).sum(axis=1).astype(np.uint8)
+        packed = pack(idx, bits)
         book = np.zeros(base, np.float32)
         book[: len(values)] = values
         inits += [numpy_helper.from_array(packed, f"{name}__idx"), numpy_helper.from_array(book, f"{name}__book"),

@@ -11,9 +11,10 @@ Ranges (each parameter may also be "off"):
 - lowrank: params-budget 0.3-0.9 (step 0.1), convs factored by channel SVD or Tucker-2
 - prune (unstructured): sparsity 0.1-0.9 (step 0.1); matmuls >= 75% sparse run the CSR kernel
 - fp16: on targets with fp16 arithmetic only (ARM +fullfp16), never where it would be converted
-- cluster: 3-8 bits, plain or rate-weighted (1.0) k-means, and per layer group (Model.layer_groups)
-  bits from the step's up to 8; with training data the shared values retrain 0, 1x or 5x the usual
-  fine-tune; a codebook step packs the clustered tensors
+- cluster: per layer group (Model.layer_groups) and for the layers no group names, 3-8 bits and a
+  rate weight of 0 (plain k-means), 1 or 3; with training data the shared values retrain 0, 1x or 5x
+  the usual fine-tune; a codebook step packs the clustered tensors. A size search first tries the
+  bits that allocate.py picks from each group's measured sensitivity
 - int8: static (Conv+MatMul or Conv+MatMul+Gemm; layer groups may stay fp32 or quantize at run time;
   ONNX files only with calibration samples) or dynamic (MatMul or MatMul+Gemm; embeddings int8 or not);
   8- or 7-bit weights (reduce-range)
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, Sequence
 
 from ..targets import Target
+from .allocate import REST
 from .distill import Distill
 
 # A student's training length, in multiples of distill's defaults. The default is short: digits-cnn's
@@ -35,6 +37,7 @@ FINE_TUNE = 100  # fine-tune steps after a compressing step (a model scales them
 # Retraining clustered MiniLM's shared values for 5x the usual fine-tune (100 of its steps) took its
 # cosine from 0.9721 to 0.9776 at the same transfer (deep-compression's MiniLM steps, 2026-11-30).
 CLUSTER_TUNE = 5
+RATE_WEIGHTS = (0.0, 1.0, 3.0)  # cluster's rate-weight: plain k-means, and entropy-constrained
 
 
 class Suggest(Protocol):
@@ -98,12 +101,24 @@ def first_points(space: Space) -> list[dict[str, Any]]:
         points.append({**off, "int8": "static", "int8.reduce_range": True, "int8.operators": "Conv,MatMul,Gemm",
                        **{f"int8.fp32.{label}": False for label, _, _ in space.groups}})
     if space.objective != "latency" and space.torch_model:
-        tuned = {"cluster.fine_tune": CLUSTER_TUNE * FINE_TUNE} if space.trainable else {}
-        points.append({**off, "cluster": True, "cluster.bits": 6, "cluster.rate_weight": 1.0, **tuned,
-                       **{f"cluster.bits.{label}": 6 for label, _, _ in space.groups}})
+        points.append(clustered({label: (6, 1.0) for label in (REST, *(g[0] for g in space.groups))}, space))
     elif space.objective != "latency":
         points.append({**off, "int8": "off", "cluster_graph": True, "cluster_graph.bits": 6})
     return points
+
+
+def clustered(choice: dict[str, tuple[int, float]], space: Space) -> dict[str, Any]:
+    """Parameters of a point that only clusters: (bits, rate weight) per layer group label and for REST
+    (the layers no group names), e.g. from allocate.allocate; the shared values retrained where the
+    model trains. A label missing from `choice` gets 8 bits."""
+    def pick(label: str, key: str) -> dict[str, Any]:
+        bits, rate = choice.get(label, (8, 1.0))
+        return {f"cluster.bits{key}": bits, f"cluster.rate_weight{key}": rate}
+
+    off = {"distill": "off", "prune_channels": False, "lowrank": False, "prune": False, "fp16": False}
+    tuned = {"cluster.fine_tune": CLUSTER_TUNE * FINE_TUNE} if space.trainable else {}
+    return {**off, "cluster": True, **pick(REST, ""), **tuned,
+            **{k: v for label, _, _ in space.groups for k, v in pick(label, f".{label}").items()}}
 
 
 def _torch_steps(space: Space, s: Suggest) -> list[dict[str, Any]]:
@@ -130,13 +145,15 @@ def _torch_steps(space: Space, s: Suggest) -> list[dict[str, Any]]:
         steps.append({"technique": "fp16"})
         return steps  # fp16 graphs take no int8 or clustering steps
     if space.objective != "latency" and s.suggest_categorical("cluster", [False, True]):
-        bits = s.suggest_int("cluster.bits", 3, 8)
-        step = {"technique": "cluster", "bits": bits,
-                "rate-weight": s.suggest_categorical("cluster.rate_weight", [0.0, 1.0])}
+        # the step's own bits and rate weight are for the layers no group names (e.g. embedding tables)
+        step = {"technique": "cluster", "bits": s.suggest_int("cluster.bits", 3, 8),
+                "rate-weight": s.suggest_categorical("cluster.rate_weight", list(RATE_WEIGHTS))}
         if space.trainable:  # the shared values retrained, assignments fixed (cluster.py)
             step["fine-tune-steps"] = s.suggest_categorical("cluster.fine_tune", [0, tune, CLUSTER_TUNE * tune])
         # Every group is listed, in the model's order: globs may overlap and the first match wins.
-        layers = {glob: {"bits": s.suggest_int(f"cluster.bits.{label}", bits, 8)} for label, glob, _ in space.groups}
+        layers = {glob: {"bits": s.suggest_int(f"cluster.bits.{label}", 3, 8),
+                         "rate-weight": s.suggest_categorical(f"cluster.rate_weight.{label}", list(RATE_WEIGHTS))}
+                  for label, glob, _ in space.groups}
         if layers:
             step["layers"] = layers
         steps.append(step)

@@ -25,7 +25,7 @@ from ..compress import space as spaces
 from ..errors import EdgebuildError, UsageError
 from ..progress import SILENT, Progress
 from ..project import Project
-from . import history as results_history, search_measure, search_result
+from . import history as results_history, search_measure, search_result, search_start
 from .build import BuildRequest, build
 
 OBJECTIVES = ("latency", "size", "both")
@@ -89,7 +89,8 @@ def search(project: Project, request: SearchRequest, say: Callable[[str], None] 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = _study(search_result.storage_url(project, say), study_name, request.objective)
     if not study.trials:
-        for params in spaces.first_points(space):
+        slack = -budget.violation(measure.reference_metric[1], measure.reference_metric[1])
+        for params in search_start.first_points(model, space, slack, request.input_shapes, say, progress):
             study.enqueue_trial(params)
     done = trials_done(study)
     remaining = max(0, request.trials - done) if request.trials else None
@@ -123,7 +124,9 @@ def search(project: Project, request: SearchRequest, say: Callable[[str], None] 
 
     if remaining != 0:
         with progress.task(f"search {study_name}", total=remaining, unit="trials") as shown:
-            study.optimize(objective, n_trials=remaining, timeout=request.minutes * 60 or None,
+            # --minutes counts from the start: the sensitivity profile of a size search's first points too
+            timeout = max(1.0, request.minutes * 60 - (time.monotonic() - started)) if request.minutes else None
+            study.optimize(objective, n_trials=remaining, timeout=timeout,
                            catch=(EdgebuildError,), gc_after_trial=True)
     report = search_result.finish(project, request, study, budget, measure, model.name, say)
     report["seconds"] = round(time.monotonic() - started, 1)

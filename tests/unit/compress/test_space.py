@@ -118,7 +118,8 @@ def test_a_new_search_first_tries_int8_alone_on_7_bit_weights(calibrated):
     # for size, clustering alone (no network trained; the shared values retrained), every layer group at
     # 6 bits, packed by a codebook
     want.append([{"technique": "cluster", "bits": 6, "rate-weight": 1.0, "fine-tune-steps": 500,
-                  "layers": {glob: {"bits": 6} for _, glob, _ in GROUPS}}, {"technique": "codebook", "bits": 8}])
+                  "layers": {glob: {"bits": 6, "rate-weight": 1.0} for _, glob, _ in GROUPS}},
+                 {"technique": "codebook", "bits": 8}])
     assert got == want
 
 
@@ -131,3 +132,15 @@ def test_an_onnx_files_size_search_first_clusters_its_initializers():
     assert got[-1] == [{"technique": "cluster-graph", "bits": 6}, {"technique": "codebook", "bits": 8}]
     latency = space.Space(torch_model=False, trainable=False, fp16_arithmetic=False, objective="latency")
     assert all(not p.get("cluster_graph") for p in space.first_points(latency))
+
+
+def test_an_allocated_choice_is_a_point_with_each_groups_bits_and_rate_weight():
+    s = space.Space(torch_model=True, trainable=True, fp16_arithmetic=False, groups=GROUPS, objective="size")
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    study.enqueue_trial(space.clustered({"rest": (3, 3.0), "ffn-in": (5, 1.0), "ffn-out": (8, 0.0)}, s))
+    steps = space.sample(s, study.ask())
+    recipe.configs(steps, "steps")
+    assert steps == [{"technique": "cluster", "bits": 3, "rate-weight": 3.0, "fine-tune-steps": 500,
+                      "layers": {"*.intermediate.dense": {"bits": 5, "rate-weight": 1.0},
+                                 "*.output.dense": {"bits": 8, "rate-weight": 0.0}}},
+                     {"technique": "codebook", "bits": 8}]

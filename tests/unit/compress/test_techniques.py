@@ -101,6 +101,20 @@ def test_entropy_constrained_clustering_trades_error_for_a_smaller_code_and_keep
     assert bool((ec_c[ec_i][:5000] == 0).all())
 
 
+@pytest.mark.parametrize("k", [1, 2, 7, 256])
+def test_entropy_constrained_assignment_is_the_brute_force_argmin(k):
+    """The lower-envelope assignment picks, for every weight, the value brute force does (duplicated
+    values and values no weight picks included)."""
+    torch.manual_seed(k)
+    w = torch.randn(50000) * 0.05
+    c = torch.randn(k).sort().values * 0.05
+    if k > 2:
+        c[1] = c[2]  # a value twice, at different costs
+    cost = torch.rand(k).double() * 2e-3
+    brute = ((w[:, None].double() - c[None].double()) ** 2 + cost[None]).argmin(1)
+    assert torch.equal(cluster._nearest_with_cost(w, c, cost), brute)
+
+
 @pytest.mark.parametrize("bits,distinct,width", [(8, 2, 1), (8, 16, 4), (8, 17, 8), (4, 17, None), (2, 3, 2)])
 def test_codebook_packs_each_tensor_at_the_narrowest_width_allowed(bits, distinct, width):
     assert codebook.Codebook(bits=bits).width(distinct) == width
