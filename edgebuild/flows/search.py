@@ -88,10 +88,8 @@ def search(project: Project, request: SearchRequest, say: Callable[[str], None] 
     folder.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = _study(search_result.storage_url(project, say), study_name, request.objective)
-    if not study.trials:
-        slack = -budget.violation(measure.reference_metric[1], measure.reference_metric[1])
-        for params in search_start.first_points(model, space, slack, request.input_shapes, say, progress):
-            study.enqueue_trial(params)
+    slack = -budget.violation(measure.reference_metric[1], measure.reference_metric[1])
+    allocation = search_start.start(study, model, space, slack, request.input_shapes, say, progress)
     done = trials_done(study)
     remaining = max(0, request.trials - done) if request.trials else None
     say(f"search {study_name}: {done} trials done so far; objective {request.objective}, "
@@ -126,8 +124,8 @@ def search(project: Project, request: SearchRequest, say: Callable[[str], None] 
         with progress.task(f"search {study_name}", total=remaining, unit="trials") as shown:
             # --minutes counts from the start: the sensitivity profile of a size search's first points too
             timeout = max(1.0, request.minutes * 60 - (time.monotonic() - started)) if request.minutes else None
-            study.optimize(objective, n_trials=remaining, timeout=timeout,
-                           catch=(EdgebuildError,), gc_after_trial=True)
+            study.optimize(objective, n_trials=remaining, timeout=timeout, catch=(EdgebuildError,),
+                           gc_after_trial=True, callbacks=[allocation] if allocation else None)
     report = search_result.finish(project, request, study, budget, measure, model.name, say)
     report["seconds"] = round(time.monotonic() - started, 1)
     for point in report["front"]:

@@ -56,7 +56,7 @@ def finish(project: Project, request, study, budget, measure, model: str, say) -
         ranked = sorted(feasible, key=lambda r: (*(r[k] for k in keys), r["trial"]))
         if request.objective == "latency":
             ranked = _retimed(ranked, measure, say)
-        points = _first_verified(ranked, measure, budget)
+        points = _first_verified(ranked, measure, budget, by_family=request.objective == "latency")
     else:
         points = pareto.minimal(feasible, keys)
         if request.pick is not None:
@@ -97,12 +97,15 @@ def _retimed(ranked: list[dict[str, Any]], measure, say) -> list[dict[str, Any]]
     return sorted(head, key=lambda p: (p["retimed_ratio"], p["trial"])) + [p for p in ranked if p not in head]
 
 
-def _first_verified(ranked: list[dict[str, Any]], measure, budget) -> list[dict[str, Any]]:
+def _first_verified(ranked: list[dict[str, Any]], measure, budget, by_family: bool = True) -> list[dict[str, Any]]:
     """The best point of each family in `ranked`'s order, re-measured on held-out data, up to the first
-    that is better (within the budget and beyond the margin there) or HOLDOUT_CANDIDATES of them."""
+    that is better (within the budget and beyond the margin there) or HOLDOUT_CANDIDATES of them.
+    Without `by_family` every point is its own family: a size search's smallest points are often one
+    technique at neighbouring settings, and bytes do not depend on the data, so when the smallest
+    misses the budget on held-out data the next smallest is the one to check."""
     points, seen = [], set()
     for point in ranked:
-        family = _family(point["steps"])
+        family = _family(point["steps"]) if by_family else point["bundle"]
         if family in seen:
             continue
         seen.add(family)

@@ -1,57 +1,138 @@
-"""The points a new search tries before its sampler draws any.
+"""The points a new search tries before its sampler draws any, and the allocation it refines.
 
 The space's own first points (space.first_points), and for a size search of a PyTorch model first of
 all clustering with bits and rate weight per layer group chosen from each group's measured
-sensitivity (compress/allocate.py), at several totals of the allowed drop. A sampler that starts from
-nothing spends a MiniLM size search's hour on points far from any good one: a 58-minute run
+sensitivity (compress/allocate.py). Which total drop to allocate is found by bisection on real
+builds: a point within the budget raises the total, one outside lowers it. A sampler that starts
+from nothing spends a MiniLM size search's hour far from any good point: a 58-minute run
 (2026-11-30) built 15 points, 5 of them distilled students, and its best was 6.27x smaller where the
 hand-tuned deep-compression recipe is 8.05x.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from .. import bundle
-from ..models import shapes
 from ..compress import allocate, space as spaces
 from ..compress.measure import metric_of, torch_predict
+from ..models import shapes
 from ..progress import SILENT, Progress
 
-# Totals of the per-group drops to allocate, as shares of the budget's slack (the metric's fp32 value
-# minus the least it may reach). Above 1 because retraining the shared values wins some back (MiniLM,
+SHARE = "allocated_share"  # trial user attr: the share of the budget's slack its point was allocated at
+TABLE = "sensitivity"  # study user attr: the profile, so that a resumed search refines on
+# The first totals, as shares of the budget's slack (the metric's fp32 value minus the least it may
+# reach): above 1 as well, because retraining the shared values wins some back (MiniLM,
 # deep-compression's bits with the embeddings at rate weight 3: cosine 0.9664 -> 0.9721 with 500
-# fine-tune steps, 2026-11-30) and the groups' drops do not add up exactly.
-LADDER = (1.0, 1.25, 0.75, 1.5)
+# fine-tune steps, 2026-11-30).
+LADDER = (1.0, 1.25)
+STRETCH = 1.25  # the next share while every allocated point was within the budget (or every one outside)
+RESOLUTION = 0.03  # bisection stops when the shares within and outside are this close
+MOST = 4.0  # nor does it allocate past this share: by then every group sits at its smallest option
 
 
-def first_points(model, space: spaces.Space, slack: float, input_shapes: tuple[str, ...] = (),
-                 say: Callable[[str], None] = print, progress: Progress = SILENT) -> list[dict[str, Any]]:
-    points = allocated(model, space, slack, input_shapes, say, progress) if (
-        space.objective != "latency" and space.torch_model) else []
-    return points + spaces.first_points(space)
+@dataclass(frozen=True)
+class Allocation:
+    table: dict[str, list[allocate.Option]]
+    slack: float
+    space: spaces.Space
+
+    def point(self, share: float) -> dict[str, Any] | None:
+        choice = allocate.allocate(self.table, self.slack * share)
+        if choice is None:
+            return None
+        return spaces.clustered({label: (o.bits, o.rate_weight) for label, o in choice.items()}, self.space)
+
+    def to_json(self) -> dict[str, list[list[float]]]:
+        return {label: [[o.bits, o.rate_weight, o.bytes, o.drop] for o in options] for label, options in self.table.items()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, list[list[float]]], slack: float, space: spaces.Space) -> "Allocation":
+        table = {label: [allocate.Option(int(b), r, int(n), d) for b, r, n, d in options] for label, options in data.items()}
+        return cls(table, slack, space)
+
+    def __call__(self, study, trial) -> None:
+        """Optuna callback: after an allocated point, enqueue the next share's point (bisection)."""
+        from optuna.trial import TrialState
+
+        allocated = [t for t in study.get_trials(deepcopy=False) if SHARE in t.user_attrs]
+        if SHARE not in trial.user_attrs or any(t.state in (TrialState.WAITING, TrialState.RUNNING)
+                                                 for t in allocated if t.number != trial.number):
+            return
+        tried = {_cluster(t.params): _within(t) for t in allocated if t.state.is_finished()}
+        results = [(t.user_attrs[SHARE], _within(t)) for t in allocated if t.state.is_finished()]
+        share = next_share(results)
+        while share is not None:
+            params = self.point(share)
+            if params is None or _cluster(params) in tried:  # no new point: it counts as that point's result
+                results.append((share, params is not None and tried[_cluster(params)]))
+                share = next_share(results)
+                continue
+            study.enqueue_trial(params, user_attrs={SHARE: share})
+            return
 
 
-def allocated(model, space: spaces.Space, slack: float, input_shapes: tuple[str, ...] = (),
-              say: Callable[[str], None] = print, progress: Progress = SILENT) -> list[dict[str, Any]]:
-    """Clustering points allocated from sensitivity, one per rung of LADDER (repeats left out)."""
+def next_share(results: list[tuple[float, bool]]) -> float | None:
+    """The share to allocate next from (share, within the budget) so far, or None when done."""
+    within = max((s for s, ok in results if ok), default=None)
+    outside = min((s for s, ok in results if not ok), default=None)
+    if within is None and outside is None:
+        return LADDER[0]
+    if outside is None:
+        return within * STRETCH if within * STRETCH <= MOST else None
+    if within is None:
+        return outside / STRETCH if outside / STRETCH > RESOLUTION else None
+    return (within + outside) / 2 if outside - within > RESOLUTION else None
+
+
+def _cluster(params: dict[str, Any]) -> tuple:
+    return tuple(sorted((k, v) for k, v in params.items() if k.startswith("cluster")))
+
+
+def _within(trial) -> bool:
+    from optuna.trial import TrialState
+
+    return trial.state == TrialState.COMPLETE and trial.user_attrs.get("constraint", [1.0])[0] <= 0
+
+
+def start(study, model, space: spaces.Space, slack: float, input_shapes: tuple[str, ...] = (),
+          say: Callable[[str], None] = print, progress: Progress = SILENT) -> Allocation | None:
+    """Enqueue a new study's first points; returns the allocation a size search refines (also for a
+    resumed study, from the profile it stored), else None."""
+    sized = space.objective != "latency" and space.torch_model
+    if study.trials:
+        data = study.user_attrs.get(TABLE)
+        return Allocation.from_json(data, slack, space) if sized and data else None
+    own = spaces.first_points(space)
+    if not sized:
+        for params in own:
+            study.enqueue_trial(params)
+        return None
+    allocation = Allocation(profile(model, space, input_shapes, progress), slack, space)
+    study.set_user_attr(TABLE, allocation.to_json())
+    for share in LADDER:
+        params = allocation.point(share)
+        if params is not None:
+            study.enqueue_trial(params, user_attrs={SHARE: share}, skip_if_exists=True)
+            say(f"allocated at {share:g}x the slack ({slack * share:.4g}): {_describe(params)}")
+    for params in own:
+        if not params.get("cluster"):  # the space's uniform 6-bit clustering point is left to the allocation
+            study.enqueue_trial(params)
+    return allocation
+
+
+def profile(model, space: spaces.Space, input_shapes: tuple[str, ...] = (),
+            progress: Progress = SILENT) -> dict[str, list[allocate.Option]]:
+    """Each layer group's sensitivity on the metric's search split (the held-out split is for the report)."""
     specs = shapes.resolve(model.name, model.inputs(), shapes.parse(input_shapes))
 
     def metric(module) -> float:
         return metric_of(model.metrics(torch_predict(module, specs), specs, "search"))[1]
 
     groups = [(label, glob) for label, glob, _ in space.groups]
-    table = allocate.profile(model.load(), groups, metric, lambda data: len(bundle.wire_encode(data)),
-                             progress=progress)
-    points: list[dict[str, Any]] = []
-    for share in LADDER:
-        choice = allocate.allocate(table, slack * share)
-        if choice is None:
-            continue
-        params = spaces.clustered({label: (o.bits, o.rate_weight) for label, o in choice.items()}, space)
-        if params not in points:
-            points.append(params)
-            say(f"allocated at {share:g}x the slack ({slack * share:.4g}): " + ", ".join(
-                f"{label} {o.bits} bits rate {o.rate_weight:g} ({o.bytes:,} B, drop {o.drop:.4g})"
-                for label, o in choice.items()))
-    return points
+    return allocate.profile(model.load(), groups, metric, lambda data: len(bundle.wire_encode(data)), progress=progress)
+
+
+def _describe(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k.removeprefix('cluster.')} {v}" for k, v in params.items() if k.startswith("cluster."))

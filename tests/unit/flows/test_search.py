@@ -52,6 +52,13 @@ def test_one_objective_verifies_the_best_point_of_each_family_until_one_holds_on
     measured.clear()
     points = search_result._first_verified(ranked, None, None)
     assert measured == [3, 7, 1] and not any(p["better"] for p in points)  # at most HOLDOUT_CANDIDATES
+    # a size search checks the next smallest point whatever its family: bytes do not depend on the data
+    verdicts.update({5: True})
+    for p in ranked:
+        p["bundle"] = f"b{p['trial']}"
+    measured.clear()
+    points = search_result._first_verified(ranked, None, None, by_family=False)
+    assert measured == [3, 5] and points[-1]["better"]
 
 
 def test_the_proxy_prunes_only_far_outside_the_budget():
