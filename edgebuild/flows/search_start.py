@@ -116,7 +116,7 @@ def start(study, model, space: spaces.Space, slack: float, input_shapes: tuple[s
         if params is not None:
             study.enqueue_trial(params, user_attrs={SHARE: share}, skip_if_exists=True)
             say(f"allocated at {share:g}x the slack ({slack * share:.4g}): {_describe(params)}")
-    for params in own:
+    for params in own if space.objective == "both" else []:  # size alone: the allocation's trials first
         if not params.get("cluster"):  # the space's uniform 6-bit clustering point is left to the allocation
             study.enqueue_trial(params)
     return allocation

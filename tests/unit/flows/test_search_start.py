@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import optuna
 import torch
@@ -55,8 +57,11 @@ def test_a_new_size_search_first_tries_allocated_points_then_the_spaces_own_and_
     waiting = study.trials
     shares = [t.user_attrs.get(search_start.SHARE) for t in waiting]
     assert shares[:len(said)] == list(search_start.LADDER)[:len(said)] and len(said) >= 1
-    own = [p for p in spaces.first_points(SPACE) if not p.get("cluster")]  # not the uniform 6-bit point
-    assert len(waiting) == len(said) + len(own)
+    assert len(waiting) == len(said)  # size alone: no int8 or uniform 6-bit points before the allocation's
+    both = optuna.create_study(directions=["minimize", "minimize"])
+    search_start.start(both, Tiny(), dataclasses.replace(SPACE, objective="both"), slack=0.01)
+    own = [p for p in spaces.first_points(SPACE) if not p.get("cluster")]  # int8 for the latency side
+    assert len(both.trials) == len(said) + len(own) and own
     for t in waiting[:len(said)]:
         steps = spaces.sample(SPACE, study.ask())
         recipe.configs(steps, "steps")
