@@ -2,24 +2,12 @@ import dataclasses
 
 import numpy as np
 import optuna
-import torch
 
 from edgebuild.compress import allocate, recipe, space as spaces
 from edgebuild.compress.measure import torch_predict
 from edgebuild.flows import search_start
 from edgebuild.models.base import TensorSpec
-
-
-class Net(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        torch.manual_seed(0)
-        self.embed = torch.nn.Embedding(64, 32)
-        self.up = torch.nn.Linear(32, 64)
-        self.down = torch.nn.Linear(64, 32)
-
-    def forward(self, x):
-        return self.down(torch.relu(self.up(self.embed(x))))
+from tests.unit.compress.test_allocate import Net
 
 
 class Tiny:
