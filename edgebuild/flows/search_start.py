@@ -30,6 +30,11 @@ LADDER = (1.0, 1.25)
 STRETCH = 1.25  # the next share while every allocated point was within the budget (or every one outside)
 RESOLUTION = 0.03  # bisection stops when the shares within and outside are this close
 MOST = 4.0  # nor does it allocate past this share: by then every group sits at its smallest option
+# The bisection counts a point as within the budget only this share of the slack inside it: a point at
+# the budget's edge on the search half is outside it on held-out data about half the time, and on
+# MiniLM six clustered points scored 0.0016-0.0057 lower on held-out sentences than on the search
+# half (2026-12-01), where the slack is 0.03.
+INSIDE = 0.1
 
 
 @dataclass(frozen=True)
@@ -60,8 +65,9 @@ class Allocation:
         if SHARE not in trial.user_attrs or any(t.state in (TrialState.WAITING, TrialState.RUNNING)
                                                  for t in allocated if t.number != trial.number):
             return
-        tried = {_cluster(t.params): _within(t) for t in allocated if t.state.is_finished()}
-        results = [(t.user_attrs[SHARE], _within(t)) for t in allocated if t.state.is_finished()]
+        within = lambda t: _within(t, -INSIDE * self.slack)  # noqa: E731
+        tried = {_cluster(t.params): within(t) for t in allocated if t.state.is_finished()}
+        results = [(t.user_attrs[SHARE], within(t)) for t in allocated if t.state.is_finished()]
         share = next_share(results)
         while share is not None:
             params = self.point(share)
@@ -90,10 +96,10 @@ def _cluster(params: dict[str, Any]) -> tuple:
     return tuple(sorted((k, v) for k, v in params.items() if k.startswith("cluster")))
 
 
-def _within(trial) -> bool:
+def _within(trial, limit: float) -> bool:
     from optuna.trial import TrialState
 
-    return trial.state == TrialState.COMPLETE and trial.user_attrs.get("constraint", [1.0])[0] <= 0
+    return trial.state == TrialState.COMPLETE and trial.user_attrs.get("constraint", [1.0])[0] <= limit
 
 
 def start(study, model, space: spaces.Space, slack: float, input_shapes: tuple[str, ...] = (),

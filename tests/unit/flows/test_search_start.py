@@ -89,3 +89,15 @@ def test_the_callback_enqueues_the_next_allocation_and_never_a_point_already_bui
     bits = [spaces.sample(SPACE, optuna.trial.FixedTrial(t.params))[0]["bits"] for t in allocated]
     assert bits[0] == 4 and len(set(bits)) == len(bits)  # 1.0x allocates 4 bits (outside); no point twice
     assert 6 in bits  # the bisection comes down to the smallest point within
+
+
+def test_the_bisection_counts_a_point_within_only_by_a_share_of_the_slack_inside_the_budget():
+    from optuna.trial import TrialState, create_trial
+
+    def built(violation):
+        return create_trial(state=TrialState.COMPLETE, value=1.0, user_attrs={"constraint": [violation]})
+
+    edge = -0.5 * search_start.INSIDE * 0.03  # within the budget, but closer to it than the share
+    assert not search_start._within(built(edge), -search_start.INSIDE * 0.03)
+    assert search_start._within(built(2 * -search_start.INSIDE * 0.03), -search_start.INSIDE * 0.03)
+    assert not search_start._within(create_trial(state=TrialState.PRUNED, user_attrs={"constraint": [-1.0]}), 0.0)
