@@ -27,7 +27,7 @@ from ..errors import UsageError
 from ..project import Project
 from ..report import pareto
 from . import history as results_history
-from . import search_measure
+from . import search_measure, search_start
 from .search_compare import against_shipped, format_comparison
 
 MARGIN = 0.05  # a point is "better" than the uncompressed build only by at least 5%
@@ -56,6 +56,8 @@ def finish(project: Project, request, study, budget, measure, model: str, say) -
         ranked = sorted(feasible, key=lambda r: (*(r[k] for k in keys), r["trial"]))
         if request.objective == "latency":
             ranked = _retimed(ranked, measure, say)
+        else:
+            ranked = inside_first(ranked, budget, measure.reference_metric[1])
         points = _first_verified(ranked, measure, budget, by_family=request.objective == "latency")
     else:
         points = pareto.minimal(feasible, keys)
@@ -76,6 +78,14 @@ def finish(project: Project, request, study, budget, measure, model: str, say) -
         report["against_shipped"] = against_shipped(project, request, measure, budget, best, MARGIN, ROUNDS, say)
     report["recipes"] = _write(project, request, points, budget, study.study_name, measure.emulated, say)
     return report
+
+
+def inside_first(ranked: list[dict[str, Any]], budget, reference: float) -> list[dict[str, Any]]:
+    """Size: the points inside the budget by a share of its slack (search_start.INSIDE) first, each part
+    smallest first. A size point's bytes are exact, but its metric on the search half is not what
+    held-out data will show: the points at the budget's edge are the likeliest to miss it there."""
+    edge = search_start.INSIDE * budget.violation(reference, reference)  # <= 0: the slack, negated
+    return sorted(ranked, key=lambda r: budget.violation(reference, r["metric"]) > edge)  # stable: sizes keep their order
 
 
 def _retimed(ranked: list[dict[str, Any]], measure, say) -> list[dict[str, Any]]:
