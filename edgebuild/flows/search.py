@@ -31,7 +31,7 @@ from .build import BuildRequest, build
 OBJECTIVES = ("latency", "size", "both")
 # A trial whose PyTorch-side metric misses the budget by more than this is not compiled.
 PROXY_SLACK = {"accuracy": 2.0, "cosine_to_fp32": 0.02}
-INTERRUPTED = "interrupted"  # user attr of a trial a killed search left running
+INTERRUPTED = search_start.INTERRUPTED
 
 
 @dataclass(frozen=True)

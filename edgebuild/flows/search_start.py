@@ -20,6 +20,7 @@ from ..compress.measure import metric_of, torch_predict
 from ..models import shapes
 from ..progress import SILENT, Progress
 
+INTERRUPTED = "interrupted"  # trial user attr: a killed search left it running (search.py marks it failed)
 SHARE = "allocated_share"  # trial user attr: the share of the budget's slack its point was allocated at
 TABLE = "sensitivity"  # study user attr: the profile, so that a resumed search refines on
 # The first totals, as shares of the budget's slack (the metric's fp32 value minus the least it may
@@ -58,12 +59,15 @@ class Allocation:
         return cls(table, slack, space)
 
     def __call__(self, study, trial) -> None:
-        """Optuna callback: after an allocated point, enqueue the next share's point (bisection)."""
+        """Optuna callback: after a trial, enqueue the next share's point (bisection) unless one waits."""
+        self.advance(study, running=trial.number)
+
+    def advance(self, study, running: int | None = None) -> None:
         from optuna.trial import TrialState
 
-        allocated = [t for t in study.get_trials(deepcopy=False) if SHARE in t.user_attrs]
-        if SHARE not in trial.user_attrs or any(t.state in (TrialState.WAITING, TrialState.RUNNING)
-                                                 for t in allocated if t.number != trial.number):
+        allocated = [t for t in study.get_trials(deepcopy=False)
+                     if SHARE in t.user_attrs and not t.user_attrs.get(INTERRUPTED)]  # a killed trial is no result
+        if any(t.state in (TrialState.WAITING, TrialState.RUNNING) for t in allocated if t.number != running):
             return
         within = lambda t: _within(t, -INSIDE * self.slack)  # noqa: E731
         tried = {_cluster(t.params): within(t) for t in allocated if t.state.is_finished()}
@@ -109,7 +113,11 @@ def start(study, model, space: spaces.Space, slack: float, input_shapes: tuple[s
     sized = space.objective != "latency" and space.torch_model
     if study.trials:
         data = study.user_attrs.get(TABLE)
-        return Allocation.from_json(data, slack, space) if sized and data else None
+        if not (sized and data):
+            return None
+        allocation = Allocation.from_json(data, slack, space)
+        allocation.advance(study)  # the point a kill interrupted, or the next one, is tried first
+        return allocation
     own = spaces.first_points(space)
     if not sized:
         for params in own:

@@ -101,3 +101,20 @@ def test_the_bisection_counts_a_point_within_only_by_a_share_of_the_slack_inside
     assert not search_start._within(built(edge), -search_start.INSIDE * 0.03)
     assert search_start._within(built(2 * -search_start.INSIDE * 0.03), -search_start.INSIDE * 0.03)
     assert not search_start._within(create_trial(state=TrialState.PRUNED, user_attrs={"constraint": [-1.0]}), 0.0)
+
+
+def test_a_resumed_search_tries_again_the_allocated_point_a_kill_interrupted():
+    from optuna.trial import TrialState
+
+    opt = lambda bits, drop, size: allocate.Option(bits, 1.0, size, drop)  # noqa: E731
+    allocation = search_start.Allocation({"rest": [opt(8, 0.0, 1000), opt(4, 0.009, 500)]}, 0.01, SPACE)
+    study = optuna.create_study()
+    study.set_user_attr(search_start.TABLE, allocation.to_json())
+    study.enqueue_trial(allocation.point(1.0), user_attrs={search_start.SHARE: 1.0})
+    killed = study.ask()
+    spaces.sample(SPACE, killed)
+    killed.set_user_attr(search_start.INTERRUPTED, True)  # as search._study marks a trial a kill left running
+    study.tell(killed, state=TrialState.FAIL)
+    assert search_start.start(study, None, SPACE, slack=0.01) is not None  # no profile: it is in the study
+    waiting = [t for t in study.trials if t.state == TrialState.WAITING]
+    assert [t.user_attrs[search_start.SHARE] for t in waiting] == [1.0]
