@@ -3,8 +3,8 @@
 The space's own first points (space.first_points), and for a size search of a PyTorch model first of
 all clustering with bits and rate weight per layer group chosen from each group's measured
 sensitivity (compress/allocate.py). Which total drop to allocate is found by bisection on real
-builds: a point within the budget raises the total, one outside lowers it. A sampler that starts
-from nothing spends a MiniLM size search's hour far from any good point: a 58-minute run
+builds: a point inside the budget (by INSIDE of its slack) raises the total, any other lowers it. A
+sampler that starts from nothing spends a MiniLM size search's hour far from any good point: a 58-minute run
 (2026-11-30) built 15 points, 5 of them distilled students, and its best was 6.27x smaller where the
 hand-tuned deep-compression recipe is 8.05x.
 """
