@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 
 from ..progress import SILENT, Progress
 from .cluster import Cluster, clusterable, fold_batchnorm, kmeans_1d
-from .codebook import pack
+from .codebook import Codebook, pack
 
 REST = "rest"  # the clusterable layers that no layer group names (the cluster step's own bits)
 RATE_WEIGHTS = (1.0, 3.0)  # plain-ish and strongly entropy-constrained (cluster.py)
@@ -65,7 +65,7 @@ def profile(module, groups: Sequence[tuple[str, str]], metric: Callable[[object]
                         w = layer.weight
                         centroids, idx = kmeans_1d(w.detach().flatten().float(), 2 ** bits, iterations, rate)
                         w.copy_(centroids[idx].reshape(w.shape).to(w.dtype))
-                        width = next(b for b in (1, 2, 4, 8) if 2 ** b >= centroids.numel())
+                        width = Codebook(bits=8).width(centroids.numel())  # as the codebook step packs it
                         total += size(pack(idx.numpy(), width).tobytes()) + 4 * centroids.numel()
                 table[label].append(Option(bits, rate, total, reference - metric(module)))
                 with torch.no_grad():

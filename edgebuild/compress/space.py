@@ -90,8 +90,8 @@ def sample(space: Space, s: Suggest) -> list[dict[str, Any]]:
 
 def first_points(space: Space) -> list[dict[str, Any]]:
     """Parameters of the points a new search tries before it samples: int8 alone on 7-bit weights, and
-    for size also clustering alone at 6 bits (rate-weighted; its shared values retrained where the model
-    trains), none of which trains a network. Sampled first points
+    for an ONNX file's size also its initializers clustered at 6 bits (a PyTorch model's size search
+    starts from the allocation, flows/search_start.py), none of which trains a network. Sampled first points
     can be all training: a 30-minute MiniLM search (2026-11-30) spent its first 9 trials training
     students and networks that it then pruned, and a MiniLM size search all 10 sampled trials it ended."""
     off = {"distill": "off", "prune_channels": False, "lowrank": False, "prune": False, "fp16": False, "cluster": False}
@@ -100,9 +100,7 @@ def first_points(space: Space) -> list[dict[str, Any]]:
     if space.calibrated:
         points.append({**off, "int8": "static", "int8.reduce_range": True, "int8.operators": "Conv,MatMul,Gemm",
                        **{f"int8.fp32.{label}": False for label, _, _ in space.groups}})
-    if space.objective != "latency" and space.torch_model:
-        points.append(clustered({label: (6, 1.0) for label in (REST, *(g[0] for g in space.groups))}, space))
-    elif space.objective != "latency":
+    if space.objective != "latency" and not space.torch_model:
         points.append({**off, "int8": "off", "cluster_graph": True, "cluster_graph.bits": 6})
     return points
 

@@ -31,7 +31,6 @@ from .build import BuildRequest, build
 OBJECTIVES = ("latency", "size", "both")
 # A trial whose PyTorch-side metric misses the budget by more than this is not compiled.
 PROXY_SLACK = {"accuracy": 2.0, "cosine_to_fp32": 0.02}
-INTERRUPTED = search_start.INTERRUPTED
 
 
 @dataclass(frozen=True)
@@ -192,14 +191,14 @@ def _study(storage: str, name: str, objective: str):
     for stale in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         # A killed search leaves its last trial "running"; it is failed, and its point may be drawn again.
         # Marked, so that it does not count toward --trials (a trial whose build failed does).
-        study._storage.set_trial_user_attr(stale._trial_id, INTERRUPTED, True)
+        study._storage.set_trial_user_attr(stale._trial_id, search_start.INTERRUPTED, True)
         study._storage.set_trial_state_values(stale._trial_id, TrialState.FAIL)
     return study
 
 
 def trials_done(study) -> int:
     """Trials that count toward --trials: finished ones, but not those a kill interrupted."""
-    return sum(1 for t in study.trials if t.state.is_finished() and not t.user_attrs.get(INTERRUPTED))
+    return sum(1 for t in study.trials if t.state.is_finished() and not t.user_attrs.get(search_start.INTERRUPTED))
 
 
 def _exists(storage: str, name: str) -> bool:

@@ -84,8 +84,8 @@ def inside_first(ranked: list[dict[str, Any]], budget, reference: float) -> list
     """Size: the points inside the budget by a share of its slack (search_start.INSIDE) first, each part
     smallest first. A size point's bytes are exact, but its metric on the search half is not what
     held-out data will show: the points at the budget's edge are the likeliest to miss it there."""
-    edge = search_start.INSIDE * budget.violation(reference, reference)  # <= 0: the slack, negated
-    return sorted(ranked, key=lambda r: budget.violation(reference, r["metric"]) > edge)  # stable: sizes keep their order
+    slack = -budget.violation(reference, reference)
+    return sorted(ranked, key=lambda r: not search_start.inside(budget.violation(reference, r["metric"]), slack))  # stable
 
 
 def _retimed(ranked: list[dict[str, Any]], measure, say) -> list[dict[str, Any]]:

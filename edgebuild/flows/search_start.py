@@ -69,9 +69,8 @@ class Allocation:
                      if SHARE in t.user_attrs and not t.user_attrs.get(INTERRUPTED)]  # a killed trial is no result
         if any(t.state in (TrialState.WAITING, TrialState.RUNNING) for t in allocated if t.number != running):
             return
-        within = lambda t: _within(t, -INSIDE * self.slack)  # noqa: E731
-        tried = {_cluster(t.params): within(t) for t in allocated if t.state.is_finished()}
-        results = [(t.user_attrs[SHARE], within(t)) for t in allocated if t.state.is_finished()]
+        tried = {_cluster(t.params): _within(t, self.slack) for t in allocated if t.state.is_finished()}
+        results = [(t.user_attrs[SHARE], _within(t, self.slack)) for t in allocated if t.state.is_finished()]
         share = next_share(results)
         while share is not None:
             params = self.point(share)
@@ -100,10 +99,16 @@ def _cluster(params: dict[str, Any]) -> tuple:
     return tuple(sorted((k, v) for k, v in params.items() if k.startswith("cluster")))
 
 
-def _within(trial, limit: float) -> bool:
+def inside(violation: float, slack: float) -> bool:
+    """Whether a point whose budget violation (<= 0: within) is `violation` is inside the budget by INSIDE
+    of its `slack`, as the bisection and the held-out walk count it."""
+    return violation <= -INSIDE * slack
+
+
+def _within(trial, slack: float) -> bool:
     from optuna.trial import TrialState
 
-    return trial.state == TrialState.COMPLETE and trial.user_attrs.get("constraint", [1.0])[0] <= limit
+    return trial.state == TrialState.COMPLETE and inside(trial.user_attrs.get("constraint", [1.0])[0], slack)
 
 
 def start(study, model, space: spaces.Space, slack: float, input_shapes: tuple[str, ...] = (),
@@ -131,8 +136,7 @@ def start(study, model, space: spaces.Space, slack: float, input_shapes: tuple[s
             study.enqueue_trial(params, user_attrs={SHARE: share}, skip_if_exists=True)
             say(f"allocated at {share:g}x the slack ({slack * share:.4g}): {_describe(params)}")
     for params in own if space.objective == "both" else []:  # size alone: the allocation's trials first
-        if not params.get("cluster"):  # the space's uniform 6-bit clustering point is left to the allocation
-            study.enqueue_trial(params)
+        study.enqueue_trial(params)
     return allocation
 
 

@@ -115,11 +115,7 @@ def test_a_new_search_first_tries_int8_alone_on_7_bit_weights(calibrated):
     want = [[{"technique": "int8-dynamic", "operators": ["MatMul", "Gemm"], "reduce-range": True, "embeddings": True}]]
     if calibrated:
         want.append([{"technique": "int8-static", "operators": ["Conv", "MatMul", "Gemm"], "reduce-range": True}])
-    # for size, clustering alone (no network trained; the shared values retrained), every layer group at
-    # 6 bits, packed by a codebook
-    want.append([{"technique": "cluster", "bits": 6, "rate-weight": 1.0, "fine-tune-steps": 500,
-                  "layers": {glob: {"bits": 6, "rate-weight": 1.0} for _, glob, _ in GROUPS}},
-                 {"technique": "codebook", "bits": 8}])
+    # a PyTorch model's size side starts from the clustering allocation (flows/search_start.py), not here
     assert got == want
 
 

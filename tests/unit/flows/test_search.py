@@ -12,7 +12,8 @@ def test_budget_violation_is_signed_like_optunas_constraints():
 def test_a_trial_left_running_by_a_kill_fails_and_does_not_count_toward_the_trials(tmp_path):
     import optuna
 
-    from edgebuild.flows.search import INTERRUPTED, _study, trials_done
+    from edgebuild.flows.search import _study, trials_done
+    from edgebuild.flows.search_start import INTERRUPTED
 
     storage = f"sqlite:///{tmp_path / 'study.sqlite'}"
     first = optuna.create_study(study_name="s", storage=storage)

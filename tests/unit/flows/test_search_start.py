@@ -48,7 +48,7 @@ def test_a_new_size_search_first_tries_allocated_points_then_the_spaces_own_and_
     assert len(waiting) == len(said)  # size alone: no int8 or uniform 6-bit points before the allocation's
     both = optuna.create_study(directions=["minimize", "minimize"])
     search_start.start(both, Tiny(), dataclasses.replace(SPACE, objective="both"), slack=0.01)
-    own = [p for p in spaces.first_points(SPACE) if not p.get("cluster")]  # int8 for the latency side
+    own = spaces.first_points(SPACE)  # int8 for the latency side
     assert len(both.trials) == len(said) + len(own) and own
     for t in waiting[:len(said)]:
         steps = spaces.sample(SPACE, study.ask())
@@ -98,8 +98,8 @@ def test_the_bisection_counts_a_point_within_only_by_a_share_of_the_slack_inside
         return create_trial(state=TrialState.COMPLETE, value=1.0, user_attrs={"constraint": [violation]})
 
     edge = -0.5 * search_start.INSIDE * 0.03  # within the budget, but closer to it than the share
-    assert not search_start._within(built(edge), -search_start.INSIDE * 0.03)
-    assert search_start._within(built(2 * -search_start.INSIDE * 0.03), -search_start.INSIDE * 0.03)
+    assert not search_start._within(built(edge), 0.03)
+    assert search_start._within(built(2 * -search_start.INSIDE * 0.03), 0.03)
     assert not search_start._within(create_trial(state=TrialState.PRUNED, user_attrs={"constraint": [-1.0]}), 0.0)
 
 
