@@ -11,10 +11,11 @@ Ranges (each parameter may also be "off"):
 - lowrank: params-budget 0.3-0.9 (step 0.1), convs factored by channel SVD or Tucker-2
 - prune (unstructured): sparsity 0.1-0.9 (step 0.1); matmuls >= 75% sparse run the CSR kernel
 - fp16: on targets with fp16 arithmetic only (ARM +fullfp16), never where it would be converted
-- cluster: per layer group (Model.layer_groups) and for the layers no group names, 3-8 bits and a
-  rate weight of 0 (plain k-means), 1 or 3; with training data the shared values retrain 0, 1x or 5x
-  the usual fine-tune; a codebook step packs the clustered tensors. A size search first tries the
-  bits that allocate.py picks from each group's measured sensitivity
+- cluster: per layer group (Model.layer_groups), per layer for the few layers no group names
+  (allocate.own_layers) and for the rest, 3-8 bits and a rate weight of 0 (plain k-means), 1 or 3;
+  with training data the shared values retrain 0, 1x or 5x the usual fine-tune; a codebook step
+  packs the clustered tensors. A size search first tries the bits that allocate.py picks from each
+  group's measured sensitivity
 - int8: static (Conv+MatMul or Conv+MatMul+Gemm; layer groups may stay fp32 or quantize at run time;
   ONNX files only with calibration samples) or dynamic (MatMul or MatMul+Gemm; embeddings int8 or not);
   8- or 7-bit weights (reduce-range)
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, Sequence
 
 from ..targets import Target
+from . import allocate
 from .allocate import REST
 from .distill import Distill
 
@@ -59,13 +61,23 @@ class Space:
     groups: tuple[tuple[str, str, str], ...] = ()  # (label, module glob, node-name regex)
     objective: str = "latency"  # "latency", "size" or "both"
     calibrated: bool = True  # static int8 needs calibration samples: the model's own, or --calibration
+    own: tuple[str, ...] = ()  # clusterable layers no group names, each clustered with bits of its own
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The cluster step's per-layer labels: the groups', then each own layer's (its module name)."""
+        return (*(label for label, _, _ in self.groups), *self.own)
 
     @classmethod
     def of(cls, model, target: Target, objective: str, calibrated: bool = False) -> "Space":
-        return cls(torch_model=model.kind == "torch", trainable=model.has_training_data,
+        torch_model = model.kind == "torch"
+        own = ()
+        if torch_model and objective != "latency":  # only size points cluster
+            own = allocate.own_layers(model.load(), [glob for _, glob, _ in model.layer_groups])
+        return cls(torch_model=torch_model, trainable=model.has_training_data,
                    fp16_arithmetic=fp16_arithmetic(target), students=tuple(model.distill_students),
                    groups=tuple(model.layer_groups), objective=objective,
-                   calibrated=calibrated or model.has_calibration_data)
+                   calibrated=calibrated or model.has_calibration_data, own=own)
 
 
 def fp16_arithmetic(target: Target) -> bool:
@@ -116,7 +128,7 @@ def clustered(choice: dict[str, tuple[int, float]], space: Space) -> dict[str, A
     off = {"distill": "off", "prune_channels": False, "lowrank": False, "prune": False, "fp16": False}
     tuned = {"cluster.fine_tune": CLUSTER_TUNE * FINE_TUNE} if space.trainable else {}
     return {**off, "cluster": True, **pick(REST, ""), **tuned,
-            **{k: v for label, _, _ in space.groups for k, v in pick(label, f".{label}").items()}}
+            **{k: v for label in space.labels for k, v in pick(label, f".{label}").items()}}
 
 
 def _torch_steps(space: Space, s: Suggest) -> list[dict[str, Any]]:
@@ -148,10 +160,12 @@ def _torch_steps(space: Space, s: Suggest) -> list[dict[str, Any]]:
                 "rate-weight": s.suggest_categorical("cluster.rate_weight", list(RATE_WEIGHTS))}
         if space.trainable:  # the shared values retrained, assignments fixed (cluster.py)
             step["fine-tune-steps"] = s.suggest_categorical("cluster.fine_tune", [0, tune, CLUSTER_TUNE * tune])
-        # Every group is listed, in the model's order: globs may overlap and the first match wins.
+        # Every group is listed, in the model's order: globs may overlap and the first match wins. An own
+        # layer's name is its glob; no group's glob matches it.
+        globs = [*(glob for _, glob, _ in space.groups), *space.own]
         layers = {glob: {"bits": s.suggest_int(f"cluster.bits.{label}", 3, 8),
                          "rate-weight": s.suggest_categorical(f"cluster.rate_weight.{label}", list(RATE_WEIGHTS))}
-                  for label, glob, _ in space.groups}
+                  for label, glob in zip(space.labels, globs)}
         if layers:
             step["layers"] = layers
         steps.append(step)

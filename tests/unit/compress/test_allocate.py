@@ -63,3 +63,13 @@ def test_profile_measures_each_group_alone_and_leaves_the_weights_as_they_were()
         two, six, six_rated = options_of
         assert two.drop > six.drop >= -1e-6  # fewer values lose more
         assert two.bytes < six.bytes and six_rated.bytes < six.bytes  # and cost less, as does a rate weight
+
+
+def test_each_layer_no_group_names_is_its_own_group_unless_there_are_too_many():
+    net = Net()
+    assert allocate.own_layers(net, ["up"]) == ("embed", "down")
+    assert allocate.own_layers(net, ["up", "d*"]) == ("embed",)
+    assert allocate.own_layers(net, [], most=2) == ()  # three: they stay one group, REST
+    t = allocate.profile(net, [("ffn", "up"), *((n, n) for n in allocate.own_layers(net, ["up"]))],
+                         lambda module: 1.0, len, [(4, 1.0)])
+    assert list(t) == ["ffn", "embed", "down"]

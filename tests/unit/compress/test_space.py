@@ -52,13 +52,16 @@ def test_onnx_files_get_graph_steps_only():
 
 
 def test_clustered_points_are_packed_and_not_requantized():
-    s = space.Space(torch_model=True, trainable=True, fp16_arithmetic=False, groups=GROUPS, objective="size")
+    s = space.Space(torch_model=True, trainable=True, fp16_arithmetic=False, groups=GROUPS, objective="size",
+                    own=("embeddings.position",))
     for steps in draws(s):
         names = techniques(steps)
         if "cluster" in names:
             assert names[-1] == "codebook" and not {"int8-static", "int8-dynamic"} & set(names)
-            # every group gets its bits: the first matching glob wins, so none may be left out
-            assert list(steps[names.index("cluster")].get("layers", {})) in ([], [g[1] for g in GROUPS])
+            # every group gets its bits: the first matching glob wins, so none may be left out; then each
+            # layer no group names that has bits of its own, by its name
+            layers = steps[names.index("cluster")]["layers"]
+            assert list(layers) == [*(g[1] for g in GROUPS), "embeddings.position"]
 
 
 def test_fp16_arithmetic_is_read_from_the_target(project):
@@ -131,12 +134,32 @@ def test_an_onnx_files_size_search_first_clusters_its_initializers():
 
 
 def test_an_allocated_choice_is_a_point_with_each_groups_bits_and_rate_weight():
-    s = space.Space(torch_model=True, trainable=True, fp16_arithmetic=False, groups=GROUPS, objective="size")
+    s = space.Space(torch_model=True, trainable=True, fp16_arithmetic=False, groups=GROUPS, objective="size",
+                    own=("embeddings.position",))
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    study.enqueue_trial(space.clustered({"rest": (3, 3.0), "ffn-in": (5, 1.0), "ffn-out": (8, 0.0)}, s))
+    study.enqueue_trial(space.clustered({"rest": (3, 3.0), "ffn-in": (5, 1.0), "ffn-out": (8, 0.0),
+                                         "embeddings.position": (7, 1.0)}, s))
     steps = space.sample(s, study.ask())
     recipe.configs(steps, "steps")
     assert steps == [{"technique": "cluster", "bits": 3, "rate-weight": 3.0, "fine-tune-steps": 500,
                       "layers": {"*.intermediate.dense": {"bits": 5, "rate-weight": 1.0},
-                                 "*.output.dense": {"bits": 8, "rate-weight": 0.0}}},
+                                 "*.output.dense": {"bits": 8, "rate-weight": 0.0},
+                                 "embeddings.position": {"bits": 7, "rate-weight": 1.0}}},
                      {"technique": "codebook", "bits": 8}]
+
+
+def test_a_size_search_gives_the_layers_no_group_names_bits_of_their_own(project):
+    import torch
+
+    from edgebuild import targets
+
+    class Model:  # what Space.of reads of a model
+        kind, has_training_data, has_calibration_data, distill_students = "torch", False, False, ()
+        layer_groups = (("up", "up", r"up/"),)
+
+        def load(self):
+            return torch.nn.ModuleDict({"embed": torch.nn.Embedding(64, 32), "up": torch.nn.Linear(32, 64)})
+
+    host = targets.load(project, "host")
+    assert space.Space.of(Model(), host, "size").labels == ("up", "embed")
+    assert space.Space.of(Model(), host, "latency").own == ()  # latency points do not cluster
