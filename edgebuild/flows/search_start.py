@@ -33,8 +33,8 @@ RESOLUTION = 0.03  # bisection stops when the shares within and outside are this
 MOST = 4.0  # nor does it allocate past this share: by then every group sits at its smallest option
 # The bisection counts a point as within the budget only this share of the slack inside it: a point at
 # the budget's edge on the search half is outside it on held-out data about half the time. On MiniLM
-# (slack 0.03) nine clustered builds scored 0.0016-0.0057 lower on held-out sentences than on the
-# search half (2026-12-01), most of it one short held-out sentence ("Thank you so much!", cosine
+# (slack 0.03) clustered builds scored 0.0016-0.0057 lower on held-out sentences than on the search
+# half (2026-11-30 and 12-01), most of it one short held-out sentence ("Thank you so much!", cosine
 # 0.84-0.89); the search half's own spread (standard error 0.0011-0.0015) does not foresee that.
 INSIDE = 0.2
 
