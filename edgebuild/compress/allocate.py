@@ -51,7 +51,8 @@ def groups_of(module, groups: Sequence[tuple[str, str]]) -> dict[str, list]:
 
 def own_layers(module, globs: Sequence[str], most: int = OWN_MOST) -> tuple[str, ...]:
     """Names of the clusterable layers of `module` that no glob matches, if there are at most `most`."""
-    names = [name for name, _ in clusterable(module, Cluster()) if not any(fnmatchcase(name, g) for g in globs)]
+    ungrouped = groups_of(module, [(str(i), glob) for i, glob in enumerate(globs)]).get(REST, [])
+    names = [name for name, _ in ungrouped]
     return tuple(names) if len(names) <= most else ()
 
 

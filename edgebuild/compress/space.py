@@ -64,9 +64,14 @@ class Space:
     own: tuple[str, ...] = ()  # clusterable layers no group names, each clustered with bits of its own
 
     @property
+    def cluster_groups(self) -> tuple[tuple[str, str], ...]:
+        """(label, module glob) of the cluster step's per-layer entries: the groups', in the model's order
+        (globs may overlap and the first match wins), then each own layer's (its name is its glob)."""
+        return (*((label, glob) for label, glob, _ in self.groups), *((name, name) for name in self.own))
+
+    @property
     def labels(self) -> tuple[str, ...]:
-        """The cluster step's per-layer labels: the groups', then each own layer's (its module name)."""
-        return (*(label for label, _, _ in self.groups), *self.own)
+        return tuple(label for label, _ in self.cluster_groups)
 
     @classmethod
     def of(cls, model, target: Target, objective: str, calibrated: bool = False) -> "Space":
@@ -160,12 +165,9 @@ def _torch_steps(space: Space, s: Suggest) -> list[dict[str, Any]]:
                 "rate-weight": s.suggest_categorical("cluster.rate_weight", list(RATE_WEIGHTS))}
         if space.trainable:  # the shared values retrained, assignments fixed (cluster.py)
             step["fine-tune-steps"] = s.suggest_categorical("cluster.fine_tune", [0, tune, CLUSTER_TUNE * tune])
-        # Every group is listed, in the model's order: globs may overlap and the first match wins. An own
-        # layer's name is its glob; no group's glob matches it.
-        globs = [*(glob for _, glob, _ in space.groups), *space.own]
         layers = {glob: {"bits": s.suggest_int(f"cluster.bits.{label}", 3, 8),
                          "rate-weight": s.suggest_categorical(f"cluster.rate_weight.{label}", list(RATE_WEIGHTS))}
-                  for label, glob in zip(space.labels, globs)}
+                  for label, glob in space.cluster_groups}
         if layers:
             step["layers"] = layers
         steps.append(step)

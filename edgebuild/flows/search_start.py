@@ -149,8 +149,8 @@ def profile(model, space: spaces.Space, input_shapes: tuple[str, ...] = (),
     def metric(module) -> float:
         return metric_of(model.metrics(torch_predict(module, specs), specs, "search"))[1]
 
-    groups = [*((label, glob) for label, glob, _ in space.groups), *((name, name) for name in space.own)]
-    return allocate.profile(model.load(), groups, metric, lambda data: len(bundle.wire_encode(data)), progress=progress)
+    return allocate.profile(model.load(), space.cluster_groups, metric, lambda data: len(bundle.wire_encode(data)),
+                            progress=progress)
 
 
 def _describe(params: dict[str, Any]) -> str:
